@@ -1,0 +1,72 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Data flows one way and the targets show it:
+// HAVPNModel (topology file, address plan) → HAVPNPlanner (desired state, diff, plan)
+// → HAVPNNetlink (the kernel) → HAVPNService (run loop, controllers, HTTP) → havpn (CLI).
+// HAVPNModel, HAVPNPlanner and HAVPNControl are pure: no Glibc, no libnl, no NIO.
+let package = Package(
+    name: "havpn",
+    products: [
+        .executable(name: "havpn", targets: ["havpn"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // MARK: - Pure core
+        .target(
+            name: "HAVPNModel",
+            dependencies: [.product(name: "Yams", package: "Yams")]
+        ),
+        .target(name: "HAVPNPlanner", dependencies: ["HAVPNModel"]),
+        .target(name: "HAVPNControl", dependencies: ["HAVPNModel"]),
+
+        // MARK: - Kernel
+        .systemLibrary(
+            name: "CNetlink",
+            pkgConfig: "libnl-route-3.0",
+            providers: [.apt(["libnl-route-3-dev"])]
+        ),
+        .target(name: "HAVPNNetlink", dependencies: ["CNetlink", "HAVPNModel", "HAVPNPlanner"]),
+
+        // MARK: - CLI
+        .executableTarget(
+            name: "havpn",
+            dependencies: [
+                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNControl",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: - Tests
+        .testTarget(
+            name: "HAVPNModelTests",
+            dependencies: ["HAVPNModel"],
+            resources: [.copy("../Fixtures")]
+        ),
+        .testTarget(
+            name: "HAVPNPlannerTests",
+            dependencies: [
+                "HAVPNModel", "HAVPNPlanner",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "HAVPNControlTests",
+            dependencies: [
+                "HAVPNModel", "HAVPNControl",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        // Runs only inside the real-kernel lab (lab/run); skipped elsewhere.
+        .testTarget(
+            name: "HAVPNKernelTests",
+            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink"]
+        ),
+    ]
+)

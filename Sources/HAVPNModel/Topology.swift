@@ -1,0 +1,173 @@
+/// The declared HA reversed-VPN fabric: one versioned YAML document (`apiVersion: havpn/v1`).
+///
+/// Every field has the vpn2-compatible default, so an empty document (plus `apiVersion`) describes
+/// Gardener's default HA VPN: 2 servers, 2 shoot clients, `fd8f:6d53:b97a:1::/96`.
+public struct Topology: Hashable, Sendable {
+    public static let apiVersion = "havpn/v1"
+
+    public var transport: Transport = Transport()
+    /// Number of VPN servers (taps per pod), 1...8.
+    public var servers: Int = 2
+    /// Number of vpn-shoot pods (shoot clients), 1...8.
+    public var shootClients: Int = 2
+    public var ipFamilies: [IPFamily] = [.ipv4]
+    public var networks: Networks = Networks()
+    /// kube-apiserver instances known in advance (more arrive through announcements at run time).
+    public var apiservers: [ApiserverInstance] = []
+    public var bond: BondOptions = BondOptions()
+    public var devices: DeviceNames = DeviceNames()
+    /// MTU of taps and bond; nil leaves the kernel default.
+    public var mtu: Int? = nil
+    public var timings: Timings = Timings()
+    public var announcements: Announcements = Announcements()
+    public var http: HTTPEndpoint = HTTPEndpoint()
+    public var openvpn: OpenVPNSettings = OpenVPNSettings()
+
+    public init() {}
+
+    public struct Transport: Hashable, Sendable {
+        /// Must be a /96 (vpn2's `VPNNetworkMask`).
+        public var network: IPNetwork = IPNetwork("fd8f:6d53:b97a:1::/96")!
+        public init() {}
+    }
+
+    public struct Networks: Hashable, Sendable {
+        public var shoot: ShootNetworks = ShootNetworks()
+        public var seedPods: [IPNetwork] = []
+        public init() {}
+    }
+
+    public struct ShootNetworks: Hashable, Sendable {
+        public var pods: [IPNetwork] = [IPNetwork("100.96.0.0/11")!]
+        public var services: [IPNetwork] = [IPNetwork("100.64.0.0/13")!]
+        public var nodes: [IPNetwork] = []
+        public init() {}
+
+        /// All shoot networks in declaration order: nodes, services, pods.
+        public var all: [IPNetwork] { nodes + services + pods }
+    }
+
+    public struct ApiserverInstance: Hashable, Sendable {
+        /// 1...0xffff; the bond address is `<transport>::a:<index>`.
+        public var index: Int
+        public var podIPs: [IPAddress]
+        public init(index: Int, podIPs: [IPAddress]) {
+            self.index = index
+            self.podIPs = podIPs
+        }
+    }
+
+    public enum BondMode: String, Hashable, Sendable, CaseIterable {
+        case activeBackup = "active-backup"
+        case balanceRR = "balance-rr"
+
+        /// The kernel's IFLA_BOND_MODE value.
+        public var kernelValue: UInt8 {
+            switch self {
+            case .activeBackup: 1
+            case .balanceRR: 0
+            }
+        }
+    }
+
+    public enum FailOverMAC: String, Hashable, Sendable, CaseIterable {
+        case none
+        case active
+        case follow
+
+        /// The kernel's IFLA_BOND_FAIL_OVER_MAC value.
+        public var kernelValue: UInt8 {
+            switch self {
+            case .none: 0
+            case .active: 1
+            case .follow: 2
+            }
+        }
+    }
+
+    public struct BondOptions: Hashable, Sendable {
+        public var mode: BondMode = .activeBackup
+        /// MII link monitoring interval in milliseconds.
+        public var miimon: Int = 100
+        /// Primary slave as a server index (tap<i>); nil for none. vpn2 uses 0.
+        public var primary: Int? = 0
+        public var failOverMAC: FailOverMAC = .active
+        public var useCarrier: Bool = true
+        public var numPeerNotif: Int = 5
+        public init() {}
+    }
+
+    public struct DeviceNames: Hashable, Sendable {
+        public var bond: String = "bond0"
+        /// Taps are `<tapPrefix><server index>`.
+        public var tapPrefix: String = "tap"
+        /// apiserver side: `<apiserverTunnelPrefix><shoot client index>`.
+        public var apiserverTunnelPrefix: String = "bond0-ip6tnl"
+        /// shoot side: `<shootTunnelPrefix><hhhh>` (last two bytes of the peer's bond address).
+        public var shootTunnelPrefix: String = "bond0ip6tnl"
+        public init() {}
+    }
+
+    public struct Timings: Hashable, Sendable {
+        public var probeInterval: Duration = .milliseconds(200)
+        public var probeTimeout: Duration = .milliseconds(400)
+        /// Consecutive failed probes before a healthy client is declared dead.
+        public var unhealthyThreshold: Int = 5
+        /// Consecutive good probes before a dead client is declared healthy again.
+        public var healthyThreshold: Int = 3
+        /// Per-server path probe (silent path death detection).
+        public var pathProbeInterval: Duration = .milliseconds(200)
+        public var pathUnhealthyThreshold: Int = 5
+        public var resyncInterval: Duration = .seconds(30)
+        public var configPollInterval: Duration = .seconds(2)
+        public init() {}
+    }
+
+    public enum AnnouncementFormat: String, Hashable, Sendable, CaseIterable {
+        /// vpn2-compatible: payload is the kube-apiserver pod IP as ASCII.
+        case vpn2
+        /// havpn's own versioned message with sequence, lifetime, withdraw and optional HMAC.
+        case havpn
+    }
+
+    public struct Announcements: Hashable, Sendable {
+        public var port: Int = 5400
+        public var interval: Duration = .seconds(1)
+        public var format: AnnouncementFormat = .havpn
+        /// Lifetime a peer is kept without a new announcement (vpn2: 10 minutes).
+        public var lifetime: Duration = .seconds(60)
+        /// Path of a file holding the shared HMAC key; nil disables authentication.
+        public var keyFile: String? = nil
+        /// Cap on remembered apiserver peers.
+        public var maxPeers: Int = 64
+        public init() {}
+    }
+
+    public struct HTTPEndpoint: Hashable, Sendable {
+        public var address: String = "0.0.0.0"
+        public var port: Int = 8080
+        public init() {}
+    }
+
+    public struct OpenVPNSettings: Hashable, Sendable {
+        /// Host name (or address) of the HTTP CONNECT proxy shoot clients dial through.
+        public var proxyHost: String = "vpn-seed-server"
+        public var proxyPort: Int = 8443
+        /// Server host pattern; `{i}` is replaced by the server index.
+        public var serverHost: String = "vpn-seed-server-{i}"
+        public var serverPort: Int = 1194
+        /// Header the proxy routes on; `{i}` is replaced by the server index.
+        public var proxyHeader: String = "X-Gardener-Destination"
+        public var proxyHeaderValue: String = "outbound|1194||vpn-seed-server-{i}.shoot--project--name.svc.cluster.local"
+        public var keepalive: String = "10 30"
+        public var secretsDir: String = "/srv/secrets"
+        public init() {}
+    }
+}
+
+/// Which side of the fabric this process configures.
+public enum Role: String, Hashable, Sendable, CaseIterable {
+    case apiserver
+    case shoot
+    case server
+}

@@ -1,0 +1,5 @@
+import Testing
+
+@Suite struct HAVPNModelTestsSmoke {
+    @Test func builds() { #expect(Bool(true)) }
+}
