@@ -24,6 +24,7 @@ let package = Package(
         ),
         .target(name: "HAVPNPlanner", dependencies: ["HAVPNModel"]),
         .target(name: "HAVPNControl", dependencies: ["HAVPNModel"]),
+        .target(name: "HAVPNOpenVPN", dependencies: ["HAVPNModel"]),
 
         // MARK: - Kernel
         .systemLibrary(
@@ -37,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "havpn",
             dependencies: [
-                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNControl",
+                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNControl", "HAVPNOpenVPN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -63,6 +64,7 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .testTarget(name: "HAVPNOpenVPNTests", dependencies: ["HAVPNModel", "HAVPNOpenVPN"]),
         // Runs only inside the real-kernel lab (lab/run); skipped elsewhere.
         .testTarget(
             name: "HAVPNKernelTests",
