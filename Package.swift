@@ -15,6 +15,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // MARK: - Pure core
@@ -34,11 +38,27 @@ let package = Package(
         ),
         .target(name: "HAVPNNetlink", dependencies: ["CNetlink", "HAVPNModel", "HAVPNPlanner"]),
 
+        // MARK: - Services (reconcile loop, controllers' I/O, HTTP)
+        .target(
+            name: "HAVPNService",
+            dependencies: [
+                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNControl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+
         // MARK: - CLI
         .executableTarget(
             name: "havpn",
             dependencies: [
-                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNControl", "HAVPNOpenVPN",
+                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNControl", "HAVPNOpenVPN", "HAVPNService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -65,6 +85,16 @@ let package = Package(
             ]
         ),
         .testTarget(name: "HAVPNOpenVPNTests", dependencies: ["HAVPNModel", "HAVPNOpenVPN"]),
+        .testTarget(
+            name: "HAVPNServiceTests",
+            dependencies: [
+                "HAVPNModel", "HAVPNService",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Runs only inside the real-kernel lab (lab/run); skipped elsewhere.
         .testTarget(
             name: "HAVPNKernelTests",

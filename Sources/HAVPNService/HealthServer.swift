@@ -1,0 +1,118 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+
+/// Readiness as the side-car reports it on /readyz: ready, or not with the reasons why.
+public struct Readiness: Sendable, Equatable {
+    public var ready: Bool
+    public var reasons: [String]
+
+    public init(ready: Bool, reasons: [String] = []) {
+        self.ready = ready
+        self.reasons = reasons
+    }
+}
+
+/// The side-car's three endpoints: /healthz (process alive and its loop turning), /readyz,
+/// /metrics (Prometheus text format). A plain NIOHTTP1 server: three GETs do not need a framework.
+public struct HealthServer: Service {
+    public var host: String
+    public var port: Int
+    let liveness: @Sendable () -> Readiness
+    let readiness: @Sendable () -> Readiness
+    let metrics: @Sendable () -> [UInt8]
+    let logger: Logger
+    /// Receives the bound port (useful with port 0 in tests).
+    let onBound: (@Sendable (Int) -> Void)?
+
+    public init(
+        host: String,
+        port: Int,
+        logger: Logger,
+        liveness: @escaping @Sendable () -> Readiness,
+        readiness: @escaping @Sendable () -> Readiness,
+        metrics: @escaping @Sendable () -> [UInt8],
+        onBound: (@Sendable (Int) -> Void)? = nil
+    ) {
+        self.host = host
+        self.port = port
+        self.logger = logger
+        self.liveness = liveness
+        self.readiness = readiness
+        self.metrics = metrics
+        self.onBound = onBound
+    }
+
+    public func run() async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPPart<HTTPResponseHead, ByteBuffer>>(
+                        wrappingChannelSynchronously: channel
+                    )
+                }
+            }
+        if let bound = server.channel.localAddress?.port { onBound?(bound) }
+        logger.info("http endpoint listening", metadata: ["http.address": "\(host):\(server.channel.localAddress?.port ?? port)"])
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPPart<HTTPResponseHead, ByteBuffer>>)
+        async
+    {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var path = ""
+                var keepAlive = false
+                for try await part in inbound {
+                    switch part {
+                    case .head(let head):
+                        path = String(head.uri.split(separator: "?").first ?? "")
+                        keepAlive = head.isKeepAlive
+                    case .body:
+                        break
+                    case .end:
+                        let (status, contentType, body) = respond(to: path)
+                        var headers = HTTPHeaders()
+                        headers.add(name: "Content-Type", value: contentType)
+                        headers.add(name: "Content-Length", value: "\(body.count)")
+                        if !keepAlive { headers.add(name: "Connection", value: "close") }
+                        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+                        try await outbound.write(.body(ByteBuffer(bytes: body)))
+                        try await outbound.write(.end(nil))
+                        if !keepAlive { return }
+                    }
+                }
+            }
+        } catch {
+            logger.debug("http connection ended", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func respond(to path: String) -> (HTTPResponseStatus, String, [UInt8]) {
+        switch path {
+        case "/healthz", "/readyz":
+            let state = path == "/healthz" ? liveness() : readiness()
+            let text = state.ready ? "ok\n" : "not ready: " + state.reasons.joined(separator: "; ") + "\n"
+            return (state.ready ? .ok : .serviceUnavailable, "text/plain; charset=utf-8", Array(text.utf8))
+        case "/metrics":
+            return (.ok, "text/plain; version=0.0.4; charset=utf-8", metrics())
+        default:
+            return (.notFound, "text/plain; charset=utf-8", Array("not found\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import HAVPNModel
+import HAVPNNetlink
+import HAVPNPlanner
+
+/// What one reconcile pass did.
+public struct ReconcileOutcome: Sendable {
+    /// The plan computed from the first observation.
+    public var plan: Plan
+    /// Actions the kernel accepted, in order (all of `plan.actions` unless a later pass was needed).
+    public var applied: [PlanAction]
+    /// The plan computed after applying; empty when the kernel matches the topology.
+    public var remaining: Plan
+    public var duration: Duration
+
+    public var converged: Bool { remaining.isEmpty }
+}
+
+/// Observe → plan → apply → observe again (verify), against one network namespace.
+///
+/// Blocking: every call goes to the kernel. The run loop calls it from a dedicated thread.
+/// A failure mid-apply leaves the kernel half-way; nothing is rolled back, because the next
+/// pass plans from what is really there and converges (the planner is total over observed states).
+public final class Reconciler {
+    public let netlink: NetlinkClient
+    /// Re-plans after apply: the kernel sometimes accepts a request yet reports a different value
+    /// (e.g. a bond primary set before its slave exists), and one more pass settles it.
+    public var verifyPasses = 2
+
+    public init(netlink: NetlinkClient) { self.netlink = netlink }
+
+    public func observe(for desired: DesiredState) throws(HAVPNError) -> ObservedState {
+        try netlink.observe(
+            declaredLinks: Set(desired.links.map(\.name)),
+            sysctlKeys: desired.sysctls.map(\.key)
+        )
+    }
+
+    public func plan(_ desired: DesiredState) throws(HAVPNError) -> Plan {
+        Planner.plan(desired: desired, observed: try observe(for: desired))
+    }
+
+    /// Applies the difference, then verifies that a fresh plan is empty.
+    public func apply(_ desired: DesiredState) throws(HAVPNError) -> ReconcileOutcome {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let first = try plan(desired)
+        var applied: [PlanAction] = []
+        var current = first
+        var passes = 0
+        while !current.actions.isEmpty && passes < verifyPasses {
+            passes += 1
+            _ = try netlink.apply(current.actions)
+            applied += current.actions
+            current = try plan(desired)
+        }
+        return ReconcileOutcome(plan: first, applied: applied, remaining: current, duration: clock.now - start)
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Glibc
+import HAVPNModel
+import HAVPNNetlink
+
+/// A blocking datagram socket owned by one receive thread.
+///
+/// Sockets belong to the network namespace of the thread that created them, so they are
+/// created inside the pod's namespace (`--netns`) and used from any thread afterwards.
+/// Receives time out every 200 ms so the receive thread notices when it is stopped.
+final class PosixSocket: @unchecked Sendable {
+    // @unchecked: the fd is immutable after init and the kernel serialises concurrent
+    // send/recv on one socket; `closed` is guarded by `lock`.
+    let fd: Int32
+    private let lock = NSLock()
+    private var closed = false
+
+    init(domain: Int32, type: Int32, protocol proto: Int32, netns: String?, what: String) throws(HAVPNError) {
+        let fd = try NetworkNamespace.run(in: netns) { () throws(HAVPNError) -> Int32 in
+            let fd = socket(domain, type | Int32(SOCK_CLOEXEC.rawValue), proto)
+            guard fd >= 0 else { throw PosixSocket.error("cannot open \(what) socket", object: what) }
+            return fd
+        }
+        self.fd = fd
+        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close() }
+
+    func close() {
+        lock.lock()
+        defer { lock.unlock() }
+        if !closed {
+            closed = true
+            _ = Glibc.close(fd)
+        }
+    }
+
+    var isClosed: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return closed
+    }
+
+    func setOption(_ level: Int32, _ name: Int32, _ value: Int32) {
+        var v = value
+        setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    static func error(_ message: String, object: String) -> HAVPNError {
+        let code = errno
+        let kind: HAVPNError.Code = (code == EPERM || code == EACCES) ? .permission : .io
+        return HAVPNError(kind, message, object: object, errno: code, errnoText: String(cString: strerror(code)))
+    }
+}
+
+/// Runs `loop` on a dedicated thread (never on the cooperative pool: every call in it blocks)
+/// until the socket is closed.
+func startReceiveThread(name: String, socket: PosixSocket, _ loop: @escaping @Sendable () -> Void) {
+    let thread = Thread {
+        while !socket.isClosed { loop() }
+    }
+    thread.name = name
+    thread.start()
+}
+
+extension sockaddr_in6 {
+    init(address: IPv6Address, port: UInt16, scope: UInt32 = 0) {
+        self.init()
+        sin6_family = sa_family_t(AF_INET6)
+        sin6_port = port.bigEndian
+        sin6_scope_id = scope
+        let b = address.bytes
+        withUnsafeMutableBytes(of: &sin6_addr) { raw in
+            for i in 0..<16 { raw[i] = b[i] }
+        }
+    }
+
+    var address: IPv6Address {
+        withUnsafeBytes(of: sin6_addr) { IPv6Address(bytes: Array($0)) }
+    }
+
+    var port: UInt16 { UInt16(bigEndian: sin6_port) }
+}
+
+func withSockaddr<R>(_ addr: sockaddr_in6, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+    var a = addr
+    return withUnsafePointer(to: &a) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+    }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import HAVPNModel
+import HAVPNPlanner
+import HAVPNNetlink
+import HAVPNService
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a topology file; prints one line per error with file:line:column."
+    )
+    @OptionGroup var file: TopologyFileOptions
+
+    func run() throws {
+        do {
+            let t = try file.load()
+            print("\(file.file): ok (\(t.servers) servers, \(t.shootClients) shoot clients, transport \(t.transport.network))")
+        } catch { fail(error) }
+    }
+}
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what apply would change (dry run). Exit 0 in sync, 2 changes pending, 1 error."
+    )
+    @OptionGroup var file: TopologyFileOptions
+    @OptionGroup var pod: PodOptions
+    @Option(help: "apiserver role: shoot client to route through (default: the one the routes use now, else 0).")
+    var activeClient: Int?
+    @Option(name: .shortAndLong, help: "Output format: human or json.") var output: OutputFormat = .human
+
+    func run() throws {
+        let plan: Plan
+        do {
+            let session = try Session(file: file, pod: pod)
+            plan = try session.reconciler.plan(session.desired(activeClient: activeClient))
+        } catch { fail(error) }
+        print(output == .json ? PlanRenderer.json(plan) : PlanRenderer.human(plan), terminator: "")
+        if !plan.isEmpty || !plan.conflicts.isEmpty { throw ExitCode(2) }
+    }
+}
+
+struct ApplyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Converge the kernel to the topology once, then verify that nothing is left to do."
+    )
+    @OptionGroup var file: TopologyFileOptions
+    @OptionGroup var pod: PodOptions
+    @Option(help: "apiserver role: shoot client to route through (default: the one the routes use now, else 0).")
+    var activeClient: Int?
+    @Option(name: .shortAndLong, help: "Output format: human or json.") var output: OutputFormat = .human
+
+    func run() throws {
+        let outcome: ReconcileOutcome
+        do {
+            let session = try Session(file: file, pod: pod)
+            outcome = try session.reconciler.apply(session.desired(activeClient: activeClient))
+        } catch { fail(error) }
+        if output == .json {
+            print(PlanRenderer.json(Plan(actions: outcome.applied, conflicts: outcome.plan.conflicts)), terminator: "")
+        } else if outcome.applied.isEmpty {
+            print("No changes. Kernel state matches the topology.")
+        } else {
+            print(PlanRenderer.human(Plan(actions: outcome.applied, conflicts: []), applied: true), terminator: "")
+        }
+        for conflict in outcome.remaining.conflicts { fail(conflict) }
+        if !outcome.converged {
+            fail(
+                HAVPNError(
+                    .verifyFailed,
+                    "kernel does not match the topology after apply; still pending: "
+                        + outcome.remaining.actions.map(PlanRenderer.line).joined(separator: "; ")
+                )
+            )
+        }
+    }
+}
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Print the kernel state havpn owns (links with its alias, addresses and routes with its protocol)."
+    )
+    @Option(help: "Run in the named network namespace.") var netns: String?
+    @Option(name: .shortAndLong, help: "Output format: yaml or json.") var output: OutputFormat = .yaml
+
+    func run() throws {
+        do {
+            let client = try NetlinkClient(netns: netns)
+            let links = try client.observe(declaredLinks: [], sysctlKeys: [])
+            let owned = Set(links.links.filter(\.owned).map(\.spec.name))
+            let observed = try client.observe(declaredLinks: owned, sysctlKeys: [])
+            print(output == .json ? StateRenderer.json(observed) : StateRenderer.yaml(observed), terminator: "")
+        } catch { fail(error) }
+    }
+}

@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import HAVPNModel
+import HAVPNPlanner
+
+extension Role: ExpressibleByArgument {}
+
+/// Flags shared by every command that reads a topology file.
+struct TopologyFileOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("file")], help: "Topology YAML file.", completion: .file())
+    var file: String
+
+    func load() throws(HAVPNError) -> Topology {
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            throw HAVPNError(.fileUnreadable, "cannot read topology file: \(error.localizedDescription)", object: file)
+        }
+        return try TopologyDecoder.decode(yaml: text, file: file)
+    }
+}
+
+/// Which pod this process configures, and where.
+struct PodOptions: ParsableArguments {
+    @Option(help: "Role of this pod: apiserver, shoot or server.")
+    var role: Role
+
+    @Option(help: "Index within the role (shoot/server ordinal, apiserver 1...65535). Default: from --pod-name / --pod-ip.")
+    var index: Int?
+
+    @Option(help: "apiserver role: own bond address (…::a:<index>), instead of --index.")
+    var bondAddress: String?
+
+    @Option(help: "Pod name whose numeric suffix is the ordinal (default: $POD_NAME).")
+    var podName: String? = ProcessInfo.processInfo.environment["POD_NAME"]
+
+    @Option(help: "Pod IP (default: $POD_IP); apiserver role derives its index from it when no --index is given.")
+    var podIP: String? = ProcessInfo.processInfo.environment["POD_IP"]
+
+    @Option(help: "Run in the named network namespace (/run/netns/NAME).")
+    var netns: String?
+
+    func identity(in topology: Topology) throws(HAVPNError) -> Identity {
+        let bond: IPv6Address?
+        if let bondAddress {
+            guard let a = IPv6Address(bondAddress) else {
+                throw HAVPNError(.usage, "--bond-address \(bondAddress) is not an IPv6 address")
+            }
+            bond = a
+        } else {
+            bond = nil
+        }
+        let ip: IPAddress?
+        if let podIP, !podIP.isEmpty {
+            guard let a = IPAddress(podIP) else { throw HAVPNError(.usage, "--pod-ip \(podIP) is not an IP address") }
+            ip = a
+        } else {
+            ip = nil
+        }
+        return try Identity.resolve(
+            role: role,
+            index: index,
+            bondAddress: bond,
+            podName: podName,
+            podIP: ip,
+            topology: topology
+        )
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case human
+    case json
+    case yaml
+}
+
+/// Prints a havpn error as one line on stderr and exits 1.
+func fail(_ error: any Error) -> Never {
+    var stderr = StandardError()
+    print("havpn: \(error)", to: &stderr)
+    Foundation.exit(1)
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) { FileHandle.standardError.write(Data(string.utf8)) }
+}

@@ -1,0 +1,21 @@
+# Sourced by scripts/*: installs what havpn needs on a fresh Debian 12 machine (idempotent).
+# Swift itself is expected on PATH (the machine image ships /opt/swift).
+havpn_apt_packages="libnl-route-3-dev libnl-3-dev pkg-config user-mode-linux iproute2 kmod openvpn openssl socat iptables iputils-ping python3 python3-yaml python3-jsonschema"
+
+havpn_install_deps() {
+    missing=""
+    for p in $havpn_apt_packages; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    done
+    [ -z "$missing" ] && return 0
+    echo "installing apt packages:$missing" >&2
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+havpn_require_swift() {
+    command -v swift >/dev/null 2>&1 || { [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"; }
+    command -v swift >/dev/null 2>&1 || { echo "swift is not on PATH (expected /opt/swift)" >&2; exit 1; }
+}
