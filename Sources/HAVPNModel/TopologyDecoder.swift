@@ -55,7 +55,7 @@ public enum TopologyDecoder {
             case .duplicatedKeysInMapping(let duplicates, let context):
                 let keys = duplicates.map { "\"\($0)\"" }.joined(separator: ", ")
                 throw HAVPNError(
-                    .duplicate, "key \(keys) appears more than once in this mapping", location: at(context.mark))
+                    .duplicate, "key \(keys) appears more than once in this mapping (this is the first)", location: at(context.mark))
             default:
                 throw HAVPNError(.yamlSyntax, "\(error)", location: SourceLocation(file: file, line: 1, column: 1))
             }
