@@ -25,7 +25,8 @@ public enum DeviceNameRules {
             let what = longestSuffix.isEmpty ? "\"\(name)\"" : "\"\(name)\" + \"\(longestSuffix)\" = \"\(longest)\""
             throw cursor.error(
                 .nameTooLong,
-                "\(what) is \(longest.utf8.count) bytes; interface names are at most \(maximumLength) bytes (IFNAMSIZ-1)")
+                "\(what) is \(longest.utf8.count) bytes; interface names are at most \(maximumLength) bytes (IFNAMSIZ-1)"
+            )
         }
         return name
     }

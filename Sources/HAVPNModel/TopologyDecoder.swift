@@ -15,7 +15,8 @@ public enum TopologyDecoder {
                 location: cursor.location)
         }
         guard case .mapping = root else {
-            throw HAVPNError(.wrongType, "expected a mapping at the top level, got \(cursor.found)",
+            throw HAVPNError(
+                .wrongType, "expected a mapping at the top level, got \(cursor.found)",
                 location: cursor.location)
         }
         var reader = TopologyReader()
@@ -49,19 +50,29 @@ public enum TopologyDecoder {
                 .composer(let context, let problem, let mark, _):
                 var message = problem
                 if let context { message += " (\(context.text) at \(context.mark))" }
+                if character(at: mark, in: yaml) == "\t" { message += "; YAML does not allow tabs for indentation" }
                 throw HAVPNError(.yamlSyntax, message, location: at(mark))
             case .reader(let problem, let offset, _, _):
                 throw HAVPNError(.yamlSyntax, problem, location: offset.map { location(ofOffset: $0, in: yaml, file) })
             case .duplicatedKeysInMapping(let duplicates, let context):
                 let keys = duplicates.map { "\"\($0)\"" }.joined(separator: ", ")
                 throw HAVPNError(
-                    .duplicate, "key \(keys) appears more than once in this mapping (this is the first)", location: at(context.mark))
+                    .duplicate, "key \(keys) appears more than once in this mapping (this is the first)",
+                    location: at(context.mark))
             default:
                 throw HAVPNError(.yamlSyntax, "\(error)", location: SourceLocation(file: file, line: 1, column: 1))
             }
         } catch {
             throw HAVPNError(.yamlSyntax, "\(error)", location: SourceLocation(file: file, line: 1, column: 1))
         }
+    }
+
+    /// The character libyaml points at (its columns count Unicode scalars), if any.
+    private static func character(at mark: Mark, in yaml: String) -> Unicode.Scalar? {
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        guard mark.line >= 1, mark.line <= lines.count else { return nil }
+        let scalars = Array(lines[mark.line - 1].unicodeScalars)
+        return mark.column >= 1 && mark.column <= scalars.count ? scalars[mark.column - 1] : nil
     }
 
     /// Line and column (1-based, in characters) of a character offset; libyaml's reader errors give only that.

@@ -33,7 +33,8 @@ struct TopologyReader {
             case "shootClients": topology.shootClients = try value.int(in: 1...8)
             case "ipFamilies": topology.ipFamilies = try readFamilies(value)
             case "networks": try readNetworks(value)
-            case "apiservers": topology.apiservers = try value.list { (item) throws(HAVPNError) in
+            case "apiservers":
+                topology.apiservers = try value.list { (item) throws(HAVPNError) in
                     try readApiserver(item)
                 }
             case "bond": try readBond(value)

@@ -88,7 +88,8 @@ struct TopologyValidator {
         for (i, apiserver) in topology.apiservers.enumerated() {
             if let owner = indexOwners[apiserver.index] {
                 throw error(
-                    .duplicate, "apiservers[\(i)].index", "index \(apiserver.index) is already used by apiservers[\(owner)]")
+                    .duplicate, "apiservers[\(i)].index",
+                    "index \(apiserver.index) is already used by apiservers[\(owner)]")
             }
             indexOwners[apiserver.index] = i
             for (k, ip) in apiserver.podIPs.enumerated() {

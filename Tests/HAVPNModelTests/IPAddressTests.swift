@@ -62,8 +62,10 @@ import Testing
         #expect(IPNetwork(host: IPAddress("10.1.0.5")!).description == "10.1.0.5/32")
     }
 
-    @Test(arguments: ["10.0.0.0", "10.0.0.0/33", "10.0.0.0/", "/8", "10.0.0.0/8/8", "10.0.0.0/-1", "10.0.0.0/ 8",
-        "fd00::/129", "10.0.0.0/0008"])
+    @Test(arguments: [
+        "10.0.0.0", "10.0.0.0/33", "10.0.0.0/", "/8", "10.0.0.0/8/8", "10.0.0.0/-1", "10.0.0.0/ 8",
+        "fd00::/129", "10.0.0.0/0008",
+    ])
     func networkRejects(text: String) {
         #expect(IPNetwork(text) == nil)
     }

@@ -69,10 +69,11 @@ import Testing
         #expect(t.networks.shoot.services == [IPNetwork("10.4.0.0/16")!])
         #expect(t.networks.shoot.nodes == [IPNetwork("10.250.0.0/16")!, IPNetwork("fd00:a::/64")!])
         #expect(t.networks.seedPods == [IPNetwork("10.1.0.0/16")!])
-        #expect(t.apiservers == [
-            .init(index: 7, podIPs: [IPAddress("10.1.0.5")!, IPAddress("fd00:20::5")!]),
-            .init(index: 65535, podIPs: [IPAddress("10.1.0.6")!]),
-        ])
+        #expect(
+            t.apiservers == [
+                .init(index: 7, podIPs: [IPAddress("10.1.0.5")!, IPAddress("fd00:20::5")!]),
+                .init(index: 65535, podIPs: [IPAddress("10.1.0.6")!]),
+            ])
         #expect(t.bond.mode == .balanceRR)
         #expect(t.bond.miimon == 0)
         #expect(t.bond.primary == 2)
@@ -167,12 +168,17 @@ import Testing
         #expect(error.keyPath == "servers")
     }
 
-    @Test func examplesDecode() throws {
+    @Test func examplesAndGoodFixturesDecode() throws {
         let examples = RepositoryFiles.examples
+        let good = RepositoryFiles.files(
+            in: RepositoryFiles.fixtures.appendingPathComponent("good"), withExtension: "yaml")
         #expect(examples.count >= 4)
-        for url in examples {
-            let name = "examples/\(url.lastPathComponent)"
-            #expect(throws: Never.self, "\(name)") { try TopologyDecoder.decode(yaml: RepositoryFiles.text(url), file: name) }
+        #expect(good.count >= 3)
+        for url in examples + good {
+            let name = url.lastPathComponent
+            #expect(throws: Never.self, "\(name)") {
+                try TopologyDecoder.decode(yaml: RepositoryFiles.text(url), file: name)
+            }
         }
     }
 
