@@ -1,0 +1,123 @@
+/// Rules that relate values of a decoded topology to each other: overlapping or duplicate networks,
+/// address families, the bond's primary, timing relations, unique apiserver indices and pod IPs.
+///
+/// Each error points at the later of the values involved (in file order) and names the earlier one, so
+/// the user edits the value they most likely just added. A value left at its default has no position;
+/// the error then points at the value that made the default wrong.
+struct TopologyValidator {
+    let topology: Topology
+    let locations: [String: SourceLocation]
+
+    func validate() throws(HAVPNError) {
+        try validatePrimary()
+        try validateFamilies()
+        try validateNetworks()
+        try validateApiservers()
+        try validateTimings()
+    }
+
+    private func error(_ code: HAVPNError.Code, _ path: String, near fallback: String? = nil, _ message: String)
+        -> HAVPNError
+    {
+        let location = locations[path] ?? fallback.flatMap { locations[$0] }
+        return HAVPNError(code, message, location: location, keyPath: path)
+    }
+
+    /// Sorts key paths by their position in the file; defaults (no position) come first.
+    private func inFileOrder<T>(_ items: [(path: String, value: T)]) -> [(path: String, value: T)] {
+        func key(_ path: String) -> (Int, Int) {
+            guard let location = locations[path] else { return (0, 0) }
+            return (location.line, location.column)
+        }
+        return items.enumerated().sorted { a, b in
+            let (ka, kb) = (key(a.element.path), key(b.element.path))
+            return ka != kb ? ka < kb : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    private func validatePrimary() throws(HAVPNError) {
+        guard let primary = topology.bond.primary, primary >= topology.servers else { return }
+        throw error(
+            .outOfRange, "bond.primary", near: "servers",
+            "tap\(primary) does not exist: servers is \(topology.servers), so primary must be "
+                + "0...\(topology.servers - 1) or null")
+    }
+
+    private var shootNetworks: [(path: String, value: IPNetwork)] {
+        let shoot = topology.networks.shoot
+        func entries(_ name: String, _ networks: [IPNetwork]) -> [(path: String, value: IPNetwork)] {
+            networks.enumerated().map { ("networks.shoot.\(name)[\($0.offset)]", $0.element) }
+        }
+        return entries("nodes", shoot.nodes) + entries("services", shoot.services) + entries("pods", shoot.pods)
+    }
+
+    /// Shoot networks must be of a declared family: a shoot's families decide which routes and tunnels carry
+    /// its traffic. Seed pod networks are the seed's business and may be of any family.
+    private func validateFamilies() throws(HAVPNError) {
+        let declared = "[" + topology.ipFamilies.map(\.rawValue).joined(separator: ", ") + "]"
+        for (path, network) in inFileOrder(shootNetworks) where !topology.ipFamilies.contains(network.family) {
+            let isDefault = locations[path] == nil
+            throw error(
+                .invalidValue, path, near: "ipFamilies",
+                "\(network)\(isDefault ? " (the default)" : "") is \(network.family.rawValue) "
+                    + "but ipFamilies is \(declared)")
+        }
+    }
+
+    /// Routes to overlapping networks would be ambiguous: the kernel would pick one by prefix length and the
+    /// other network would be partly unreachable.
+    private func validateNetworks() throws(HAVPNError) {
+        let seed = topology.networks.seedPods.enumerated().map {
+            (path: "networks.seedPods[\($0.offset)]", value: $0.element)
+        }
+        let all = inFileOrder(shootNetworks + seed)
+        for (j, later) in all.enumerated() {
+            for earlier in all[..<j] where earlier.value.overlaps(later.value) {
+                if earlier.value == later.value {
+                    throw error(.duplicate, later.path, "\(later.value) is already listed as \(earlier.path)")
+                }
+                throw error(
+                    .overlap, later.path, "\(later.value) overlaps \(earlier.path) \(earlier.value)")
+            }
+        }
+    }
+
+    private func validateApiservers() throws(HAVPNError) {
+        var indexOwners: [Int: Int] = [:]
+        var ipOwners: [IPAddress: String] = [:]
+        for (i, apiserver) in topology.apiservers.enumerated() {
+            if let owner = indexOwners[apiserver.index] {
+                throw error(
+                    .duplicate, "apiservers[\(i)].index",
+                    "index \(apiserver.index) is already used by apiservers[\(owner)]")
+            }
+            indexOwners[apiserver.index] = i
+            for (k, ip) in apiserver.podIPs.enumerated() {
+                let path = "apiservers[\(i)].podIPs[\(k)]"
+                if let owner = ipOwners[ip] { throw error(.duplicate, path, "\(ip) is already listed as \(owner)") }
+                ipOwners[ip] = path
+            }
+        }
+    }
+
+    private func validateTimings() throws(HAVPNError) {
+        let timings = topology.timings
+        // A probe may still be outstanding when the next is sent, but one that outlives the whole unhealthy
+        // window could never be the one that declares the client dead.
+        let window = timings.probeInterval * timings.unhealthyThreshold
+        if timings.probeTimeout > window {
+            throw error(
+                .invalidValue, "timings.probeTimeout", near: "timings",
+                "\(DurationText.format(timings.probeTimeout)) exceeds probeInterval × unhealthyThreshold "
+                    + "(\(DurationText.format(window)))")
+        }
+        let announcements = topology.announcements
+        // A peer must outlive the gap between two announcements, or it flaps between every pair of them.
+        if announcements.lifetime <= announcements.interval {
+            throw error(
+                .invalidValue, "announcements.lifetime", near: "announcements.interval",
+                "\(DurationText.format(announcements.lifetime)) must be longer than announcements.interval "
+                    + "(\(DurationText.format(announcements.interval)))")
+        }
+    }
+}

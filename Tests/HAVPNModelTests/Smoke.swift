@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct HAVPNModelTestsSmoke {
-    @Test func builds() { #expect(Bool(true)) }
-}
