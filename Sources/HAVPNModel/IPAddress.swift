@@ -207,6 +207,7 @@ public struct IPNetwork: Hashable, Sendable, Comparable, CustomStringConvertible
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let a = IPAddress(parts[0]),
             parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), !parts[1].isEmpty, parts[1].count <= 3,
+            parts[1] == "0" || parts[1].first != "0",
             let p = Int(parts[1]), p >= 0, p <= a.bitWidth
         else { return nil }
         let masked = IPNetwork.mask(a, p)
