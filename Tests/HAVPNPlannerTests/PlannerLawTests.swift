@@ -4,7 +4,7 @@ import PropertyBased
 import Testing
 
 @Suite struct PlannerLawTests {
-    static let iterations = 400
+    static let iterations = 1000
 
     @Test func converges() async {
         await propertyCheck(count: Self.iterations, input: Scenario.generator) { s in
