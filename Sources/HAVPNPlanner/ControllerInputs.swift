@@ -1,0 +1,27 @@
+import HAVPNModel
+
+/// Inputs from the controllers that the desired state depends on.
+public struct ControllerInputs: Hashable, Sendable {
+    /// apiserver role: the shoot client whose tunnel carries the shoot networks.
+    public var activeShootClient: Int
+    /// shoot role: apiserver peers seen (from the topology and from announcements).
+    public var apiserverPeers: [ApiserverPeer]
+
+    public init(activeShootClient: Int = 0, apiserverPeers: [ApiserverPeer] = []) {
+        self.activeShootClient = activeShootClient
+        self.apiserverPeers = apiserverPeers
+    }
+}
+
+/// A kube-apiserver instance as the shoot side knows it: its bond address and pod IPs.
+public struct ApiserverPeer: Hashable, Sendable, Comparable {
+    public var bondAddress: IPv6Address
+    public var podIPs: [IPAddress]
+
+    public init(bondAddress: IPv6Address, podIPs: [IPAddress]) {
+        self.bondAddress = bondAddress
+        self.podIPs = podIPs
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { a.bondAddress < b.bondAddress }
+}

@@ -1,0 +1,171 @@
+import HAVPNModel
+
+/// Linux limits interface names to IFNAMSIZ - 1 = 15 bytes.
+let maximumLinkNameLength = 15
+
+extension Planner {
+    /// The Linux state one pod should have, for its role and index, given the controllers' inputs.
+    ///
+    /// - apiserver: taps + bond (`::a:<index>/104`), one ip6tnl per shoot client, the shoot networks
+    ///   routed through the tunnel of `inputs.activeShootClient`, and vpn2's sysctls.
+    /// - shoot: taps + bond (`::b:<index>/104`), one ip6tnl per apiserver peer, a host route per
+    ///   apiserver pod IP through that peer's tunnel, forwarding on.
+    /// - server: only `disable_ipv6=0`. The vpn-seed-server's openvpn creates its own `tap0` in server
+    ///   mode and switches frames itself (no bond, no tunnel), so like vpn2's `vpn-server setup`
+    ///   havpn only makes sure IPv6 (the transport) is enabled.
+    ///
+    /// Every list in the result is sorted, so equal inputs give equal values.
+    public static func desiredState(
+        topology: Topology,
+        identity: Identity,
+        inputs: ControllerInputs
+    ) throws(HAVPNError) -> DesiredState {
+        try Identity.validate(role: identity.role, index: identity.index, topology: topology, source: "identity")
+        let plan = AddressPlan(topology: topology)
+        var state = DesiredState()
+        switch identity.role {
+        case .server:
+            state.sysctls = ipv6EnabledSysctls
+        case .apiserver:
+            let own = plan.apiserverBondAddress(identity.index)
+            try addBondFabric(to: &state, plan: plan, ownAddress: own)
+            guard (0..<topology.shootClients).contains(inputs.activeShootClient) else {
+                throw HAVPNError(
+                    .outOfRange,
+                    "active shoot client \(inputs.activeShootClient) is outside 0..<\(topology.shootClients)")
+            }
+            for j in 0..<topology.shootClients {
+                let tunnel = TunnelSpec(local: own, remote: plan.shootClientBondAddress(j))
+                state.links.append(LinkSpec(name: plan.apiserverTunnelName(shootClient: j), kind: .ip6tnl(tunnel)))
+            }
+            let active = plan.apiserverTunnelName(shootClient: inputs.activeShootClient)
+            var seen: Set<IPNetwork> = []
+            for network in topology.networks.shoot.all
+            where topology.ipFamilies.contains(network.family) && seen.insert(network).inserted {
+                state.routes.append(
+                    RouteSpec(destination: network, device: active, metric: kernelDefaultMetric(network.family)))
+            }
+            state.sysctls = reversePathSysctls + ipv6EnabledSysctls
+        case .shoot:
+            let own = plan.shootClientBondAddress(identity.index)
+            try addBondFabric(to: &state, plan: plan, ownAddress: own)
+            var routes: [RouteKey: RouteSpec] = [:]
+            for peer in try apiserverPeers(topology: topology, inputs: inputs, plan: plan) {
+                let name = plan.shootTunnelName(peer: peer.bondAddress)
+                state.links.append(
+                    LinkSpec(name: name, kind: .ip6tnl(TunnelSpec(local: own, remote: peer.bondAddress))))
+                for ip in peer.podIPs {
+                    let route = RouteSpec(
+                        destination: IPNetwork(host: ip), device: name, metric: kernelDefaultMetric(ip.family))
+                    // Two peers claiming one pod IP: the later peer wins (see `apiserverPeers`).
+                    routes[route.key] = route
+                }
+            }
+            state.routes = Array(routes.values)
+            state.sysctls =
+                reversePathSysctls + ipv6EnabledSysctls + [
+                    SysctlSpec("net.ipv4.ip_forward", "1"),
+                    SysctlSpec("net.ipv6.conf.all.forwarding", "1"),
+                ]
+        }
+        for link in state.links where link.name.utf8.count > maximumLinkNameLength || link.name.isEmpty {
+            throw HAVPNError(
+                .nameTooLong, "link name '\(link.name)' must be 1...\(maximumLinkNameLength) bytes",
+                keyPath: "devices", object: "link \(link.name)")
+        }
+        state.links.sort { $0.name < $1.name }
+        state.addresses.sort()
+        state.routes.sort()
+        state.sysctls.sort()
+        return state
+    }
+
+    /// The metric the kernel stores for a route added with metric 0: IPv6 substitutes
+    /// IP6_RT_PRIO_USER (1024), IPv4 keeps 0. Desiring what the kernel reports back avoids a route
+    /// that looks drifted forever.
+    public static func kernelDefaultMetric(_ family: IPFamily) -> Int {
+        family == .ipv6 ? 1024 : 0
+    }
+
+    /// vpn2 PR #238: don't drop (and log) VPN packets after a path switch.
+    static let reversePathSysctls: [SysctlSpec] = [
+        SysctlSpec("net.ipv4.conf.all.rp_filter", "0"),
+        SysctlSpec("net.ipv4.conf.default.rp_filter", "0"),
+        SysctlSpec("net.ipv4.conf.all.log_martians", "0"),
+        SysctlSpec("net.ipv4.conf.default.log_martians", "0"),
+    ]
+
+    /// The transport is IPv6; some nodes (GKE) disable it (g#10641).
+    static let ipv6EnabledSysctls: [SysctlSpec] = [
+        SysctlSpec("net.ipv6.conf.all.disable_ipv6", "0"),
+        SysctlSpec("net.ipv6.conf.default.disable_ipv6", "0"),
+    ]
+
+    /// Taps enslaved to the bond, and the bond's own address.
+    private static func addBondFabric(
+        to state: inout DesiredState, plan: AddressPlan, ownAddress: IPv6Address
+    ) throws(HAVPNError) {
+        let topology = plan.topology
+        let options = topology.bond
+        var primary: String? = nil
+        // Only active-backup has a primary; the kernel refuses the option in balance-rr.
+        if let p = options.primary, options.mode == .activeBackup {
+            guard (0..<topology.servers).contains(p) else {
+                throw HAVPNError(
+                    .outOfRange, "bond primary \(p) is outside 0..<\(topology.servers)", keyPath: "bond.primary")
+            }
+            primary = plan.tapName(server: p)
+        }
+        let bond = BondSpec(
+            mode: options.mode, miimon: options.miimon, failOverMAC: options.failOverMAC,
+            useCarrier: options.useCarrier, primary: primary, numPeerNotif: options.numPeerNotif)
+        for i in 0..<topology.servers {
+            state.links.append(
+                LinkSpec(name: plan.tapName(server: i), kind: .tap, master: plan.bondName, mtu: topology.mtu))
+        }
+        state.links.append(LinkSpec(name: plan.bondName, kind: .bond(bond), mtu: topology.mtu))
+        state.addresses.append(
+            AddressSpec(
+                device: plan.bondName, address: .v6(ownAddress), prefixLength: AddressPlan.bondPrefixLength,
+                nodad: true))
+    }
+
+    /// The topology's apiservers followed by the announced ones, one per bond address; an announced
+    /// peer replaces a declared one with the same bond address. The order is kept (the run loop lists
+    /// announced peers oldest first), so when two peers claim one pod IP the newer one's route wins.
+    static func apiserverPeers(
+        topology: Topology, inputs: ControllerInputs, plan: AddressPlan
+    ) throws(HAVPNError) -> [ApiserverPeer] {
+        var declared: [ApiserverPeer] = []
+        for (n, instance) in topology.apiservers.enumerated() {
+            guard AddressPlan.apiserverIndexRange.contains(instance.index) else {
+                throw HAVPNError(
+                    .outOfRange, "apiserver index \(instance.index) is outside 1...65535",
+                    keyPath: "apiservers[\(n)].index")
+            }
+            declared.append(
+                ApiserverPeer(bondAddress: plan.apiserverBondAddress(instance.index), podIPs: instance.podIPs))
+        }
+        for peer in inputs.apiserverPeers {
+            guard plan.isInBondNetwork(peer.bondAddress) else {
+                throw HAVPNError(
+                    .invalidValue, "apiserver peer \(peer.bondAddress) is outside the bond network \(plan.bondNetwork)")
+            }
+            guard plan.apiserverIndex(ofBondAddress: peer.bondAddress) != nil else {
+                throw HAVPNError(
+                    .invalidValue, "apiserver peer \(peer.bondAddress) is not an apiserver bond address (::a:1 … ::a:ffff)")
+            }
+        }
+        var merged: [ApiserverPeer] = []
+        var position: [IPv6Address: Int] = [:]
+        for peer in declared + inputs.apiserverPeers {
+            if let at = position[peer.bondAddress] {
+                merged[at] = peer
+            } else {
+                position[peer.bondAddress] = merged.count
+                merged.append(peer)
+            }
+        }
+        return merged
+    }
+}

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct HAVPNPlannerTestsSmoke {
-    @Test func builds() { #expect(Bool(true)) }
-}
