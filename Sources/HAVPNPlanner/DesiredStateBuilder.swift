@@ -28,7 +28,7 @@ extension Planner {
             state.sysctls = ipv6EnabledSysctls
         case .apiserver:
             let own = plan.apiserverBondAddress(identity.index)
-            try addBondFabric(to: &state, plan: plan, ownAddress: own)
+            try addBondFabric(to: &state, plan: plan, ownAddress: own, preferredServer: inputs.preferredServer)
             guard (0..<topology.shootClients).contains(inputs.activeShootClient) else {
                 throw HAVPNError(
                     .outOfRange,
@@ -48,7 +48,7 @@ extension Planner {
             state.sysctls = reversePathSysctls + ipv6EnabledSysctls
         case .shoot:
             let own = plan.shootClientBondAddress(identity.index)
-            try addBondFabric(to: &state, plan: plan, ownAddress: own)
+            try addBondFabric(to: &state, plan: plan, ownAddress: own, preferredServer: inputs.preferredServer)
             var routes: [RouteKey: RouteSpec] = [:]
             for peer in try apiserverPeers(topology: topology, inputs: inputs, plan: plan) {
                 let name = plan.shootTunnelName(peer: peer.bondAddress)
@@ -103,16 +103,18 @@ extension Planner {
 
     /// Taps enslaved to the bond, and the bond's own address.
     private static func addBondFabric(
-        to state: inout DesiredState, plan: AddressPlan, ownAddress: IPv6Address
+        to state: inout DesiredState, plan: AddressPlan, ownAddress: IPv6Address, preferredServer: Int?
     ) throws(HAVPNError) {
         let topology = plan.topology
         let options = topology.bond
         var primary: String? = nil
         // Only active-backup has a primary; the kernel refuses the option in balance-rr.
-        if let p = options.primary, options.mode == .activeBackup {
+        // The server path-controller's choice wins over the topology's: setting the primary is
+        // how havpn moves the bond off a server path that is up but dead (carrier stays up).
+        if let p = preferredServer ?? options.primary, options.mode == .activeBackup {
             guard (0..<topology.servers).contains(p) else {
                 throw HAVPNError(
-                    .outOfRange, "bond primary \(p) is outside 0..<\(topology.servers)", keyPath: "bond.primary")
+                    .outOfRange, "bond primary \(p) is outside 0..<\(topology.servers)", keyPath: preferredServer == nil ? "bond.primary" : "inputs.preferredServer")
             }
             primary = plan.tapName(server: p)
         }

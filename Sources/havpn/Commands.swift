@@ -64,7 +64,9 @@ struct ApplyCommand: ParsableCommand {
         } else if outcome.applied.isEmpty {
             print("No changes. Kernel state matches the topology.")
         } else {
-            print(PlanRenderer.human(Plan(actions: outcome.applied, conflicts: []), applied: true), terminator: "")
+            for action in outcome.applied { print(PlanRenderer.line(action)) }
+            let s = Plan(actions: outcome.applied).summary
+            print("Apply complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed in \(outcome.duration).")
         }
         for conflict in outcome.remaining.conflicts { fail(conflict) }
         if !outcome.converged {

@@ -16,7 +16,6 @@ struct HAVPNCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ShowCommand.self,
-            OpenVPNConfigCommand.self,
         ]
     )
 }

@@ -42,28 +42,12 @@ struct PodOptions: ParsableArguments {
     var netns: String?
 
     func identity(in topology: Topology) throws(HAVPNError) -> Identity {
-        let bond: IPv6Address?
-        if let bondAddress {
-            guard let a = IPv6Address(bondAddress) else {
-                throw HAVPNError(.usage, "--bond-address \(bondAddress) is not an IPv6 address")
-            }
-            bond = a
-        } else {
-            bond = nil
-        }
-        let ip: IPAddress?
-        if let podIP, !podIP.isEmpty {
-            guard let a = IPAddress(podIP) else { throw HAVPNError(.usage, "--pod-ip \(podIP) is not an IP address") }
-            ip = a
-        } else {
-            ip = nil
-        }
-        return try Identity.resolve(
+        try Identity.resolve(
             role: role,
             index: index,
-            bondAddress: bond,
+            bondAddress: bondAddress,
             podName: podName,
-            podIP: ip,
+            podIP: podIP,
             topology: topology
         )
     }

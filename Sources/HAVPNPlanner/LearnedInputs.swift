@@ -1,0 +1,32 @@
+import HAVPNModel
+
+extension ControllerInputs {
+    /// apiserver role: the shoot client whose tunnel the owned shoot-network routes use now, if
+    /// they all agree. A one-shot `apply` keeps it, so it does not undo the path-controller.
+    public static func activeShootClient(in observed: ObservedState, plan: AddressPlan) -> Int? {
+        let names = Dictionary(
+            uniqueKeysWithValues: (0..<plan.topology.shootClients).map { (plan.apiserverTunnelName(shootClient: $0), $0) }
+        )
+        let used = Set(observed.routes.filter(\.owned).compactMap { names[$0.spec.device] })
+        return used.count == 1 ? used.first : nil
+    }
+
+    /// shoot role: the apiserver peers whose tunnels havpn created (learned from announcements),
+    /// with the pod IPs of their owned back routes. A one-shot `apply` keeps them instead of
+    /// pruning what the tunnel-controller learned.
+    public static func learnedApiserverPeers(in observed: ObservedState, plan: AddressPlan) -> [ApiserverPeer] {
+        var peers: [ApiserverPeer] = []
+        for link in observed.links where link.owned {
+            guard case .ip6tnl(let tunnel) = link.spec.kind,
+                plan.apiserverIndex(ofBondAddress: tunnel.remote) != nil,
+                link.spec.name == plan.shootTunnelName(peer: tunnel.remote)
+            else { continue }
+            let podIPs = observed.routes
+                .filter { $0.owned && $0.spec.device == link.spec.name && $0.spec.destination.prefixLength == $0.spec.destination.address.bitWidth }
+                .map(\.spec.destination.address)
+                .sorted()
+            if !podIPs.isEmpty { peers.append(ApiserverPeer(bondAddress: tunnel.remote, podIPs: podIPs)) }
+        }
+        return peers.sorted()
+    }
+}
