@@ -68,9 +68,12 @@ public struct PathController: Sendable {
     private var monitor: ProbeMonitor
     private var selector = PathSelector(initialActive: nil, failbackHold: nil)
     public private(set) var readiness: Readiness = .noHealthyPath
+    /// End of the first probe round: `start + probeTimeout`.
+    private let settledAt: Instant
 
     public init(configuration: Configuration, clientCount: Int, at now: Instant) {
         self.configuration = configuration
+        settledAt = now + configuration.probe.timeout
         monitor = ProbeMonitor(configuration: configuration.probe, targetCount: clientCount, at: now)
     }
 
@@ -83,7 +86,7 @@ public struct PathController: Sendable {
     public var nextDeadline: Instant? { monitor.nextDeadline }
 
     public mutating func tick(at now: Instant) -> [Action] {
-        process(monitor.tick(at: now), at: now)
+        process(monitor.tick(at: now), at: now, force: selector.active == nil && now >= settledAt)
     }
 
     public mutating func probeSent(client: Int, sequence: UInt16, at now: Instant) {
@@ -103,16 +106,26 @@ public struct PathController: Sendable {
     /// is no active client until one is).
     public mutating func setClientCount(_ count: Int, at now: Instant) -> [Action] {
         monitor.setTargetCount(count, at: now)
-        return process([], at: now)
+        return process([], at: now, force: true)
     }
 
-    private mutating func process(_ outputs: [ProbeMonitor.Output], at now: Instant) -> [Action] {
-        var actions: [Action] = outputs.map {
-            switch $0 {
-            case .sendProbe(let t, let s): .sendProbe(client: t, sequence: s)
-            case .healthChanged(let t, let h): .healthChanged(client: t, health: h)
+    private mutating func process(_ outputs: [ProbeMonitor.Output], at now: Instant, force: Bool = false) -> [Action] {
+        var actions: [Action] = []
+        actions.reserveCapacity(outputs.count)
+        for o in outputs {
+            switch o {
+            case .sendProbe(let t, let s): actions.append(.sendProbe(client: t, sequence: s))
+            case .healthChanged(let t, let h): actions.append(.healthChanged(client: t, health: h))
             }
         }
+        // The choice only changes with health (no fail-back here), so skip it on plain probe events.
+        // Until the first probe round is settled (every client judged, or its timeout passed), no
+        // client is chosen, so that every apiserver starts on the same (lowest healthy) client
+        // instead of on whichever answered first.
+        var healthChanged = false
+        for o in outputs { if case .healthChanged = o { healthChanged = true } }
+        guard healthChanged || force else { return actions }
+        if selector.active == nil, now < settledAt, monitor.healths.contains(.unknown) { return actions }
         if case .switchActive(let from, let to)? = selector.update(health: monitor.healths, at: now) {
             actions.append(.switchActive(from: from, to: to))
         }

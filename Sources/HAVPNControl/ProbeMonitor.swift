@@ -67,10 +67,15 @@ public struct ProbeMonitor: Sendable {
 
     public let configuration: Configuration
     var targets: [Target]
+    // Hot path (10 events/s per target; 10⁷ in the simulations): plain nanoseconds, index loops.
+    private let intervalNanos: Int64
+    private let timeoutNanos: Int64
 
     public init(configuration: Configuration, targetCount: Int, at now: Instant) {
         precondition(targetCount >= 0)
         self.configuration = configuration
+        intervalNanos = configuration.interval.nanoseconds
+        timeoutNanos = configuration.timeout.nanoseconds
         self.targets = []
         setTargetCount(targetCount, at: now)
     }
@@ -82,7 +87,16 @@ public struct ProbeMonitor: Sendable {
     }
 
     /// Health of every target, by index.
-    public var healths: [PathHealth] { targets.map(\.hysteresis.health) }
+    public var healths: [PathHealth] {
+        var h: [PathHealth] = []
+        h.reserveCapacity(targets.count)
+        var i = 0
+        while i < targets.count {
+            h.append(targets[i].hysteresis.health)
+            i += 1
+        }
+        return h
+    }
 
     public func statistics(of target: Int) -> Statistics? {
         targets.indices.contains(target) ? targets[target].statistics : nil
@@ -90,13 +104,21 @@ public struct ProbeMonitor: Sendable {
 
     /// When ``tick(at:)`` must be called next: the next probe or the next timeout.
     public var nextDeadline: Instant? {
-        var best: Instant?
-        for t in targets {
-            var d = t.nextProbeAt
-            if let p = t.inFlight.first(where: { $0.outcome == nil }) { d = min(d, p.sentAt + configuration.timeout) }
-            best = best.map { min($0, d) } ?? d
+        var best = Int64.max
+        var i = 0
+        while i < targets.count {
+            best = min(best, targets[i].nextProbeAt.nanoseconds)
+            var j = 0
+            while j < targets[i].inFlight.count {
+                if targets[i].inFlight[j].outcome == nil {
+                    best = min(best, targets[i].inFlight[j].sentAt.nanoseconds &+ timeoutNanos)
+                    break
+                }
+                j += 1
+            }
+            i += 1
         }
-        return best
+        return targets.isEmpty ? nil : Instant(nanoseconds: best)
     }
 
     /// Adds targets (probed at once, health unknown) or drops the highest ones.
@@ -116,13 +138,17 @@ public struct ProbeMonitor: Sendable {
     /// Expires timed-out probes, then sends the probes that are due.
     public mutating func tick(at now: Instant) -> [Output] {
         var out: [Output] = []
-        for i in targets.indices {
-            for j in targets[i].inFlight.indices
-            where targets[i].inFlight[j].outcome == nil
-                && now >= targets[i].inFlight[j].sentAt + configuration.timeout
-            {
-                targets[i].inFlight[j].outcome = false
-                targets[i].statistics.losses += 1
+        var i = 0
+        while i < targets.count {
+            var j = 0
+            while j < targets[i].inFlight.count {
+                if targets[i].inFlight[j].outcome == nil,
+                    now.nanoseconds >= targets[i].inFlight[j].sentAt.nanoseconds &+ timeoutNanos
+                {
+                    targets[i].inFlight[j].outcome = false
+                    targets[i].statistics.losses += 1
+                }
+                j += 1
             }
             drain(i, into: &out)
             if now >= targets[i].nextProbeAt {
@@ -130,10 +156,12 @@ public struct ProbeMonitor: Sendable {
                 targets[i].nextSequence &+= 1
                 targets[i].inFlight.append(Probe(sequence: seq, sentAt: now, outcome: nil))
                 targets[i].statistics.sent += 1
-                let next = targets[i].nextProbeAt + configuration.interval
-                targets[i].nextProbeAt = next > now ? next : now + configuration.interval
+                let next = targets[i].nextProbeAt.nanoseconds &+ intervalNanos
+                targets[i].nextProbeAt = Instant(
+                    nanoseconds: next > now.nanoseconds ? next : now.nanoseconds &+ intervalNanos)
                 out.append(.sendProbe(target: i, sequence: seq))
             }
+            i += 1
         }
         return out
     }
@@ -161,17 +189,19 @@ public struct ProbeMonitor: Sendable {
             targets[target].statistics.lateReplies += 1
             return []
         }
-        if at >= targets[target].inFlight[j].sentAt + configuration.timeout {
+        if at.nanoseconds >= targets[target].inFlight[j].sentAt.nanoseconds &+ timeoutNanos {
             targets[target].inFlight[j].outcome = false
             targets[target].statistics.losses += 1
             targets[target].statistics.lateReplies += 1
         } else {
             targets[target].inFlight[j].outcome = true
-            var s = targets[target].statistics
-            s.replies += 1
-            s.lastRTT = rtt
-            s.smoothedRTT = s.smoothedRTT.map { ($0 * 7 + rtt) / 8 } ?? rtt
-            targets[target].statistics = s
+            targets[target].statistics.replies += 1
+            targets[target].statistics.lastRTT = rtt
+            if let old = targets[target].statistics.smoothedRTT {
+                targets[target].statistics.smoothedRTT = .nanoseconds((old.nanoseconds * 7 + rtt.nanoseconds) / 8)
+            } else {
+                targets[target].statistics.smoothedRTT = rtt
+            }
         }
         var out: [Output] = []
         drain(target, into: &out)
@@ -179,13 +209,18 @@ public struct ProbeMonitor: Sendable {
     }
 
     private func pending(_ target: Int, _ sequence: UInt16) -> Int? {
-        guard targets.indices.contains(target) else { return nil }
-        return targets[target].inFlight.firstIndex { $0.sequence == sequence && $0.outcome == nil }
+        guard target >= 0 && target < targets.count else { return nil }
+        var j = 0
+        while j < targets[target].inFlight.count {
+            if targets[target].inFlight[j].sequence == sequence && targets[target].inFlight[j].outcome == nil { return j }
+            j += 1
+        }
+        return nil
     }
 
     /// Feeds resolved probes at the head of the queue to the hysteresis, in sequence order.
     private mutating func drain(_ i: Int, into out: inout [Output]) {
-        while let first = targets[i].inFlight.first, let ok = first.outcome {
+        while targets[i].inFlight.count > 0, let ok = targets[i].inFlight[0].outcome {
             targets[i].inFlight.removeFirst()
             targets[i].statistics.lossRatio += ((ok ? 0 : 1) - targets[i].statistics.lossRatio) / 16
             if let h = targets[i].hysteresis.record(success: ok) {

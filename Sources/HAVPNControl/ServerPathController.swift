@@ -89,16 +89,22 @@ public struct ServerPathController: Sendable {
 
     public mutating func setServerCount(_ count: Int, at now: Instant) -> [Action] {
         monitor.setTargetCount(count, at: now)
-        return process([], at: now)
+        return process([], at: now, force: true)
     }
 
-    private mutating func process(_ outputs: [ProbeMonitor.Output], at now: Instant) -> [Action] {
-        var actions: [Action] = outputs.map {
-            switch $0 {
-            case .sendProbe(let t, let s): .sendProbe(server: t, sequence: s)
-            case .healthChanged(let t, let h): .healthChanged(server: t, health: h)
+    private mutating func process(_ outputs: [ProbeMonitor.Output], at now: Instant, force: Bool = false) -> [Action] {
+        var actions: [Action] = []
+        actions.reserveCapacity(outputs.count)
+        for o in outputs {
+            switch o {
+            case .sendProbe(let t, let s): actions.append(.sendProbe(server: t, sequence: s))
+            case .healthChanged(let t, let h): actions.append(.healthChanged(server: t, health: h))
             }
         }
+        // The choice changes only with health or when a fail-back falls due.
+        let healthChanged = actions.contains { if case .healthChanged = $0 { true } else { false } }
+        let failbackDue = selector.nextDeadline.map { now >= $0 } ?? false
+        guard healthChanged || failbackDue || force else { return actions }
         if case .switchActive(_, let to)? = selector.update(health: monitor.healths, at: now) {
             actions.append(.setBondActive(server: to))
         }
