@@ -202,7 +202,9 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
         #expect(c.active == nil)
         let probes = c.tick(at: .ms(400))
         #expect(probes.contains(.sendProbe(client: 1, sequence: 2)))
-        #expect(c.probeReply(client: 1, sequence: 2, rtt: .zero, at: .ms(401))
+        // Seq 1 (sent at 300 ms) is still open: the reply to seq 2 waits for it (in-order judging).
+        #expect(c.probeReply(client: 1, sequence: 2, rtt: .zero, at: .ms(401)).isEmpty)
+        #expect(c.probeReply(client: 1, sequence: 1, rtt: .zero, at: .ms(402))
             == [.healthChanged(client: 1, health: .healthy), .switchActive(from: nil, to: 1), .readinessChanged(.ready)])
         #expect(c.setClientCount(4, at: .ms(402)).isEmpty)
         #expect(c.health(of: 3) == .unknown && c.nextDeadline == .ms(402))
