@@ -16,6 +16,9 @@ public enum Readiness: Hashable, Sendable {
 /// client; when none is healthy, keep the current one (routes stay, readiness false). There is no
 /// fail-back: every switch breaks the long-running connections through the old client (NAT state
 /// lives in the vpn-shoot pod), so a recovered client is not worth a second break.
+/// At start no client is chosen until the first probe round is judged (every client answered,
+/// or `probeTimeout` passed), so every apiserver starts on the lowest healthy client rather than
+/// on whichever answered first.
 ///
 /// ## Timing bounds (default ``HAVPNModel/Topology/Timings``)
 /// Interval I = 100 ms, timeout T = 300 ms, dead after N = 12 consecutive losses, healthy
