@@ -1,0 +1,142 @@
+import HAVPNModel
+
+/// Readiness of a path-choosing controller.
+public enum Readiness: Hashable, Sendable {
+    /// The active path is proven healthy.
+    case ready
+    /// No path is healthy; the last active path (if any) is kept.
+    case noHealthyPath
+}
+
+/// The apiserver-side path-controller: probes every shoot client's bond address (`::b:<j>`) and
+/// picks the client whose `bond0-ip6tnl<j>` carries the routes to the shoot networks.
+///
+/// Choice of the active client (see ``PathSelector``, used here without fail-back): keep a
+/// healthy (or not yet judged) active client; when it is dead, move to the lowest-index healthy
+/// client; when none is healthy, keep the current one (routes stay, readiness false). There is no
+/// fail-back: every switch breaks the long-running connections through the old client (NAT state
+/// lives in the vpn-shoot pod), so a recovered client is not worth a second break.
+/// At start no client is chosen until the first probe round is judged (every client answered,
+/// or `probeTimeout` passed), so every apiserver starts on the lowest healthy client rather than
+/// on whichever answered first.
+///
+/// ## Timing bounds (default ``HAVPNModel/Topology/Timings``)
+/// Interval I = 100 ms, timeout T = 300 ms, dead after N = 12 consecutive losses, healthy
+/// again after M = 3 consecutive replies.
+///
+/// **Detection.** Let the active client die at t₀. The first probe that gets no reply was sent at
+/// s₁ < t₀ + I (every probe sent after t₀ is lost; one sent just before may be lost too, which only
+/// helps). Probes are sent every I, so the N-th consecutive loss is the probe sent at
+/// s₁ + (N−1)·I, which is declared lost at s₁ + (N−1)·I + T < t₀ + N·I + T. The switch is issued
+/// in that same step: **switch-away < N·I + T = 1.2 s + 0.3 s = 1.5 s** (target 2 s; vpn2: ≈ 10–12 s).
+/// This holds if the other client is healthy then, and it has been unless it lost N probes in a row.
+///
+/// **No false switch.** With independent loss probability p per probe, a switch away from a
+/// live client needs N consecutive losses (outcomes are judged in sequence order). By the union
+/// bound over the K = 600 s / I = 6 000 probes of 10 minutes,
+/// P(false switch in 10 min) ≤ K · p^N = 6 000 · 0.1¹² = **6 · 10⁻⁹** at p = 10 %
+/// (≈ 3 · 10⁻⁴ per year of continuous 10 % loss). A second, independent condition, the other
+/// client being healthy, only lowers it.
+/// For comparison N = 5 (the previous default) gives 6 000 · 10⁻⁵ = 6 %.
+public struct PathController: Sendable {
+    public struct Configuration: Hashable, Sendable {
+        public var probe: ProbeMonitor.Configuration
+
+        public init(probe: ProbeMonitor.Configuration) { self.probe = probe }
+
+        /// probeInterval, probeTimeout, unhealthyThreshold, healthyThreshold.
+        public init(timings: Topology.Timings) {
+            probe = ProbeMonitor.Configuration(
+                interval: timings.probeInterval, timeout: timings.probeTimeout,
+                unhealthyThreshold: timings.unhealthyThreshold, healthyThreshold: timings.healthyThreshold)
+        }
+
+        /// The detection bound N·I + T proved above.
+        public var detectionBound: Duration {
+            probe.interval * probe.unhealthyThreshold + probe.timeout
+        }
+    }
+
+    public enum Action: Hashable, Sendable {
+        /// Send an ICMPv6 echo request with this sequence number to shoot client `client`'s bond address.
+        case sendProbe(client: Int, sequence: UInt16)
+        /// Point the shoot routes at `bond0-ip6tnl<to>`.
+        case switchActive(from: Int?, to: Int)
+        /// For metrics and logs.
+        case healthChanged(client: Int, health: PathHealth)
+        case readinessChanged(Readiness)
+    }
+
+    public let configuration: Configuration
+    private var monitor: ProbeMonitor
+    private var selector = PathSelector(initialActive: nil, failbackHold: nil)
+    public private(set) var readiness: Readiness = .noHealthyPath
+    /// End of the first probe round: `start + probeTimeout`.
+    private let settledAt: Instant
+
+    public init(configuration: Configuration, clientCount: Int, at now: Instant) {
+        self.configuration = configuration
+        settledAt = now + configuration.probe.timeout
+        monitor = ProbeMonitor(configuration: configuration.probe, targetCount: clientCount, at: now)
+    }
+
+    /// The client whose tunnel carries the routes, if one was ever chosen.
+    public var active: Int? { selector.active }
+    public var clientCount: Int { monitor.targetCount }
+    public func health(of client: Int) -> PathHealth { monitor.health(of: client) }
+    public func statistics(of client: Int) -> ProbeMonitor.Statistics? { monitor.statistics(of: client) }
+    /// Call ``tick(at:)`` no later than this.
+    public var nextDeadline: Instant? { monitor.nextDeadline }
+
+    public mutating func tick(at now: Instant) -> [Action] {
+        process(monitor.tick(at: now), at: now, force: selector.active == nil && now >= settledAt)
+    }
+
+    public mutating func probeSent(client: Int, sequence: UInt16, at now: Instant) {
+        monitor.probeSent(target: client, sequence: sequence, at: now)
+    }
+
+    public mutating func probeFailed(client: Int, sequence: UInt16, at now: Instant) -> [Action] {
+        process(monitor.probeFailed(target: client, sequence: sequence, at: now), at: now)
+    }
+
+    public mutating func probeReply(client: Int, sequence: UInt16, rtt: Duration, at now: Instant) -> [Action] {
+        process(monitor.probeReply(target: client, sequence: sequence, rtt: rtt, at: now), at: now)
+    }
+
+    /// The number of shoot clients changed. New clients start unknown and are probed at once; if
+    /// the active client is removed, the lowest healthy one takes over (if none is healthy there
+    /// is no active client until one is).
+    public mutating func setClientCount(_ count: Int, at now: Instant) -> [Action] {
+        monitor.setTargetCount(count, at: now)
+        return process([], at: now, force: true)
+    }
+
+    private mutating func process(_ outputs: [ProbeMonitor.Output], at now: Instant, force: Bool = false) -> [Action] {
+        var actions: [Action] = []
+        actions.reserveCapacity(outputs.count)
+        for o in outputs {
+            switch o {
+            case .sendProbe(let t, let s): actions.append(.sendProbe(client: t, sequence: s))
+            case .healthChanged(let t, let h): actions.append(.healthChanged(client: t, health: h))
+            }
+        }
+        // The choice only changes with health (no fail-back here), so skip it on plain probe events.
+        // Until the first probe round is settled (every client judged, or its timeout passed), no
+        // client is chosen, so that every apiserver starts on the same (lowest healthy) client
+        // instead of on whichever answered first.
+        var healthChanged = false
+        for o in outputs { if case .healthChanged = o { healthChanged = true } }
+        guard healthChanged || force else { return actions }
+        if selector.active == nil, now < settledAt, monitor.healths.contains(.unknown) { return actions }
+        if case .switchActive(let from, let to)? = selector.update(health: monitor.healths, at: now) {
+            actions.append(.switchActive(from: from, to: to))
+        }
+        let r: Readiness = selector.activeIsHealthy ? .ready : .noHealthyPath
+        if r != readiness {
+            readiness = r
+            actions.append(.readinessChanged(r))
+        }
+        return actions
+    }
+}

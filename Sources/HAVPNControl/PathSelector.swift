@@ -1,0 +1,83 @@
+/// Chooses the one path (a shoot client, or a VPN server's segment) traffic uses, from per-path health.
+///
+/// Policy, applied on every health change and on ``nextDeadline``:
+/// 1. **Keep** the active path unless it is `.dead` (an `.unknown` active path, e.g. the bond's
+///    primary right after start, is kept until proven dead: moving away from it on the first
+///    reply of another path would only cause a needless switch and a fail-back).
+/// 2. Otherwise move to the **lowest-index healthy** path (deterministic, unlike vpn2's Go-map
+///    order). Fail-over is never delayed.
+/// 3. If no path is healthy, **keep** the active path and report it: a route over a path that may
+///    recover (a restarting openvpn, a lossy link) beats no route, and the first healthy path
+///    takes over the moment it is proven healthy.
+/// 4. Optional **fail-back** (`failbackHold` non-nil): when a lower-index path than the active one
+///    has been healthy *continuously* for `failbackHold` and the last switch is at least
+///    `failbackHold` old, move back to it. Every endpoint thus converges on the same preferred
+///    segment (the reason for the bond's `primary tap0` in vpn2 PR #25), and a path that flaps
+///    restarts its hold each time it dies, so a flapping path causes no switch at all.
+///    With hold H the selector switches at most once per H, except for fail-overs away from dead paths.
+public struct PathSelector: Hashable, Sendable {
+    public enum Decision: Hashable, Sendable {
+        case switchActive(from: Int?, to: Int)
+    }
+
+    public let failbackHold: Duration?
+    public private(set) var active: Int?
+    public private(set) var lastSwitchAt: Instant?
+    private var healthySince: [Instant?] = []
+    private var lastHealth: [PathHealth] = []
+
+    public init(initialActive: Int? = nil, failbackHold: Duration? = nil) {
+        self.active = initialActive
+        self.failbackHold = failbackHold
+    }
+
+    /// True when the active path is proven healthy.
+    public var activeIsHealthy: Bool {
+        guard let active, lastHealth.indices.contains(active) else { return false }
+        return lastHealth[active] == .healthy
+    }
+
+    /// When a pending fail-back becomes due (call ``update(health:at:)`` then), if any.
+    public var nextDeadline: Instant? {
+        guard let hold = failbackHold, let active, let p = preferred, p < active,
+            let since = healthySince[p]
+        else { return nil }
+        return max(since + hold, (lastSwitchAt ?? since) + hold)
+    }
+
+    private var preferred: Int? { lastHealth.firstIndex(of: .healthy) }
+
+    /// Takes the current health of every path (index = path) and returns a switch, if one is due.
+    public mutating func update(health: [PathHealth], at now: Instant) -> Decision? {
+        if healthySince.count != health.count {
+            healthySince = Array(healthySince.prefix(health.count))
+            healthySince += Array(repeating: nil, count: health.count - healthySince.count)
+        }
+        for i in health.indices {
+            if health[i] == .healthy {
+                if healthySince[i] == nil { healthySince[i] = now }
+            } else {
+                healthySince[i] = nil
+            }
+        }
+        lastHealth = health
+        if let a = active, !health.indices.contains(a) { active = nil }
+
+        if let a = active, health[a] != .dead {
+            // Keep; consider a fail-back to a lower-index path.
+            guard let hold = failbackHold, let p = preferred, p < a, let since = healthySince[p],
+                now - since >= hold, now - (lastSwitchAt ?? since) >= hold
+            else { return nil }
+            return move(to: p, at: now)
+        }
+        guard let p = preferred else { return nil }  // nothing healthy: keep the active path
+        return move(to: p, at: now)
+    }
+
+    private mutating func move(to p: Int, at now: Instant) -> Decision {
+        let from = active
+        active = p
+        lastSwitchAt = now
+        return .switchActive(from: from, to: p)
+    }
+}

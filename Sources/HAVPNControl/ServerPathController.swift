@@ -1,0 +1,118 @@
+import HAVPNModel
+
+/// Detects silent death of a VPN server's path and tells the bond which tap to use.
+///
+/// The bond's own monitor (`miimon` + `use_carrier`) only sees the tap carrier, which stays up
+/// while the local openvpn process runs, even if the server or the path behind it is gone (vpn2
+/// fails over only after openvpn's 30 s `ping-restart`). Here every server path `i` is probed
+/// separately (the I/O layer sends the echo for target `i` out of `tap<i>`, e.g. to a peer's bond
+/// address), judged by the same ``HealthHysteresis`` as the shoot clients, and a ``PathSelector``
+/// **with fail-back** picks the tap: keep a live active tap, fail over at once to the lowest
+/// healthy tap, fail back to a lower tap only after it has been healthy for `failbackHold`
+/// (default 5 s) and the last switch is that old. Converging on the lowest healthy tap keeps
+/// all endpoints on the same segment (vpn2 PR #25).
+///
+/// ## Timing bounds (defaults: pathProbeInterval I = 100 ms, probeTimeout T = 300 ms,
+/// pathUnhealthyThreshold N = 12, healthyThreshold M = 3, failbackHold H = 5 s)
+/// - A partition of the active segment is acted on (`setBondActive`) within N·I + T = 1.5 s,
+///   by the argument of ``PathController``.
+/// - After the partition heals, the old tap is healthy again after M probes (≈ M·I + RTT) and
+///   the bond moves back exactly once, H after that (≈ 5.3 s); no move happens while it flaps.
+/// - False fail-over under 10 % independent loss: ≤ 6 · 10⁻⁹ per 10 minutes per path.
+public struct ServerPathController: Sendable {
+    public struct Configuration: Hashable, Sendable {
+        public var probe: ProbeMonitor.Configuration
+        public var failbackHold: Duration
+
+        public init(probe: ProbeMonitor.Configuration, failbackHold: Duration = .seconds(5)) {
+            self.probe = probe
+            self.failbackHold = failbackHold
+        }
+
+        /// pathProbeInterval, probeTimeout, pathUnhealthyThreshold, healthyThreshold.
+        public init(timings: Topology.Timings, failbackHold: Duration = .seconds(5)) {
+            probe = ProbeMonitor.Configuration(
+                interval: timings.pathProbeInterval, timeout: timings.probeTimeout,
+                unhealthyThreshold: timings.pathUnhealthyThreshold, healthyThreshold: timings.healthyThreshold)
+            self.failbackHold = failbackHold
+        }
+    }
+
+    public enum Action: Hashable, Sendable {
+        /// Send an echo for server path `server` (out of `tap<server>`).
+        case sendProbe(server: Int, sequence: UInt16)
+        /// Make `tap<server>` the bond's active slave (IFLA_BOND_ACTIVE_SLAVE).
+        case setBondActive(server: Int)
+        case healthChanged(server: Int, health: PathHealth)
+        case readinessChanged(Readiness)
+    }
+
+    public let configuration: Configuration
+    private var monitor: ProbeMonitor
+    private var selector: PathSelector
+    public private(set) var readiness: Readiness = .noHealthyPath
+
+    /// - Parameter initialActive: the tap the bond uses at start (its primary, vpn2: 0).
+    public init(configuration: Configuration, serverCount: Int, initialActive: Int? = 0, at now: Instant) {
+        self.configuration = configuration
+        monitor = ProbeMonitor(configuration: configuration.probe, targetCount: serverCount, at: now)
+        selector = PathSelector(initialActive: initialActive, failbackHold: configuration.failbackHold)
+    }
+
+    public var active: Int? { selector.active }
+    /// Taps whose path is proven healthy.
+    public var usableServers: [Int] { monitor.healths.indices.filter { monitor.healths[$0] == .healthy } }
+    public func health(of server: Int) -> PathHealth { monitor.health(of: server) }
+    public func statistics(of server: Int) -> ProbeMonitor.Statistics? { monitor.statistics(of: server) }
+
+    /// Call ``tick(at:)`` no later than this (next probe, timeout or due fail-back).
+    public var nextDeadline: Instant? {
+        switch (monitor.nextDeadline, selector.nextDeadline) {
+        case (let a?, let b?): min(a, b)
+        case (let a, let b): a ?? b
+        }
+    }
+
+    public mutating func tick(at now: Instant) -> [Action] { process(monitor.tick(at: now), at: now) }
+
+    public mutating func probeSent(server: Int, sequence: UInt16, at now: Instant) {
+        monitor.probeSent(target: server, sequence: sequence, at: now)
+    }
+
+    public mutating func probeFailed(server: Int, sequence: UInt16, at now: Instant) -> [Action] {
+        process(monitor.probeFailed(target: server, sequence: sequence, at: now), at: now)
+    }
+
+    public mutating func probeReply(server: Int, sequence: UInt16, rtt: Duration, at now: Instant) -> [Action] {
+        process(monitor.probeReply(target: server, sequence: sequence, rtt: rtt, at: now), at: now)
+    }
+
+    public mutating func setServerCount(_ count: Int, at now: Instant) -> [Action] {
+        monitor.setTargetCount(count, at: now)
+        return process([], at: now, force: true)
+    }
+
+    private mutating func process(_ outputs: [ProbeMonitor.Output], at now: Instant, force: Bool = false) -> [Action] {
+        var actions: [Action] = []
+        actions.reserveCapacity(outputs.count)
+        for o in outputs {
+            switch o {
+            case .sendProbe(let t, let s): actions.append(.sendProbe(server: t, sequence: s))
+            case .healthChanged(let t, let h): actions.append(.healthChanged(server: t, health: h))
+            }
+        }
+        // The choice changes only with health or when a fail-back falls due.
+        let healthChanged = actions.contains { if case .healthChanged = $0 { true } else { false } }
+        let failbackDue = selector.nextDeadline.map { now >= $0 } ?? false
+        guard healthChanged || failbackDue || force else { return actions }
+        if case .switchActive(_, let to)? = selector.update(health: monitor.healths, at: now) {
+            actions.append(.setBondActive(server: to))
+        }
+        let r: Readiness = selector.activeIsHealthy ? .ready : .noHealthyPath
+        if r != readiness {
+            readiness = r
+            actions.append(.readinessChanged(r))
+        }
+        return actions
+    }
+}

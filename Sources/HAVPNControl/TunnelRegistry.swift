@@ -1,0 +1,194 @@
+import HAVPNModel
+
+/// A kube-apiserver instance as the shoot side knows it: its bond address (the tunnel's remote
+/// end) and its pod IPs (the host routes through that tunnel).
+public struct TunnelPeer: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var bondAddress: IPv6Address
+    /// Sorted, without duplicates.
+    public var podIPs: [IPAddress]
+
+    public init(bondAddress: IPv6Address, podIPs: [IPAddress]) {
+        self.bondAddress = bondAddress
+        self.podIPs = podIPs
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { a.bondAddress < b.bondAddress }
+    public var description: String { "\(bondAddress) → \(podIPs.map(\.description).joined(separator: ","))" }
+}
+
+/// The tunnel-controller's brain (shoot side): which kube-apiservers exist, from announcements.
+///
+/// Admission, in order; the first failing rule rejects the packet and counts it by reason:
+/// 1. it arrived on the bond device (`wrongDevice`);
+/// 2. its source is an IPv6 address in the bond network (`sourceOutsideBondNetwork`) and in the
+///    apiserver range `::a:1` … `::a:ffff` (`sourceNotApiserver`);
+/// 3. it decodes (the codec's reasons; with a key: `authRequired` / `authFailed`, and vpn2 text is
+///    `authRequired`), in an accepted format (`formatNotAccepted`);
+/// 4. havpn only: the bond address in the message is the source (`sourceMismatch`) and the
+///    sequence is above the last accepted one of that peer (`replay`);
+/// 5. a new peer fits under `maxPeers` (`overCapacity`).
+///
+/// State: bond address → pod IPs + expiry. An announce creates or refreshes the peer for its
+/// lifetime (havpn: the message's, capped at `maxLifetime`, 0 = default; vpn2: `defaultLifetime`);
+/// a changed pod IP set replaces the entry (vpn2 #136); a withdraw removes it at once; `tick`
+/// removes expired peers. A pod IP newly claimed by another bond address moves to the claimant
+/// (a new apiserver pod got a dead one's IP before the dead one expired); a peer left without pod
+/// IPs is removed. ``Step/changed`` tells the run loop whether ``peers`` changed.
+///
+/// **Sequence spaces.** The sequence floor lives with the entry. After the entry expired or was
+/// withdrawn it is forgotten, so a restarted apiserver that starts a new, lower sequence space is
+/// accepted then. Until then its lower numbers are `replay`s, so senders start from wall-clock
+/// milliseconds (``AnnouncementScheduler``) and restarts normally keep increasing anyway. The cost:
+/// a recorded authentic message can be replayed after its peer expired or withdrew, resurrecting
+/// it for at most one lifetime, and only with pod IPs that peer really had.
+public struct TunnelRegistry: Sendable {
+    public struct Configuration: Hashable, Sendable {
+        /// The bond network (/104 with vpn2's layout: byte 13 is `0x0a` for apiservers).
+        public var bondNetwork: IPNetwork
+        public var bondDevice: String
+        public var defaultLifetime: Duration
+        public var maxLifetime: Duration
+        public var maxPeers: Int
+        /// Shared HMAC key; nil disables authentication.
+        public var key: [UInt8]?
+        public var acceptedFormats: Set<Topology.AnnouncementFormat>
+
+        public init(
+            bondNetwork: IPNetwork, bondDevice: String = "bond0", defaultLifetime: Duration = .seconds(60),
+            maxLifetime: Duration = .seconds(600), maxPeers: Int = 64, key: [UInt8]? = nil,
+            acceptedFormats: Set<Topology.AnnouncementFormat> = Set(Topology.AnnouncementFormat.allCases)
+        ) {
+            self.bondNetwork = bondNetwork
+            self.bondDevice = bondDevice
+            self.defaultLifetime = defaultLifetime
+            self.maxLifetime = maxLifetime
+            self.maxPeers = maxPeers
+            self.key = key
+            self.acceptedFormats = acceptedFormats
+        }
+
+        /// From the topology: bond network = the transport /96 widened to /104, bond device,
+        /// lifetime and cap from `announcements`; both formats accepted.
+        public init(topology: Topology, key: [UInt8]?) {
+            self.init(
+                bondNetwork: IPNetwork(address: topology.transport.network.address, prefixLength: 104),
+                bondDevice: topology.devices.bond, defaultLifetime: topology.announcements.lifetime,
+                maxPeers: topology.announcements.maxPeers, key: key)
+        }
+    }
+
+    /// The result of one event.
+    public struct Step: Hashable, Sendable {
+        /// ``TunnelRegistry/peers`` differs from before the event: reconcile.
+        public var changed: Bool
+        public var rejection: AnnouncementRejection?
+        public init(changed: Bool, rejection: AnnouncementRejection? = nil) {
+            self.changed = changed
+            self.rejection = rejection
+        }
+    }
+
+    struct Entry: Sendable {
+        var podIPs: [IPAddress]
+        var expiresAt: Instant
+        var lastSequence: UInt64?
+    }
+
+    public let configuration: Configuration
+    private var entries: [IPv6Address: Entry] = [:]
+    public private(set) var rejections: [AnnouncementRejection: Int] = [:]
+    public private(set) var acceptedCount = 0
+
+    public init(configuration: Configuration) { self.configuration = configuration }
+
+    /// Known peers, sorted by bond address.
+    public var peers: [TunnelPeer] {
+        entries.map { TunnelPeer(bondAddress: $0.key, podIPs: $0.value.podIPs) }.sorted()
+    }
+
+    /// When the next peer expires (call ``tick(at:)`` then).
+    public var nextExpiry: Instant? { entries.values.map(\.expiresAt).min() }
+
+    public mutating func tick(at now: Instant) -> Step { Step(changed: expire(at: now)) }
+
+    /// One UDP datagram received from `source` on `device`.
+    public mutating func announcement(from source: IPAddress, device: String, payload: [UInt8], at now: Instant) -> Step {
+        let expired = expire(at: now)
+        switch admit(source: source, device: device, payload: payload) {
+        case .failure(let reason):
+            rejections[reason, default: 0] += 1
+            return Step(changed: expired, rejection: reason)
+        case .success(let (bond, decoded)):
+            let result = apply(bond: bond, decoded, at: now)
+            if let reason = result.rejection {
+                rejections[reason, default: 0] += 1
+            } else {
+                acceptedCount += 1
+            }
+            return Step(changed: expired || result.changed, rejection: result.rejection)
+        }
+    }
+
+    private func admit(source: IPAddress, device: String, payload: [UInt8])
+        -> Result<(IPv6Address, DecodedAnnouncement), AnnouncementRejection>
+    {
+        guard device == configuration.bondDevice else { return .failure(.wrongDevice) }
+        guard case .v6(let bond) = source, configuration.bondNetwork.contains(source) else {
+            return .failure(.sourceOutsideBondNetwork)
+        }
+        let b = bond.bytes
+        guard b[13] == 0x0a, b[14] != 0 || b[15] != 0 else { return .failure(.sourceNotApiserver) }
+        let decoded: DecodedAnnouncement
+        switch AnnouncementCodec.decode(payload, key: configuration.key) {
+        case .failure(let r): return .failure(r)
+        case .success(let d): decoded = d
+        }
+        switch decoded {
+        case .vpn2:
+            guard configuration.acceptedFormats.contains(.vpn2) else { return .failure(.formatNotAccepted) }
+        case .havpn(let m, _):
+            guard configuration.acceptedFormats.contains(.havpn) else { return .failure(.formatNotAccepted) }
+            guard m.bondAddress == bond else { return .failure(.sourceMismatch) }
+        }
+        return .success((bond, decoded))
+    }
+
+    private mutating func apply(bond: IPv6Address, _ decoded: DecodedAnnouncement, at now: Instant) -> Step {
+        let podIPs: [IPAddress]
+        let lifetime: Duration
+        var sequence: UInt64?
+        switch decoded {
+        case .vpn2(let ip):
+            podIPs = [ip]
+            lifetime = configuration.defaultLifetime
+        case .havpn(let m, _):
+            if let last = entries[bond]?.lastSequence, m.sequence <= last { return Step(changed: false, rejection: .replay) }
+            if m.kind == .withdraw {
+                return Step(changed: entries.removeValue(forKey: bond) != nil)
+            }
+            sequence = m.sequence
+            podIPs = Array(Set(m.podIPs)).sorted()
+            lifetime =
+                m.lifetimeMilliseconds == 0
+                ? configuration.defaultLifetime
+                : min(.milliseconds(Int64(m.lifetimeMilliseconds)), configuration.maxLifetime)
+        }
+        let old = entries[bond]
+        if old == nil && entries.count >= configuration.maxPeers { return Step(changed: false, rejection: .overCapacity) }
+        entries[bond] = Entry(podIPs: podIPs, expiresAt: now + lifetime, lastSequence: sequence ?? old?.lastSequence)
+        var changed = old?.podIPs != podIPs
+        // A pod IP belongs to one peer: the newest claim wins.
+        for (other, var e) in entries where other != bond && e.podIPs.contains(where: podIPs.contains) {
+            e.podIPs.removeAll(where: podIPs.contains)
+            entries[other] = e.podIPs.isEmpty ? nil : e
+            changed = true
+        }
+        return Step(changed: changed)
+    }
+
+    private mutating func expire(at now: Instant) -> Bool {
+        let before = entries.count
+        entries = entries.filter { now < $0.value.expiresAt }
+        return entries.count != before
+    }
+}

@@ -1,0 +1,67 @@
+import HAVPNControl
+import PropertyBased
+import Testing
+
+@Suite struct ReconcileTriggerTests {
+    @Test func coalescesABurstWithinTheWindow() {
+        var t = ReconcileTrigger()
+        #expect(t.deadline == nil && t.tick(at: .zero) == nil)
+        t.trigger(.drift(.link), at: .zero)
+        t.trigger(.drift(.route), at: .ms(5))
+        #expect(t.deadline == .ms(25))
+        #expect(t.tick(at: .ms(24)) == nil)
+        let run = t.tick(at: .ms(25))
+        #expect(run?.reasons == [.drift(.link), .drift(.route)] && run?.fullResync == false && run?.triggerCount == 2)
+        #expect(!t.isPending)
+    }
+
+    @Test func aSteadyStreamRunsAtMaxDelay() {
+        var t = ReconcileTrigger()
+        var now = Instant.zero
+        var run: ReconcileTrigger.Run?
+        while run == nil {
+            t.trigger(.controllerInput, at: now)
+            now += .milliseconds(10)
+            run = t.tick(at: now)
+        }
+        #expect(now == .ms(100) && run?.firstTriggerAt == .zero && run?.triggerCount == 10)
+    }
+
+    @Test func overflowAndTimerRequestFullResync() {
+        var t = ReconcileTrigger()
+        t.trigger(.configChanged, at: .zero)
+        t.trigger(.netlinkOverflow, at: .ms(1))
+        #expect(t.tick(at: .ms(21))?.fullResync == true)
+        t.trigger(.timer, at: .ms(30))
+        #expect(t.tick(at: .ms(50))?.fullResync == true)
+    }
+
+    /// Law: whatever the arrival pattern, every trigger is served by a run that starts no later
+    /// than `maxDelay` after it, and no run starts earlier than `window` after its last trigger
+    /// unless `maxDelay` forced it.
+    @Test func noTriggerWaitsLongerThanMaxDelay() async {
+        await propertyCheck(input: Gen.int(in: 0...40).array(of: 1...60)) { gaps in
+            var t = ReconcileTrigger()
+            var now = Instant.zero
+            var pendingSince: Instant?
+            var lastTrigger = Instant.zero
+            func serve(until end: Instant) {
+                while let d = t.deadline, d <= end {
+                    let run = t.tick(at: d)!
+                    #expect(d - pendingSince! <= .milliseconds(100))
+                    #expect(d - lastTrigger >= .milliseconds(20) || d - run.firstTriggerAt == .milliseconds(100))
+                    pendingSince = nil
+                }
+            }
+            for g in gaps {
+                serve(until: now + .milliseconds(Int64(g)))
+                now += .milliseconds(Int64(g))
+                t.trigger(.drift(.address), at: now)
+                lastTrigger = now
+                if pendingSince == nil { pendingSince = now }
+            }
+            serve(until: now + .seconds(1))
+            #expect(!t.isPending)
+        }
+    }
+}

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct HAVPNControlTestsSmoke {
-    @Test func builds() { #expect(Bool(true)) }
-}

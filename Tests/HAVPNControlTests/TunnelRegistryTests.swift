@@ -1,0 +1,101 @@
+import HAVPNControl
+import HAVPNModel
+import Testing
+
+private let bondNet = IPNetwork("fd8f:6d53:b97a:1::/104")!
+private func apiserver(_ i: Int) -> IPv6Address { IPv6Address("fd8f:6d53:b97a:1::a:\(String(i, radix: 16))")! }
+private let ip1 = IPAddress("10.0.0.1")!
+private let ip2 = IPAddress("10.0.0.2")!
+
+private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAVPNAnnouncement.Kind = .announce, lifetimeMs: UInt32 = 0, key: [UInt8]? = nil) -> [UInt8] {
+    AnnouncementCodec.encode(
+        HAVPNAnnouncement(kind: kind, sequence: seq, lifetimeMilliseconds: lifetimeMs, bondAddress: bond, podIPs: ips), key: key)
+}
+
+@Suite struct TunnelRegistryTests {
+    var r = TunnelRegistry(configuration: .init(bondNetwork: bondNet, defaultLifetime: .seconds(60), maxPeers: 2))
+
+    @Test mutating func announceRefreshReplaceWithdraw() {
+        let a = apiserver(7)
+        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1]), at: .zero) == .init(changed: true))
+        #expect(r.peers == [TunnelPeer(bondAddress: a, podIPs: [ip1])])
+        // Same content: refreshed, no change.
+        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 2, [ip1]), at: .ms(1_000)) == .init(changed: false))
+        // Pod IP change replaces the entry (vpn2 #136).
+        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 3, [ip2]), at: .ms(2_000)).changed)
+        #expect(r.peers == [TunnelPeer(bondAddress: a, podIPs: [ip2])])
+        // Replay of an old sequence.
+        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 3, [ip1]), at: .ms(2_500)) == .init(changed: false, rejection: .replay))
+        // Withdraw removes at once; afterwards a new, lower sequence space is accepted.
+        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 4, [], kind: .withdraw), at: .ms(3_000)).changed)
+        #expect(r.peers.isEmpty)
+        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1]), at: .ms(4_000)).changed)
+        #expect(r.acceptedCount == 5 && r.rejections == [.replay: 1])
+    }
+
+    @Test mutating func expiryAfterLifetime() {
+        let a = apiserver(1), b = apiserver(2)
+        _ = r.announcement(from: .v6(a), device: "bond0", payload: Array("10.0.0.1".utf8), at: .zero)  // vpn2: default 60 s
+        _ = r.announcement(from: .v6(b), device: "bond0", payload: msg(b, seq: 1, [ip2], lifetimeMs: 5_000), at: .zero)
+        #expect(r.nextExpiry == .ms(5_000))
+        #expect(r.tick(at: .ms(4_999)) == .init(changed: false))
+        #expect(r.tick(at: .ms(5_000)) == .init(changed: true))
+        #expect(r.peers.map(\.bondAddress) == [a])
+        #expect(r.tick(at: .ms(60_000)).changed && r.peers.isEmpty && r.nextExpiry == nil)
+        // Expired: a lower sequence is accepted again (new sequence space).
+        #expect(r.announcement(from: .v6(b), device: "bond0", payload: msg(b, seq: 0, [ip2]), at: .ms(61_000)).changed)
+    }
+
+    @Test mutating func admissionRulesCountByReason() {
+        let a = apiserver(3)
+        let cases: [(IPAddress, String, [UInt8], AnnouncementRejection)] = [
+            (.v6(a), "eth0", msg(a, seq: 1, [ip1]), .wrongDevice),
+            (IPAddress("10.0.0.9")!, "bond0", msg(a, seq: 1, [ip1]), .sourceOutsideBondNetwork),
+            (IPAddress("fd8f:6d53:b97a:2::a:3")!, "bond0", msg(a, seq: 1, [ip1]), .sourceOutsideBondNetwork),
+            (IPAddress("fd8f:6d53:b97a:1::b:0")!, "bond0", msg(a, seq: 1, [ip1]), .sourceNotApiserver),
+            (IPAddress("fd8f:6d53:b97a:1::a:0")!, "bond0", msg(a, seq: 1, [ip1]), .sourceNotApiserver),
+            (.v6(apiserver(4)), "bond0", msg(a, seq: 1, [ip1]), .sourceMismatch),
+            (.v6(a), "bond0", Array("nonsense".utf8), .badAddress),
+            (.v6(a), "bond0", Array("HAVX!".utf8), .badMagic),
+        ]
+        for (src, dev, payload, reason) in cases {
+            #expect(r.announcement(from: src, device: dev, payload: payload, at: .zero) == .init(changed: false, rejection: reason), "\(reason)")
+        }
+        #expect(r.peers.isEmpty && r.acceptedCount == 0)
+        #expect(r.rejections[.sourceOutsideBondNetwork] == 2 && r.rejections[.sourceNotApiserver] == 2)
+        #expect(r.rejections.values.reduce(0, +) == cases.count)
+    }
+
+    @Test mutating func capacityIsEnforcedForNewPeersOnly() {
+        for i in 1...2 { _ = r.announcement(from: .v6(apiserver(i)), device: "bond0", payload: msg(apiserver(i), seq: 1, [IPAddress("10.0.0.\(i)")!]), at: .zero) }
+        let third = r.announcement(from: .v6(apiserver(3)), device: "bond0", payload: msg(apiserver(3), seq: 1, [IPAddress("10.0.0.3")!]), at: .zero)
+        #expect(third == .init(changed: false, rejection: .overCapacity))
+        #expect(r.announcement(from: .v6(apiserver(2)), device: "bond0", payload: msg(apiserver(2), seq: 2, [IPAddress("10.0.0.9")!]), at: .zero).changed)
+        #expect(r.peers.count == 2)
+    }
+
+    @Test mutating func podIPMovesToTheNewestClaimant() {
+        let a = apiserver(1), b = apiserver(2)
+        _ = r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1]), at: .zero)
+        #expect(r.announcement(from: .v6(b), device: "bond0", payload: msg(b, seq: 1, [ip1, ip1]), at: .ms(10)).changed)
+        #expect(r.peers == [TunnelPeer(bondAddress: b, podIPs: [ip1])])
+    }
+
+    @Test func keyRequiresAuthenticatedHAVPN() {
+        let k = Array("k".utf8)
+        var r = TunnelRegistry(configuration: .init(bondNetwork: bondNet, key: k))
+        let a = apiserver(5)
+        #expect(r.announcement(from: .v6(a), device: "bond0", payload: Array("10.0.0.1".utf8), at: .zero).rejection == .authRequired)
+        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1]), at: .zero).rejection == .authRequired)
+        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1], key: Array("x".utf8)), at: .zero).rejection == .authFailed)
+        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1], key: k), at: .zero) == .init(changed: true))
+    }
+
+    @Test func formatAcceptanceAndTopologyDefaults() {
+        var r = TunnelRegistry(configuration: .init(bondNetwork: bondNet, acceptedFormats: [.havpn]))
+        #expect(r.announcement(from: .v6(apiserver(1)), device: "bond0", payload: Array("10.0.0.1".utf8), at: .zero).rejection == .formatNotAccepted)
+        let c = TunnelRegistry.Configuration(topology: Topology(), key: nil)
+        #expect(c.bondNetwork == bondNet && c.bondDevice == "bond0" && c.maxPeers == 64)
+        #expect(c.acceptedFormats == [.vpn2, .havpn] && c.defaultLifetime == Topology().announcements.lifetime)
+    }
+}
