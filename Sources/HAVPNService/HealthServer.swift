@@ -51,7 +51,7 @@ public struct HealthServer: Service {
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPPart<HTTPResponseHead, ByteBuffer>>(
+                    return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                         wrappingChannelSynchronously: channel
                     )
                 }
@@ -71,7 +71,7 @@ public struct HealthServer: Service {
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPPart<HTTPResponseHead, ByteBuffer>>)
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>)
         async
     {
         do {
@@ -92,7 +92,7 @@ public struct HealthServer: Service {
                         headers.add(name: "Content-Length", value: "\(body.count)")
                         if !keepAlive { headers.add(name: "Connection", value: "close") }
                         try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
-                        try await outbound.write(.body(ByteBuffer(bytes: body)))
+                        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
                         try await outbound.write(.end(nil))
                         if !keepAlive { return }
                     }

@@ -2,7 +2,7 @@ import ArgumentParser
 import HAVPNModel
 
 @main
-struct HAVPNCommand: ParsableCommand {
+struct HAVPNCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "havpn",
         abstract: "Declarative reconciler for Gardener's HA reversed-VPN data plane.",
@@ -15,7 +15,7 @@ struct HAVPNCommand: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ShowCommand.self,
+            ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ShowCommand.self, RunCommand.self,
         ]
     )
 }

@@ -1,0 +1,128 @@
+import Glibc
+import HAVPNControl
+import HAVPNModel
+import HAVPNNetlink
+import HAVPNPlanner
+import Logging
+import Synchronization
+
+/// The side-car's sockets, all opened inside the pod's network namespace: the rtnetlink
+/// monitor, the ICMPv6 prober (apiserver), the announcement socket (sender on the apiserver
+/// side, listener on the shoot side) and one beacon socket per tap.
+final class SideCarIO: Sendable {
+    private struct State {
+        var topology: Topology
+        var beacons: [Int: PacketSocket] = [:]
+        var bondIndex: Int32 = 0
+    }
+
+    let netns: String?
+    let identity: Identity
+    let prober: ICMPv6Prober?
+    private let monitor: NetlinkEventMonitor
+    private let udp: UDP6Socket?
+    private let sink: AsyncStream<SideCarEvent>.Continuation
+    private let now: @Sendable () -> Instant
+    private let logger: Logger
+    private let state: Mutex<State>
+
+    init(
+        options: SideCarOptions, identity: Identity, topology: Topology,
+        sink: AsyncStream<SideCarEvent>.Continuation, now: @escaping @Sendable () -> Instant, logger: Logger
+    ) throws(HAVPNError) {
+        netns = options.netns
+        self.identity = identity
+        self.sink = sink
+        self.now = now
+        self.logger = logger
+        state = Mutex(State(topology: topology))
+        monitor = try NetlinkEventMonitor(netns: netns)
+        monitor.start { sink.yield(.kernel($0)) }
+        let plan = AddressPlan(topology: topology)
+        switch identity.role {
+        case .apiserver:
+            prober = try ICMPv6Prober(netns: netns) { address, sequence in sink.yield(.probeReply(address, sequence, at: now())) }
+            udp = try UDP6Socket(netns: netns, bindTo: plan.bondAddress(of: identity), port: 0, freebind: true)
+        case .shoot:
+            prober = nil
+            let socket = try UDP6Socket(netns: netns, bindTo: nil, port: UInt16(topology.announcements.port))
+            socket.startReceiving(name: "havpn-announcements") { sink.yield(.datagram($0, at: now())) }
+            udp = socket
+        case .server:
+            prober = nil
+            udp = nil
+        }
+    }
+
+    func update(topology: Topology) {
+        state.withLock { $0.topology = topology }
+    }
+
+    /// The device an announcement arrived on, by name when it is the bond.
+    func deviceName(ofInterface index: Int32) -> String {
+        state.withLock { s in
+            if s.bondIndex == 0 { s.bondIndex = Self.interfaceIndex(s.topology.devices.bond, netns: netns) }
+            return index != 0 && index == s.bondIndex ? s.topology.devices.bond : "if\(index)"
+        }
+    }
+
+    func announce(_ payload: [UInt8], to address: IPv6Address) {
+        let port = state.withLock { UInt16($0.topology.announcements.port) }
+        udp?.send(payload, to: address, port: port)
+    }
+
+    func beacon(server: Int, _ bytes: [UInt8]) {
+        let socket = state.withLock { $0.beacons[server] }
+        socket?.broadcast(bytes)
+    }
+
+    /// Taps are created (or recreated, with a new ifindex) by reconciles; reopen their beacon
+    /// sockets then, and forget the bond's ifindex so it is looked up again.
+    func afterReconcile(_ outcome: ReconcileOutcome) {
+        let recreated = Set(
+            outcome.applied.compactMap { action -> String? in
+                switch action {
+                case .createLink(let spec): spec.name
+                case .deleteLink(let name, _): name
+                default: nil
+                }
+            })
+        state.withLock { s in
+            let plan = AddressPlan(topology: s.topology)
+            if recreated.contains(s.topology.devices.bond) { s.bondIndex = 0 }
+            for server in 0..<s.topology.servers {
+                let tap = plan.tapName(server: server)
+                if s.beacons[server] != nil && !recreated.contains(tap) { continue }
+                s.beacons[server]?.close()
+                s.beacons[server] = nil
+                do {
+                    let socket = try PacketSocket(netns: netns, interface: tap, etherType: PathBeacon.etherType)
+                    let sink = self.sink
+                    let now = self.now
+                    socket.startReceiving { sink.yield(.beacon($0, server: server, at: now())) }
+                    s.beacons[server] = socket
+                } catch {
+                    logger.warning("cannot open the beacon socket", metadata: ["device": "\(tap)", "error": "\(error)"])
+                }
+            }
+            for server in s.beacons.keys where server >= s.topology.servers {
+                s.beacons[server]?.close()
+                s.beacons[server] = nil
+            }
+        }
+    }
+
+    func close() {
+        monitor.close()
+        prober?.close()
+        udp?.close()
+        state.withLock { s in
+            for socket in s.beacons.values { socket.close() }
+            s.beacons = [:]
+        }
+    }
+
+    private static func interfaceIndex(_ name: String, netns: String?) -> Int32 {
+        (try? NetworkNamespace.run(in: netns) { () throws(HAVPNError) -> Int32 in Int32(bitPattern: if_nametoindex(name)) }) ?? 0
+    }
+}
