@@ -14,10 +14,10 @@ scenario_converge() {
   done
   [ $ok = 1 ] || { fail converge "apply did not create the expected taps/bond/tunnels/routes"; return; }
   if [ "$HAVPN_E2E_RUN" = 1 ]; then for p in $PODS; do havpn_run_start "$p"; done; fi
-  for i in $(seq 0 $((SERVERS-1))); do start_server $i; srvlogs="$srvlogs $WORK/srv$i.log"; done
+  for i in $(seq 0 $((SERVERS-1))); do start_server $i & srvlogs="$srvlogs $WORK/srv$i.log"; done; wait_jobs
   poll 10 all_logs_have "Initialization Sequence Completed" $srvlogs || { fail converge "openvpn servers not ready"; return; }
   res servers_ready_s "$(dt "$t0" "$(now)")"
-  for p in $PODS; do for i in $(seq 0 $((SERVERS-1))); do start_client "$p" $i; done; done
+  for p in $PODS; do for i in $(seq 0 $((SERVERS-1))); do start_client "$p" $i & done; done; wait_jobs
   start_bondmons $PODS
   poll 40 healthy || { fail converge "not every tap has carrier / bond on tap0 after ${POLL_S}s"; return; }
   res converge_bonds_s "$(dt "$t0" "$(now)")"
