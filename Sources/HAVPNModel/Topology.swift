@@ -167,7 +167,15 @@ public struct Topology: Hashable, Sendable {
         public var proxyHeader: String = "X-Gardener-Destination"
         public var proxyHeaderValue: String = "outbound|1194||vpn-seed-server-{i}.shoot--project--name.svc.cluster.local"
         public var keepalive: String = "10 30"
+        /// Directory holding `ca.crt`, `ta.key` (tls-auth) and `<cn>.crt`/`<cn>.key` with cn =
+        /// `server`, `vpn-seed-client` (apiserver role) or `vpn-shoot-client` (shoot role).
         public var secretsDir: String = "/srv/secrets"
+        /// Client `proto`: `tcp-client` (dual stack), `tcp4-client` or `tcp6-client`.
+        public var clientProtocol: String = "tcp-client"
+        /// Server status file; `{i}` is replaced by the server index.
+        public var statusFile: String = "/srv/status/openvpn-{i}.status"
+        /// openvpn `verb` (0...11).
+        public var verbosity: Int = 3
         public init() {}
     }
 }

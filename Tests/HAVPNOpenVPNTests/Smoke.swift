@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct HAVPNOpenVPNTestsSmoke {
-    @Test func builds() { #expect(Bool(true)) }
-}

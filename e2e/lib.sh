@@ -1,0 +1,114 @@
+# e2e helpers, sourced by e2e/guest (bash, inside the UML guest, cwd = $WORK).
+# Synchronisation is always a poll with a deadline (poll/holds), never a bare sleep.
+R=$WORK/results.env; S=$WORK/summary.txt
+now() { echo "$EPOCHREALTIME"; }
+dt() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b-a}'; }
+log() { echo "[$(cut -d' ' -f1 /proc/uptime)] $*"; }
+res() { echo "$1=$2" >> "$R"; log "RESULT $1=$2"; }
+pass() { printf 'PASS %-28s %s\n' "$1" "$2" | tee -a "$S"; }
+fail() { printf 'FAIL %-28s %s\n' "$1" "$2" | tee -a "$S"; FAILED=1; }
+skip() { printf 'SKIP %-28s %s\n' "$1" "$2" | tee -a "$S"; }
+# poll TIMEOUT CMD...: run CMD every 50 ms until it succeeds (0) or TIMEOUT s pass (1); POLL_S = seconds waited
+poll() {
+  local to=$1; shift; local t0; t0=$(now); local end; end=$(awk -v a="$t0" -v b="$to" 'BEGIN{printf "%.3f", a+b}')
+  while :; do
+    if "$@" >/dev/null 2>&1; then POLL_S=$(dt "$t0" "$(now)"); return 0; fi
+    awk -v a="$(now)" -v b="$end" 'BEGIN{exit !(a>b)}' && { POLL_S=$(dt "$t0" "$(now)"); return 1; }
+    sleep 0.05
+  done
+}
+# holds DURATION CMD...: CMD must stay true for DURATION s (checked every 100 ms); 1 at the first violation
+holds() {
+  local end; end=$(awk -v a="$(now)" -v b="$1" 'BEGIN{printf "%.3f", a+b}'); shift
+  while awk -v a="$(now)" -v b="$end" 'BEGIN{exit !(a<b)}'; do "$@" >/dev/null 2>&1 || return 1; sleep 0.1; done
+}
+not() { ! "$@"; }
+nsx() { local n=$1; shift; ip netns exec "$n" "$@"; }
+count() { local n; n=$(grep -c -- "$1" "$2" 2>/dev/null); echo "${n:-0}"; }
+
+# ---- pod state ----
+carrier() { [ "$(nsx "$1" cat /sys/class/net/$2/carrier 2>/dev/null)" = 1 ]; }
+# active POD: the bond's active slave; from bondmon's log while it runs (no fork into the netns: ~70 ms each in UML)
+active() {
+  if [ -s "$WORK/bondmon-$1.log" ] && [ ! -e "$WORK/stop-mon" ]; then awk 'END{print $2}' "$WORK/bondmon-$1.log"
+  else nsx "$1" cat /sys/class/net/bond0/bonding/active_slave 2>/dev/null; fi
+}
+# all_active TAP PODS...: every pod's bond uses TAP
+all_active() { local t=$1 p; shift; for p in "$@"; do [ "$(active "$p")" = "$t" ] || return 1; done; }
+# all_carrier PODS...: every tap of every pod has carrier
+all_carrier() {
+  local p i
+  for p in "$@"; do
+    if [ -s "$WORK/bondmon-$p.log" ] && [ ! -e "$WORK/stop-mon" ]; then
+      awk 'END{for(i=3;i<=NF;i++) if($i!="1") exit 1}' "$WORK/bondmon-$p.log" || return 1; continue
+    fi
+    for i in $(seq 0 $((SERVERS-1))); do carrier "$p" tap$i || return 1; done
+  done
+}
+healthy() { all_carrier $PODS && all_active tap0 $PODS; }
+link_exists() { nsx "$1" ip link show dev "$2" >/dev/null 2>&1; }
+route_dev() { nsx "$1" ip route show "$2" 2>/dev/null | awk '{for(i=1;i<NF;i++) if($i=="dev") print $(i+1)}'; }
+route_is() { [ "$(route_dev "$1" "$2")" = "$3" ]; }
+ping1() { nsx "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
+wl_ok() { ping1 "$1" "$WORKLOAD_IP"; }
+all_wl_ok() { local p; for p in "$@"; do wl_ok "$p" || return 1; done; }
+
+# ---- havpn (real or stand-in); switching the renderer to havpn is the one line in ovpn_conf ----
+ovpn_conf() { "$HAVPN" openvpn-config -f "$TOPO" "$@"; }
+role_of() { case $1 in api*) echo apiserver;; shoot*) echo shoot;; esac; }
+index_of() { case $1 in api*) echo $(( ${1#api} + 1 ));; shoot*) echo "${1#shoot}";; esac; }
+pod_ip() { case $1 in api*) echo "10.250.0.$(( 10 + ${1#api} ))";; esac; }
+havpn_apply() { "$HAVPN" apply -f "$TOPO" --role "$(role_of "$1")" --index "$(index_of "$1")" --netns "$1"; }
+havpn_run_start() { # pod: start `havpn run` for the pod in the background (pid in $WORK/havpn-<pod>.pid)
+  local p=$1 extra=()
+  [ "$(role_of "$p")" = apiserver ] && extra=(--pod-ip "$(pod_ip "$p")")
+  "$HAVPN" run -f "$TOPO" --role "$(role_of "$p")" --index "$(index_of "$p")" --netns "$p" --pod-name "$p" \
+    "${extra[@]}" --http-address 127.0.0.1 --http-port "$(http_port "$p")" --log-format json \
+    >> "$WORK/havpn-$p.log" 2>&1 &
+  echo $! > "$WORK/havpn-$p.pid"; LONG_PIDS="$LONG_PIDS $!"
+}
+http_port() { case $1 in api*) echo $((8100 + ${1#api}));; shoot*) echo $((8200 + ${1#shoot}));; esac; }
+# http_code POD PATH: HTTP status of havpn's endpoint (tries the pod netns, then the root netns)
+http_code() {
+  local u="http://127.0.0.1:$(http_port "$1")$2" c
+  c=$(nsx "$1" curl -s -o /dev/null -m 1 -w '%{http_code}' "$u" 2>/dev/null); [ "${c:-000}" != 000 ] || c=$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$u")
+  echo "$c"
+}
+http_ok() { [ "$(http_code "$1" "$2")" = 200 ]; }
+needs_run() { # name: prints SKIP and returns 1 unless havpn run is enabled
+  [ "$HAVPN_E2E_RUN" = 1 ] && return 0; skip "$1" "needs \`havpn run\` (HAVPN_E2E_RUN=0)"; return 1; }
+
+# ---- openvpn ----
+start_server() { # i
+  ovpn_conf --server "$1" > "$WORK/srv$1.conf" || { log "render server $1 failed"; return 1; }
+  rm -f "$WORK/srv$1.log"
+  nsx srv$1 openvpn --config "$WORK/srv$1.conf" --daemon srv$1 --log "$WORK/srv$1.log" --writepid "$WORK/srv$1.pid"
+}
+start_client() { # pod i
+  local p=$1 i=$2
+  ovpn_conf --role "$(role_of "$p")" --index "$(index_of "$p")" --client "$i" > "$WORK/$p-c$i.conf" || { log "render $p-c$i failed"; return 1; }
+  nsx "$p" openvpn --config "$WORK/$p-c$i.conf" --daemon "$p-c$i" --log-append "$WORK/$p-c$i.log" --writepid "$WORK/$p-c$i.pid"
+}
+stop_pid() { [ -f "$1" ] && kill "-${2:-TERM}" "$(cat "$1")" 2>/dev/null; rm -f "$1"; }
+gone() { [ ! -d /proc/$1 ]; }
+connected_count() { count "Initialization Sequence Completed" "$1"; }
+# connected_since FILE N: the client log has more than N "connected" lines
+connected_since() { [ "$(connected_count "$1")" -gt "$2" ]; }
+
+# ---- probes (from the lab recipe) ----
+start_probes() { # name pod
+  rm -f "$WORK/stop-$1" "$WORK/probe-$1.json.ready"
+  nsx "$2" /usr/bin/python3 "$E2E/tcpprobe.py" "$WORKLOAD_IP" 7777 "$WORK/stop-$1" "$WORK/probe-$1.json" & PROBE_PID=$!
+  nsx "$2" ping -D -i 0.05 -W 1 "$WORKLOAD_IP" > "$WORK/ping-$1.log" 2>&1 & PING_PID=$!
+  poll 5 test -e "$WORK/probe-$1.json.ready"
+}
+# (background jobs of a non-interactive shell ignore SIGINT: stop ping with TERM)
+stop_probes() { touch "$WORK/stop-$1"; wait "$PROBE_PID"; kill -TERM "$PING_PID" 2>/dev/null; wait "$PING_PID" 2>/dev/null; }
+probe() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$WORK/probe-$1.json" "$2" 2>/dev/null; }
+ping_max_gap() { awk -F'[][]' '/icmp_seq/{t=$2; if(p&&t-p>m)m=t-p; p=t} END{printf "%.3f", m}' "$WORK/ping-$1.log"; }
+# first time (epoch) after T at which bondmon of POD shows active slave TAP
+bond_switch_at() { awk -v t="$2" -v s="$3" '$1>=t && $2==s {printf "%.3f", $1; exit}' "$WORK/bondmon-$1.log"; }
+all_logs_have() { local pat=$1 f; shift; for f in "$@"; do grep -q -- "$pat" "$f" 2>/dev/null || return 1; done; }
+# wait_jobs: wait for the short-lived background jobs started since the last call (renders + openvpn --daemon)
+wait_jobs() { local j; for j in $(jobs -p); do case " $LONG_PIDS " in *" $j "*) ;; *) wait "$j";; esac; done; }
+LONG_PIDS=""
