@@ -210,7 +210,7 @@ struct TopologyReader {
     private mutating func readOpenVPN(_ cursor: YAMLCursor) throws(HAVPNError) {
         let keys = [
             "proxyHost", "proxyPort", "serverHost", "serverPort", "proxyHeader", "proxyHeaderValue", "keepalive",
-            "secretsDir",
+            "secretsDir", "clientProtocol", "statusFile", "verbosity",
         ]
         for (key, value) in try cursor.mapping(allowedKeys: keys) {
             note(value)
@@ -222,6 +222,14 @@ struct TopologyReader {
             case "proxyHeader": topology.openvpn.proxyHeader = try value.nonEmptyString()
             case "proxyHeaderValue": topology.openvpn.proxyHeaderValue = try value.nonEmptyString()
             case "keepalive": topology.openvpn.keepalive = try Self.readKeepalive(value)
+            case "clientProtocol":
+                let p = try value.nonEmptyString()
+                guard ["tcp-client", "tcp4-client", "tcp6-client"].contains(p) else {
+                    throw value.error(.invalidValue, "\"\(p)\" is not one of tcp-client, tcp4-client, tcp6-client")
+                }
+                topology.openvpn.clientProtocol = p
+            case "statusFile": topology.openvpn.statusFile = try value.nonEmptyString()
+            case "verbosity": topology.openvpn.verbosity = try value.int(in: 0...11)
             default: topology.openvpn.secretsDir = try value.nonEmptyString()
             }
         }

@@ -1,0 +1,36 @@
+import ArgumentParser
+import HAVPNModel
+import HAVPNOpenVPN
+
+struct OpenVPNConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "openvpn-config",
+        abstract: "Print an openvpn config rendered from the topology, so one file drives the whole fabric.",
+        discussion: """
+            --server I                          the config of VPN server I
+            --role R --index N --client I       the config of pod N's client for server I (attaches to tap<I>)
+            """
+    )
+    @OptionGroup var file: TopologyFileOptions
+    @Option(help: "Render the server config of this VPN server index.") var server: Int?
+    @Option(help: "Role of the pod the client config is for (apiserver or shoot).") var role: Role?
+    @Option(help: "Index of that pod.") var index: Int?
+    @Option(help: "Render the pod's client config for this VPN server index.") var client: Int?
+
+    func validate() throws {
+        if server == nil && client == nil { throw ValidationError("give --server I, or --role R --index N --client I") }
+        if server != nil && client != nil { throw ValidationError("--server and --client exclude each other") }
+        if client != nil && (role == nil || index == nil) { throw ValidationError("--client needs --role and --index") }
+    }
+
+    func run() throws {
+        do {
+            let topology = try file.load()
+            if let server {
+                print(try OpenVPNConfig.server(topology: topology, index: server), terminator: "")
+            } else if let client, let role, let index {
+                print(try OpenVPNConfig.client(topology: topology, role: role, podIndex: index, server: client), terminator: "")
+            }
+        } catch { fail(error) }
+    }
+}
