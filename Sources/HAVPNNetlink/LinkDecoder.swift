@@ -1,0 +1,152 @@
+internal import CNetlink
+import HAVPNModel
+import HAVPNPlanner
+
+/// One link as an RTM_NEWLINK message reports it, with ifindexes not yet resolved to names
+/// (the master or the bond's primary may come later in the same dump).
+struct LinkRecord {
+    var index: Int32
+    var name = ""
+    var flags: UInt32
+    var mtu = 0
+    var masterIndex: Int32?
+    var alias: String?
+    var kind: String?
+    /// IFLA_TUN_TYPE: IFF_TUN (1) or IFF_TAP (2).
+    var tunType: UInt8?
+    var bond = BondRecord()
+    var tunnel = TunnelRecord()
+
+    struct BondRecord {
+        var mode: UInt8?
+        var miimon: UInt32?
+        var failOverMAC: UInt8?
+        var useCarrier: UInt8?
+        var primaryIndex: Int32?
+        var numPeerNotif: UInt8?
+    }
+
+    struct TunnelRecord {
+        var local: [UInt8]?
+        var remote: [UInt8]?
+        var proto: UInt8?
+        var flags: UInt32?
+    }
+}
+
+/// Parses link messages by hand: libnl 3.7 cannot read bond options or tun info.
+enum LinkDecoder {
+    static func decode(_ message: NetlinkMessage) -> LinkRecord? {
+        guard message.type == Int(RTM_NEWLINK), message.payload.count >= MemoryLayout<ifinfomsg>.size else {
+            return nil
+        }
+        let header = message.payload.loadUnaligned(as: ifinfomsg.self)
+        var link = LinkRecord(index: header.ifi_index, flags: header.ifi_flags)
+        NetlinkParse.forEachAttribute(in: NetlinkParse.attributes(after: ifinfomsg.self, in: message.payload)) {
+            type, value in
+            switch type {
+            case Int(IFLA_IFNAME): link.name = value.netlinkString
+            case Int(IFLA_MTU): link.mtu = Int(value.netlinkU32 ?? 0)
+            case Int(IFLA_MASTER): link.masterIndex = value.netlinkU32.map { Int32(bitPattern: $0) }
+            case Int(IFLA_IFALIAS): link.alias = value.netlinkString
+            case Int(IFLA_LINKINFO): decodeLinkInfo(value, into: &link)
+            default: break
+            }
+        }
+        return link
+    }
+
+    private static func decodeLinkInfo(_ info: UnsafeRawBufferPointer, into link: inout LinkRecord) {
+        var data: UnsafeRawBufferPointer?
+        NetlinkParse.forEachAttribute(in: info) { type, value in
+            switch type {
+            case Int(IFLA_INFO_KIND): link.kind = value.netlinkString
+            case Int(IFLA_INFO_DATA): data = value
+            default: break
+            }
+        }
+        guard let data else { return }
+        switch link.kind {
+        case "bond":
+            NetlinkParse.forEachAttribute(in: data) { type, value in
+                switch type {
+                case Int(IFLA_BOND_MODE): link.bond.mode = value.netlinkU8
+                case Int(IFLA_BOND_MIIMON): link.bond.miimon = value.netlinkU32
+                case Int(IFLA_BOND_FAIL_OVER_MAC): link.bond.failOverMAC = value.netlinkU8
+                case Int(IFLA_BOND_USE_CARRIER): link.bond.useCarrier = value.netlinkU8
+                case Int(IFLA_BOND_PRIMARY): link.bond.primaryIndex = value.netlinkU32.map { Int32(bitPattern: $0) }
+                case Int(IFLA_BOND_NUM_PEER_NOTIF): link.bond.numPeerNotif = value.netlinkU8
+                default: break
+                }
+            }
+        case "ip6tnl":
+            NetlinkParse.forEachAttribute(in: data) { type, value in
+                switch type {
+                case Int(IFLA_IPTUN_LOCAL): link.tunnel.local = Array(value)
+                case Int(IFLA_IPTUN_REMOTE): link.tunnel.remote = Array(value)
+                case Int(IFLA_IPTUN_PROTO): link.tunnel.proto = value.netlinkU8
+                case Int(IFLA_IPTUN_FLAGS): link.tunnel.flags = value.netlinkU32
+                default: break
+                }
+            }
+        case "tun":
+            NetlinkParse.forEachAttribute(in: data) { type, value in
+                if type == Int(IFLA_TUN_TYPE) { link.tunType = value.netlinkU8 }
+            }
+        default:
+            break
+        }
+    }
+
+    /// The observed form of `link`; `names` maps every ifindex of the dump to its name.
+    static func observed(_ link: LinkRecord, names: [Int32: String]) -> ObservedLink {
+        let spec = LinkSpec(
+            name: link.name,
+            kind: kind(of: link, names: names),
+            master: link.masterIndex.flatMap { names[$0] },
+            mtu: link.mtu,
+            up: link.flags & UInt32(IFF_UP.rawValue) != 0)
+        return ObservedLink(spec: spec, owned: link.alias == havpnLinkAlias)
+    }
+
+    /// A bond or ip6tnl that havpn cannot describe (another bond mode; a tunnel that is not
+    /// `mode any encaplimit none`) reads as `.other(kind)`, so a planner sees it differs from
+    /// any desired spec and never mistakes it for a matching one.
+    private static func kind(of link: LinkRecord, names: [Int32: String]) -> LinkKind {
+        switch link.kind {
+        case "tun":
+            return link.tunType == UInt8(IFF_TAP) ? .tap : .other("tun")
+        case "bond":
+            let bond = link.bond
+            guard let mode = bond.mode.flatMap(bondMode), let failOverMAC = bond.failOverMAC.flatMap(failOverMAC)
+            else { return .other("bond") }
+            return .bond(
+                BondSpec(
+                    mode: mode,
+                    miimon: Int(bond.miimon ?? 0),
+                    failOverMAC: failOverMAC,
+                    useCarrier: (bond.useCarrier ?? 1) != 0,
+                    primary: bond.primaryIndex.flatMap { names[$0] },
+                    numPeerNotif: Int(bond.numPeerNotif ?? 1)))
+        case "ip6tnl":
+            let tunnel = link.tunnel
+            guard tunnel.proto == 0, (tunnel.flags ?? 0) & UInt32(IP6_TNL_F_IGN_ENCAP_LIMIT) != 0,
+                let local = tunnel.local, local.count == 16, let remote = tunnel.remote, remote.count == 16
+            else { return .other("ip6tnl") }
+            return .ip6tnl(TunnelSpec(local: IPv6Address(bytes: local), remote: IPv6Address(bytes: remote)))
+        case let other?:
+            return .other(other)
+        case nil:
+            // Links without rtnl_link_ops (lo, physical NICs) report no kind.
+            return .other("")
+        }
+    }
+
+    private static func bondMode(_ value: UInt8) -> Topology.BondMode? {
+        Topology.BondMode.allCases.first { $0.kernelValue == value }
+    }
+
+    private static func failOverMAC(_ value: UInt8) -> Topology.FailOverMAC? {
+        Topology.FailOverMAC.allCases.first { $0.kernelValue == value }
+    }
+}
