@@ -8,7 +8,7 @@ import HAVPNModel
 /// namespace of the thread that *opened* them, and keep it afterwards. So the client enters the
 /// target namespace on the calling thread only around those opens (`withEntered`) and returns
 /// at once; everything else runs in whatever namespace the thread is in.
-package public final class NetworkNamespace {
+public final class NetworkNamespace {
     let fd: Int32
     let name: String
 

@@ -50,7 +50,9 @@ enum Sysctl {
             defer { close(fd) }
             let bytes = Array((value + "\n").utf8)
             let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            guard written == bytes.count else {
+            // Not `== bytes.count`: some handlers report something else on success, e.g. writing
+            // net.ipv6.conf.*.forwarding returns 1 (addrconf_fixup_forwarding's "changed").
+            guard written > 0 else {
                 throw KernelErrors.error(
                     written < 0 ? KernelErrors.current : EIO, "cannot write sysctl value \(value)", object: object)
             }
