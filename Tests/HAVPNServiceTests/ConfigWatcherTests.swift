@@ -104,7 +104,8 @@ private struct Inbox {
             return
         }
         #expect(message.contains("topology.yaml"))
-        #expect(await inbox.next(within: .milliseconds(200)) == nil)
+        let repeated = await inbox.next(within: .milliseconds(200))
+        #expect(repeated == nil, "reported again: \(String(describing: repeated)), first: \(message)")
 
         watching.cancel()
         let (stopped, stoppedSink) = AsyncStream.makeStream(of: Bool.self)
