@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(
             name: "HAVPNServiceTests",
             dependencies: [
-                "HAVPNModel", "HAVPNService",
+                "HAVPNModel", "HAVPNPlanner", "HAVPNControl", "HAVPNService",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -78,8 +78,9 @@ public struct ConfigWatcher: Service {
                 await onChange(snapshot)
             }
         case .failure(let error):
-            if await changes.updateError("\(error)") {
-                await onReadError("cannot read \(path): \(error.localizedDescription)")
+            let message = "cannot read \(path): \(error.localizedDescription)"
+            if await changes.updateError(message) {
+                await onReadError(message)
             }
         }
     }

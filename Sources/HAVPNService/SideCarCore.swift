@@ -1,3 +1,4 @@
+import Foundation
 import HAVPNControl
 import HAVPNModel
 import HAVPNPlanner
@@ -68,6 +69,7 @@ struct SideCarCore {
         bootstrapUntil = now + topology.announcements.lifetime
         nextResync = now + topology.timings.resyncInterval
         setUpControllers(at: now)
+        metrics.configValid.set(to: 1)
     }
 
     private mutating func setUpControllers(at now: Instant) {
@@ -85,25 +87,30 @@ struct SideCarCore {
                     at: now)
             }
         case .shoot:
+            if registry != nil {
+                bootstrapPeers = currentPeers.filter { plan.apiserverIndex(ofBondAddress: $0.bondAddress) != nil }
+                bootstrapUntil = now + topology.announcements.lifetime
+            }
             registry = TunnelRegistry(configuration: .init(topology: topology, key: key))
+            inputs.apiserverPeers = currentPeers
         case .server:
             break
         }
         if identity.role != .server, topology.bond.mode == .activeBackup {
+            if let p = inputs.preferredServer, p >= topology.servers { inputs.preferredServer = nil }
             serverPaths = ServerPathController(
                 configuration: .init(timings: topology.timings), serverCount: topology.servers,
-                initialActive: topology.bond.primary ?? 0, at: now)
+                initialActive: inputs.preferredServer ?? topology.bond.primary ?? 0, at: now)
         }
     }
 
-    /// Seconds since the epoch are not available without Glibc/Foundation here; the sequence only
-    /// needs to grow across restarts, and the service passes a monotonic-enough seed via `now`.
-    private static func wallClockMilliseconds() -> Int64 { 0 }
+    /// The announcement sequence must grow across restarts of the process, so it starts from the wall clock.
+    private static func wallClockMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     // MARK: - Events
 
     mutating func start(at now: Instant) -> [SideCarEffect] {
-        trigger.trigger(.configChanged, at: now)
+        trigger.trigger(.configChanged, at: now - trigger.configuration.window)
         return tick(at: now)
     }
 
@@ -150,7 +157,7 @@ struct SideCarCore {
             let old = topology
             topology = new
             if old.shootClients != new.shootClients || old.servers != new.servers
-                || old.timings != new.timings || old.announcements != new.announcements || old.transport != new.transport
+                || old.timings != new.timings || old.announcements != new.announcements || old.transport != new.transport || old.devices != new.devices
             {
                 setUpControllers(at: now)
             }
@@ -326,7 +333,7 @@ struct SideCarCore {
                 effects.append(.sendProbe(to: plan.shootClientBondAddress(client), sequence: sequence))
             case .switchActive(let from, let to):
                 logger.notice("switching active shoot client", metadata: ["path.from": "\(from.map(String.init) ?? "none")", "path.to": "\(to)"])
-                metrics.pathSwitches.increment()
+                if from != nil { metrics.pathSwitches.increment() }
                 metrics.activeShootClient.set(to: Double(to))
                 inputs.activeShootClient = to
                 trigger.trigger(.controllerInput, at: now)

@@ -1,0 +1,71 @@
+@testable import HAVPNService
+import Testing
+
+/// Hand-built rtnetlink messages: nlmsghdr (len, type, flags, seq, pid; little-endian) + body.
+private func message(type: UInt16, body: [UInt8], length: UInt32? = nil) -> [UInt8] {
+    let total = length ?? UInt32(16 + body.count)
+    var bytes: [UInt8] = []
+    bytes += withUnsafeBytes(of: total.littleEndian, Array.init)
+    bytes += withUnsafeBytes(of: type.littleEndian, Array.init)
+    bytes += [0, 0]  // flags
+    bytes += [1, 0, 0, 0]  // seq
+    bytes += [0, 0, 0, 0]  // pid
+    return bytes + body
+}
+
+/// struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags (u32).
+private func rtmsg(protocol: UInt8) -> [UInt8] { [2, 24, 0, 0, 254, `protocol`, 0, 1, 0, 0, 0, 0] }
+
+@Suite struct NetlinkEventMonitorParseTests {
+    let ifinfomsg = [UInt8](repeating: 0, count: 16)
+    let ifaddrmsg: [UInt8] = [10, 104, 0x80, 0, 5, 0, 0, 0]
+
+    @Test func newLink() {
+        #expect(NetlinkEventMonitor.parse(message(type: 16, body: ifinfomsg)[...]) == [.link])
+        #expect(NetlinkEventMonitor.parse(message(type: 17, body: ifinfomsg)[...]) == [.link])
+    }
+
+    @Test func deletedAddress() {
+        #expect(NetlinkEventMonitor.parse(message(type: 21, body: ifaddrmsg)[...]) == [.address])
+    }
+
+    @Test func routeOwnedByHavpn() {
+        #expect(NetlinkEventMonitor.parse(message(type: 24, body: rtmsg(protocol: 201))[...]) == [.ownedRoute])
+        #expect(NetlinkEventMonitor.parse(message(type: 25, body: rtmsg(protocol: 201))[...]) == [.ownedRoute])
+    }
+
+    @Test func routeOfAnotherProtocolIsIgnored() {
+        #expect(NetlinkEventMonitor.parse(message(type: 24, body: rtmsg(protocol: 4))[...]).isEmpty)
+        #expect(NetlinkEventMonitor.parse(message(type: 3, body: [0, 0, 0, 0])[...]).isEmpty)  // NLMSG_DONE
+    }
+
+    @Test func severalMessagesInOneDatagram() {
+        let datagram = message(type: 16, body: ifinfomsg) + message(type: 24, body: rtmsg(protocol: 4))
+            + message(type: 20, body: ifaddrmsg) + message(type: 25, body: rtmsg(protocol: 201))
+        #expect(NetlinkEventMonitor.parse(datagram[...]) == [.link, .address, .ownedRoute])
+    }
+
+    @Test func messagesArePaddedToFourBytes() {
+        let unaligned = message(type: 20, body: ifaddrmsg + [9, 9]) + [0, 0]
+        #expect(unaligned.count % 4 == 0)
+        let datagram = unaligned + message(type: 16, body: ifinfomsg)
+        #expect(NetlinkEventMonitor.parse(datagram[...]) == [.address, .link])
+    }
+
+    @Test func sliceWithAnOffsetStartIndex() {
+        let buffer = [0xff, 0xff, 0xff, 0xff] + message(type: 24, body: rtmsg(protocol: 201))
+        #expect(NetlinkEventMonitor.parse(buffer[4...]) == [.ownedRoute])
+    }
+
+    @Test func truncatedInputDoesNotCrash() {
+        let full = message(type: 16, body: ifinfomsg) + message(type: 24, body: rtmsg(protocol: 201))
+        for cut in 0..<full.count {
+            let events = NetlinkEventMonitor.parse(full[..<cut])
+            #expect(events == (cut >= 32 ? [.link] : []), "cut at \(cut)")
+        }
+        #expect(NetlinkEventMonitor.parse(message(type: 24, body: [])[...]).isEmpty)
+        #expect(NetlinkEventMonitor.parse(message(type: 24, body: [2, 24, 0, 0, 254])[...]).isEmpty)
+        #expect(NetlinkEventMonitor.parse(message(type: 16, body: ifinfomsg, length: 8)[...]).isEmpty)
+        #expect(NetlinkEventMonitor.parse(message(type: 16, body: ifinfomsg, length: 0xffff_ffff)[...]).isEmpty)
+    }
+}

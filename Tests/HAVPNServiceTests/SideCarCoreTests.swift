@@ -1,0 +1,368 @@
+import HAVPNControl
+import HAVPNModel
+import HAVPNPlanner
+@testable import HAVPNService
+import Testing
+
+@Suite struct SideCarCoreStartTests {
+    @Test func startEmitsOneReconcileOfTheTopologysDesiredState() throws {
+        let sim = try Simulation(role: .apiserver, index: 1)
+        let effects = sim.core.start(at: sim.now)
+        let reconciles = effects.compactMap(\.desired)
+        try #require(reconciles.count == 1)
+        let desired = reconciles[0]
+        #expect(desired.linkNames == ["bond0", "bond0-ip6tnl0", "bond0-ip6tnl1", "tap0", "tap1"])
+        #expect(desired.routeDevices == ["bond0-ip6tnl0"])
+        #expect(Set(desired.routes.map(\.destination.description)) == ["100.96.0.0/11", "100.64.0.0/13", "10.250.0.0/16"])
+        #expect(desired.addresses.map(\.address.description) == ["fd8f:6d53:b97a:1::a:1"])
+        let expected = try Planner.desiredState(
+            topology: Fixture.exampleTopology, identity: Identity(role: .apiserver, index: 1), inputs: ControllerInputs())
+        #expect(desired == expected)
+        #expect(try sim.core.desiredState() == expected)
+    }
+
+    @Test func noSecondReconcileWhileOneIsInFlight() throws {
+        let sim = try Simulation(role: .apiserver, index: 1)
+        sim.completeReconciles = false
+        sim.start()
+        #expect(sim.reconciles.count == 1)
+        sim.process(sim.core.kernelEvent(.link, at: sim.now + .milliseconds(5)))
+        sim.advance(by: .milliseconds(500))
+        #expect(sim.reconciles.count == 1)
+        let next = sim.core.reconciled(.success(.converged), reasons: sim.reconciles[0].reasons, at: sim.now)
+        #expect(next.filter { $0.isReconcile }.count == 1)
+        if case .reconcile(_, let reasons)? = next.first { $0.isReconcile } {
+            #expect(reasons.contains("drift"))
+        }
+    }
+
+    @Test func idleAfterConvergedReconcile() throws {
+        let sim = try Simulation(role: .server, index: 0)
+        sim.start()
+        sim.advance(by: .seconds(2))
+        #expect(sim.reconciles.count == 1)
+        #expect(sim.core.readiness == Readiness(ready: true))
+    }
+
+    @Test func configIsValidFromTheStart() throws {
+        let sim = try Simulation(role: .server, index: 0)
+        #expect(metricValue(sim.metrics, "havpn_config_valid") == 1)
+    }
+}
+
+@Suite struct SideCarCoreConfigTests {
+    @Test func validChangeReconcilesAndInvalidChangeKeepsTheLastGoodTopology() throws {
+        let sim = try Simulation(role: .apiserver, index: 1)
+        sim.answerProbe = { _ in true }
+        sim.answerBeacon = { _ in true }
+        sim.start()
+        sim.advance(by: .seconds(1))
+
+        let changed = Fixture.exampleYAML(replacing: "nodes: [10.250.0.0/16]", with: "nodes: [10.250.0.0/16, 10.251.0.0/16]")
+        sim.process(sim.core.configChanged(yaml: changed, file: "topology.yaml", at: sim.now))
+        let reload = sim.advance(until: { $0.reasons.contains("configChanged") }, within: .milliseconds(200))
+        let good = try #require(reload?.desired)
+        #expect(good.routes.contains { $0.destination.description == "10.251.0.0/16" && $0.device == "bond0-ip6tnl0" })
+        #expect(metricValue(sim.metrics, "havpn_config_reloads_total") == 1)
+        #expect(metricValue(sim.metrics, "havpn_config_valid") == 1)
+        #expect(sim.core.configError == nil)
+        #expect(sim.core.readiness.ready)
+
+        let invalid = Fixture.exampleYAML(replacing: "servers: 2 ", with: "servers: 99 ")
+        let seen = sim.reconciles.count
+        let effects = sim.core.configChanged(yaml: invalid, file: "topology.yaml", at: sim.now)
+        #expect(!effects.contains { $0.isReconcile })
+        sim.process(effects)
+        sim.advance(by: .milliseconds(300))
+        #expect(sim.reconciles[seen...].allSatisfy { $0.desired == good })
+        #expect(sim.core.configError != nil)
+        #expect(!sim.core.readiness.ready)
+        #expect(sim.core.readiness.reasons.contains { $0.contains("last good") })
+        #expect(try sim.core.desiredState() == good)
+        #expect(sim.core.topology.servers == 2)
+        let text = sim.metrics.registry.emitToString()
+        #expect(text.contains("\nhavpn_config_valid 0"))
+        #expect(text.contains("\nhavpn_config_reload_failures_total 1"))
+        #expect(metricValue(sim.metrics, "havpn_config_reloads_total") == 1)
+
+        let brokenSyntax = "apiVersion: havpn/v1\nservers: [\n"
+        #expect(!sim.core.configChanged(yaml: brokenSyntax, file: "topology.yaml", at: sim.now).contains { $0.isReconcile })
+        #expect(metricValue(sim.metrics, "havpn_config_reload_failures_total") == 2)
+
+        #expect(sim.core.configChanged(yaml: changed, file: "topology.yaml", at: sim.now).isEmpty)
+        #expect(sim.core.configError == nil)
+        #expect(metricValue(sim.metrics, "havpn_config_valid") == 1)
+        #expect(metricValue(sim.metrics, "havpn_config_reloads_total") == 1)
+    }
+
+    @Test func identityInvalidInTheNewTopologyIsRejected() throws {
+        let sim = try Simulation(role: .shoot, index: 1)
+        sim.start()
+        let before = try sim.core.desiredState()
+        let fewer = Fixture.exampleYAML(replacing: "shootClients: 2 ", with: "shootClients: 1 ")
+        #expect(sim.core.configChanged(yaml: fewer, file: "t", at: sim.now).isEmpty)
+        #expect(sim.core.configError != nil)
+        #expect(try sim.core.desiredState() == before)
+    }
+
+    @Test func reloadThatRemovesThePreferredServerKeepsReconciling() throws {
+        let three = Fixture.exampleYAML(replacing: "servers: 2 ", with: "servers: 3 ")
+        let sim = try Simulation(role: .apiserver, index: 1, yaml: three)
+        sim.answerProbe = { _ in true }
+        var live: Set<Int> = [0, 1, 2]
+        sim.answerBeacon = { live.contains($0) }
+        sim.start()
+        sim.advance(by: .seconds(1))
+        live = [2]
+        #expect(sim.advance(until: { $0.desired.bondPrimary == "tap2" }, within: .seconds(2)) != nil)
+
+        live = [0, 1]
+        sim.process(sim.core.configChanged(yaml: Fixture.exampleYAML, file: "t", at: sim.now))
+        let reload = sim.advance(until: { $0.reasons.contains("configChanged") }, within: .milliseconds(200))
+        #expect(reload?.desired.linkNames == ["bond0", "bond0-ip6tnl0", "bond0-ip6tnl1", "tap0", "tap1"])
+        #expect(sim.core.lastReconcileError == nil)
+    }
+
+    @Test func serverPathControllerRebuiltByAReloadKnowsTheTapInUse() throws {
+        let sim = try Simulation(role: .apiserver, index: 1)
+        sim.answerProbe = { _ in true }
+        var live: Set<Int> = [0, 1]
+        sim.answerBeacon = { live.contains($0) }
+        sim.start()
+        sim.advance(by: .seconds(1))
+        live = [1]
+        #expect(sim.advance(until: { $0.desired.bondPrimary == "tap1" }, within: .seconds(2)) != nil)
+
+        let slower = Fixture.exampleYAML(replacing: "resyncInterval: 30s", with: "resyncInterval: 40s")
+        sim.process(sim.core.configChanged(yaml: slower, file: "t", at: sim.now))
+        #expect(sim.advance(until: { $0.reasons.contains("configChanged") }, within: .milliseconds(200))?.desired.bondPrimary == "tap1")
+        live = [0]
+        #expect(sim.advance(until: { $0.desired.bondPrimary == "tap0" }, within: .seconds(3)) != nil)
+    }
+}
+
+@Suite struct SideCarCorePathTests {
+    @Test func deadActiveShootClientIsSwitchedAwayWithinTwoSeconds() throws {
+        let sim = try Simulation(role: .apiserver, index: 1)
+        var live: Set<Int> = [0, 1]
+        sim.answerProbe = { live.contains($0) }
+        sim.answerBeacon = { _ in true }
+        sim.start()
+        sim.advance(by: .seconds(2))
+        #expect(sim.core.pathController?.active == 0)
+        #expect(sim.core.readiness == Readiness(ready: true))
+        #expect(sim.reconciles.allSatisfy { $0.desired.routeDevices == ["bond0-ip6tnl0"] })
+        #expect(sim.effects.contains { if case .sendProbe(let to, _) = $0.effect { to == sim.plan.shootClientBondAddress(1) } else { false } })
+        #expect(metricValue(sim.metrics, "havpn_path_switches_total") == 0)
+
+        live = [1]
+        let died = sim.now
+        let switched = try #require(sim.advance(until: { $0.desired.routeDevices == ["bond0-ip6tnl1"] }, within: .seconds(2)))
+        #expect(switched.at - died <= .seconds(2))
+        #expect(switched.desired.routes.count == 3)
+        #expect(sim.core.pathController?.active == 1)
+        #expect(metricValue(sim.metrics, "havpn_path_switches_total") == 1)
+        #expect(metricValue(sim.metrics, "havpn_active_shoot_client") == 1)
+        #expect(metricValue(sim.metrics, "havpn_shoot_client_healthy{client=\"0\"}") == 0)
+        #expect(sim.core.readiness.ready)
+    }
+
+    @Test func probeReplyFromAnUnknownAddressOrSequenceIsIgnored() throws {
+        let sim = try Simulation(role: .apiserver, index: 1)
+        sim.start()
+        #expect(sim.core.probeReply(from: IPv6Address("fd8f:6d53:b97a:1::b:9")!, sequence: 0, at: sim.now).isEmpty)
+        #expect(sim.core.probeReply(from: sim.plan.shootClientBondAddress(0), sequence: 999, at: sim.now).isEmpty)
+        #expect(sim.core.pathController?.statistics(of: 0)?.replies == 0)
+    }
+
+    @Test func apiserverIsNotReadyWithoutAHealthyClient() throws {
+        let sim = try Simulation(role: .apiserver, index: 1)
+        sim.answerBeacon = { _ in true }
+        sim.start()
+        sim.advance(by: .seconds(3))
+        #expect(sim.core.converged)
+        let readiness = sim.core.readiness
+        #expect(!readiness.ready)
+        #expect(readiness.reasons.contains("no healthy shoot client"))
+    }
+
+    @Test func driftIsRepairedWithin100Milliseconds() throws {
+        let sim = try Simulation(role: .apiserver, index: 1)
+        sim.answerProbe = { _ in true }
+        sim.answerBeacon = { _ in true }
+        sim.start()
+        sim.advance(by: .seconds(1))
+        #expect(sim.core.converged)
+        let at = sim.now + .milliseconds(3)
+        let seen = sim.reconciles.count
+        sim.now = at
+        sim.process(sim.core.kernelEvent(.ownedRoute, at: at))
+        let repair = sim.advance(until: { $0.reasons.contains("drift") }, within: .milliseconds(100), step: .milliseconds(5))
+        let hit = try #require(repair)
+        #expect(hit.at - at <= .milliseconds(100))
+        #expect(sim.reconciles[seen...].count == 1)
+    }
+}
+
+@Suite struct SideCarCoreAnnouncementTests {
+    let apiserver = IPv6Address("fd8f:6d53:b97a:1::a:7")!
+    let podIP = IPAddress("10.1.0.9")!
+
+    @Test func vpn2AnnouncementCreatesATunnelUntilItsLifetimeEnds() throws {
+        let sim = try Simulation(role: .shoot, index: 0)
+        sim.start()
+        sim.advance(by: .milliseconds(200))
+        #expect(sim.core.readiness.reasons.contains("no apiserver known yet"))
+        #expect(!sim.core.readiness.ready)
+
+        sim.process(sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.9".utf8), at: sim.now))
+        let learned = try #require(sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(200)))
+        let route = try #require(learned.desired.routes.first { $0.destination == IPNetwork(host: podIP) })
+        #expect(route.device == "bond0ip6tnl0007")
+        #expect(route.destination.prefixLength == 32)
+        #expect(learned.desired.linkNames.contains("bond0ip6tnl0001"))
+        #expect(metricValue(sim.metrics, "havpn_announcements_received_total") == 1)
+        #expect(metricValue(sim.metrics, "havpn_known_apiservers") == 1)
+        #expect(sim.core.readiness == Readiness(ready: true))
+
+        sim.advance(by: .seconds(61), step: .milliseconds(500))
+        let last = try #require(sim.reconciles.last)
+        #expect(!last.desired.linkNames.contains("bond0ip6tnl0007"))
+        #expect(!last.desired.routes.contains { $0.destination == IPNetwork(host: podIP) })
+        #expect(last.desired.linkNames.contains("bond0ip6tnl0001"))
+        #expect(sim.core.currentPeers.isEmpty)
+        #expect(!sim.core.readiness.ready)
+    }
+
+    @Test func announcementsFromOutsideTheBondNetworkOrOnAnotherDeviceAreRejected() throws {
+        let sim = try Simulation(role: .shoot, index: 0)
+        sim.start()
+        let payload = Array("10.1.0.9".utf8)
+        sim.process(sim.core.announcement(from: IPv6Address("fd00::a:7")!, device: "bond0", payload: payload, at: sim.now))
+        sim.process(sim.core.announcement(from: apiserver, device: "eth0", payload: payload, at: sim.now))
+        sim.process(sim.core.announcement(from: IPv6Address("fd8f:6d53:b97a:1::b:1")!, device: "bond0", payload: payload, at: sim.now))
+        let seen = sim.reconciles.count
+        sim.advance(by: .milliseconds(300))
+        #expect(sim.reconciles[seen...].allSatisfy { !$0.desired.linkNames.contains("bond0ip6tnl0007") && !$0.reasons.contains("controllerInput") })
+        #expect(sim.core.currentPeers.isEmpty)
+        #expect(metricValue(sim.metrics, "havpn_announcements_rejected_total{reason=\"sourceOutsideBondNetwork\"}") == 1)
+        #expect(metricValue(sim.metrics, "havpn_announcements_rejected_total{reason=\"wrongDevice\"}") == 1)
+        #expect(metricValue(sim.metrics, "havpn_announcements_rejected_total{reason=\"sourceNotApiserver\"}") == 1)
+        #expect(metricValue(sim.metrics, "havpn_announcements_received_total") == 0)
+    }
+
+    @Test func apiserverSendsAnnouncementsToEveryShootClient() throws {
+        let sim = try Simulation(role: .apiserver, index: 1, podIPs: [IPAddress("10.1.0.5")!])
+        sim.start()
+        let targets = sim.effects.compactMap { if case .sendAnnouncement(let to, _) = $0.effect { to } else { nil } }
+        #expect(targets == [sim.plan.shootClientBondAddress(0), sim.plan.shootClientBondAddress(1)])
+        #expect(metricValue(sim.metrics, "havpn_announcements_sent_total") == 2)
+        let withdraws = sim.core.shutdown(at: sim.now)
+        #expect(withdraws.count == 2)
+    }
+
+    @Test func learnedPeersSurviveAReloadThatRebuildsTheRegistry() throws {
+        let sim = try Simulation(role: .shoot, index: 0)
+        sim.start()
+        sim.process(sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.9".utf8), at: sim.now))
+        #expect(sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(200)) != nil)
+
+        let longer = Fixture.exampleYAML(replacing: "lifetime: 60s", with: "lifetime: 90s")
+        sim.process(sim.core.configChanged(yaml: longer, file: "t", at: sim.now))
+        let reload = try #require(sim.advance(until: { $0.reasons.contains("configChanged") }, within: .milliseconds(200)))
+        #expect(reload.desired.linkNames.contains("bond0ip6tnl0007"))
+        #expect(sim.core.readiness.ready)
+        sim.advance(by: .seconds(91), step: .milliseconds(500))
+        #expect(sim.reconciles.last?.desired.linkNames.contains("bond0ip6tnl0007") == false)
+    }
+
+    @Test func renamedBondAcceptsAnnouncementsOnTheNewDevice() throws {
+        let sim = try Simulation(role: .shoot, index: 0)
+        sim.start()
+        let renamed = Fixture.exampleYAML(replacing: "  bond: bond0\n", with: "  bond: bond1\n")
+        sim.process(sim.core.configChanged(yaml: renamed, file: "t", at: sim.now))
+        #expect(sim.advance(until: { $0.desired.linkNames.contains("bond1") }, within: .milliseconds(200)) != nil)
+        sim.process(sim.core.announcement(from: apiserver, device: "bond1", payload: Array("10.1.0.9".utf8), at: sim.now))
+        #expect(sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(200)) != nil)
+    }
+
+    @Test func announcementSequenceStartsAboveThePreviousProcess() throws {
+        let sim = try Simulation(role: .apiserver, index: 1, podIPs: [IPAddress("10.1.0.5")!])
+        sim.start()
+        let payload = try #require(sim.effects.lazy.compactMap { if case .sendAnnouncement(_, let p) = $0.effect { p } else { nil } }.first)
+        guard case .success(.havpn(let message, _)) = AnnouncementCodec.decode(payload) else {
+            Issue.record("not a havpn announcement")
+            return
+        }
+        let january2025Milliseconds: UInt64 = 1_735_689_600_000
+        #expect(message.sequence >= january2025Milliseconds << 16)
+    }
+
+    @Test func learnedPeersSurviveARestartForOneLifetime() throws {
+        let peer = ApiserverPeer(bondAddress: apiserver, podIPs: [podIP])
+        let sim = try Simulation(role: .shoot, index: 0, learned: ControllerInputs(apiserverPeers: [peer]))
+        sim.start()
+        #expect(sim.reconciles.first?.desired.linkNames.contains("bond0ip6tnl0007") == true)
+        sim.advance(by: .seconds(61), step: .milliseconds(500))
+        #expect(sim.reconciles.last?.desired.linkNames.contains("bond0ip6tnl0007") == false)
+    }
+}
+
+@Suite struct SideCarCoreBeaconTests {
+    @Test func requestFromTheOppositeRoleIsAnsweredOnTheSameTap() throws {
+        let sim = try Simulation(role: .apiserver, index: 1)
+        sim.start()
+        let request = PathBeacon(kind: .request, role: .shoot, index: 0, server: 1, sequence: 42)
+        let effects = sim.core.beacon(request.bytes, server: 1, at: sim.now)
+        try #require(effects.count == 1)
+        guard case .sendBeacon(let server, let bytes) = effects[0] else {
+            Issue.record("expected a beacon, got \(effects[0])")
+            return
+        }
+        #expect(server == 1)
+        let reply = try #require(PathBeacon(bytes: bytes))
+        #expect(reply.kind == .reply)
+        #expect(reply.role == .apiserver && reply.index == 1)
+        #expect(reply.server == 1 && reply.sequence == 42)
+        #expect(reply.requester?.role == .shoot && reply.requester?.index == 0)
+    }
+
+    @Test func requestFromTheSameRoleOrForAnotherTapIsIgnored() throws {
+        let sim = try Simulation(role: .apiserver, index: 1)
+        sim.start()
+        let sameRole = PathBeacon(kind: .request, role: .apiserver, index: 2, server: 1, sequence: 1)
+        #expect(sim.core.beacon(sameRole.bytes, server: 1, at: sim.now).isEmpty)
+        let otherTap = PathBeacon(kind: .request, role: .shoot, index: 0, server: 0, sequence: 1)
+        #expect(sim.core.beacon(otherTap.bytes, server: 1, at: sim.now).isEmpty)
+        #expect(sim.core.beacon(Array("garbage".utf8), server: 1, at: sim.now).isEmpty)
+        let replyForSomeoneElse = PathBeacon(kind: .reply, role: .shoot, index: 0, server: 1, sequence: 0, requester: (.apiserver, 2))
+        #expect(sim.core.beacon(replyForSomeoneElse.bytes, server: 1, at: sim.now).isEmpty)
+    }
+
+    @Test func deadServerPathMovesTheBondWithinTwoSeconds() throws {
+        let sim = try Simulation(role: .apiserver, index: 1)
+        sim.answerProbe = { _ in true }
+        var live: Set<Int> = [0, 1]
+        sim.answerBeacon = { live.contains($0) }
+        sim.start()
+        sim.advance(by: .seconds(1))
+        #expect(sim.reconciles.allSatisfy { $0.desired.bondPrimary == "tap0" })
+        #expect(sim.core.serverPaths?.usableServers == [0, 1])
+
+        live = [1]
+        let died = sim.now
+        let moved = try #require(sim.advance(until: { $0.desired.bondPrimary == "tap1" }, within: .seconds(2)))
+        #expect(moved.at - died <= .seconds(2))
+        #expect(metricValue(sim.metrics, "havpn_server_path_switches_total") == 1)
+        #expect(metricValue(sim.metrics, "havpn_preferred_server") == 1)
+        #expect(metricValue(sim.metrics, "havpn_server_path_healthy{server=\"0\"}") == 0)
+    }
+
+    @Test func shootSideAlsoMovesTheBond() throws {
+        let sim = try Simulation(role: .shoot, index: 0)
+        sim.beaconPeer = (.apiserver, 1)
+        sim.answerBeacon = { $0 == 1 }
+        sim.start()
+        #expect(sim.advance(until: { $0.desired.bondPrimary == "tap1" }, within: .seconds(3)) != nil)
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import HAVPNControl
+import HAVPNModel
+import HAVPNPlanner
+@testable import HAVPNService
+import Logging
+import Prometheus
+
+enum Fixture {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    static let exampleYAML: String = {
+        let url = repositoryRoot.appendingPathComponent("examples/ha-2x2-ipv4.yaml")
+        return try! String(contentsOf: url, encoding: .utf8)
+    }()
+
+    static var exampleTopology: Topology { try! TopologyDecoder.decode(yaml: exampleYAML, file: "example") }
+
+    static let silentLogger = Logger(label: "havpn.test") { _ in SwiftLogNoOpLogHandler() }
+
+    static func exampleYAML(replacing old: String, with new: String) -> String {
+        precondition(exampleYAML.contains(old), "the example no longer contains \(old)")
+        return exampleYAML.replacingOccurrences(of: old, with: new)
+    }
+}
+
+extension ReconcileOutcome {
+    static let converged = ReconcileOutcome(plan: Plan(), applied: [], remaining: Plan(), duration: .milliseconds(1))
+}
+
+/// The value of one sample in the Prometheus text, e.g. `name` or `name{reason="x"}`.
+func metricValue(_ metrics: SideCarMetrics, _ sample: String) -> Double? {
+    for line in metrics.registry.emitToString().split(separator: "\n") where !line.hasPrefix("#") {
+        let parts = line.split(separator: " ")
+        if parts.count == 2, parts[0] == sample { return Double(parts[1]) }
+    }
+    return nil
+}
+
+struct RecordedReconcile {
+    var at: Instant
+    var desired: DesiredState
+    var reasons: String
+}
+
+/// Drives a `SideCarCore` in simulated time and plays the world: answers probes and beacons as
+/// told, records effects, completes reconciles (at once, converged) unless told not to.
+final class Simulation {
+    var core: SideCarCore
+    let metrics: SideCarMetrics
+    var now: Instant = .zero
+    var effects: [(at: Instant, effect: SideCarEffect)] = []
+    var reconciles: [RecordedReconcile] = []
+    var completeReconciles = true
+    var answerProbe: (Int) -> Bool = { _ in false }
+    var answerBeacon: (Int) -> Bool = { _ in false }
+    var beaconPeer: (role: Role, index: Int) = (.shoot, 0)
+
+    init(role: Role, index: Int, yaml: String = Fixture.exampleYAML, podIPs: [IPAddress] = [], learned: ControllerInputs = ControllerInputs()) throws {
+        let topology = try TopologyDecoder.decode(yaml: yaml, file: "test.yaml")
+        metrics = SideCarMetrics(registry: PrometheusCollectorRegistry())
+        core = SideCarCore(
+            topology: topology, identity: Identity(role: role, index: index), podIPs: podIPs, key: nil, learned: learned,
+            logger: Fixture.silentLogger, metrics: metrics, at: now)
+    }
+
+    var plan: AddressPlan { core.plan }
+
+    func start() { process(core.start(at: now)) }
+
+    func tick() { process(core.tick(at: now)) }
+
+    /// Ticks every `step` for `duration`.
+    func advance(by duration: Duration, step: Duration = .milliseconds(20)) {
+        let end = now + duration
+        while now < end {
+            now += step
+            tick()
+        }
+    }
+
+    /// Ticks every `step` until a reconcile matching `predicate` appears; returns it, or nil after `limit`.
+    func advance(
+        until predicate: (RecordedReconcile) -> Bool, within limit: Duration, step: Duration = .milliseconds(20)
+    ) -> RecordedReconcile? {
+        let end = now + limit
+        let seen = reconciles.count
+        while now < end {
+            now += step
+            tick()
+            if let hit = reconciles[seen...].first(where: predicate) { return hit }
+        }
+        return nil
+    }
+
+    func process(_ new: [SideCarEffect]) {
+        var queue = new[...]
+        while let effect = queue.popFirst() {
+            effects.append((now, effect))
+            switch effect {
+            case .sendProbe(let to, let sequence):
+                if let client = plan.shootClientIndex(ofBondAddress: to), answerProbe(client) {
+                    queue += core.probeReply(from: to, sequence: sequence, at: now)
+                }
+            case .sendBeacon(let server, let bytes):
+                if let request = PathBeacon(bytes: bytes), request.kind == .request, request.role == core.identity.role,
+                    answerBeacon(server)
+                {
+                    queue += core.beacon(request.reply(role: beaconPeer.role, index: beaconPeer.index).bytes, server: server, at: now)
+                }
+            case .sendAnnouncement:
+                break
+            case .reconcile(let desired, let reasons):
+                reconciles.append(RecordedReconcile(at: now, desired: desired, reasons: reasons))
+                if completeReconciles {
+                    queue += core.reconciled(.success(.converged), reasons: reasons, at: now)
+                }
+            }
+        }
+    }
+}
+
+extension DesiredState {
+    var linkNames: [String] { links.map(\.name) }
+    var routeDevices: Set<String> { Set(routes.map(\.device)) }
+    var bondPrimary: String? {
+        for link in links { if case .bond(let spec) = link.kind { return spec.primary } }
+        return nil
+    }
+}
+
+extension SideCarEffect {
+    var isReconcile: Bool { if case .reconcile = self { true } else { false } }
+    var desired: DesiredState? { if case .reconcile(let d, _) = self { d } else { nil } }
+}
