@@ -74,8 +74,14 @@ public struct PathController: Sendable {
     /// End of the first probe round: `start + probeTimeout`.
     private let settledAt: Instant
 
-    public init(configuration: Configuration, clientCount: Int, at now: Instant) {
+    /// - Parameter initialActive: the client the routes use now (after a restart or a reload),
+    ///   kept while it stays healthy so that restarting havpn never switches a working path
+    ///   (a switch resets every open connection through it).
+    public init(configuration: Configuration, clientCount: Int, initialActive: Int? = nil, at now: Instant) {
         self.configuration = configuration
+        if let initialActive, (0..<clientCount).contains(initialActive) {
+            selector = PathSelector(initialActive: initialActive, failbackHold: nil)
+        }
         settledAt = now + configuration.probe.timeout
         monitor = ProbeMonitor(configuration: configuration.probe, targetCount: clientCount, at: now)
     }

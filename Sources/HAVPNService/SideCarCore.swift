@@ -77,7 +77,8 @@ struct SideCarCore {
         switch identity.role {
         case .apiserver:
             pathController = PathController(
-                configuration: .init(timings: topology.timings), clientCount: topology.shootClients, at: now)
+                configuration: .init(timings: topology.timings), clientCount: topology.shootClients,
+                initialActive: inputs.activeShootClient, at: now)
             if let own = plan.bondAddress(of: identity) {
                 scheduler = AnnouncementScheduler(
                     configuration: .init(announcements: topology.announcements, bondAddress: own, key: key),

@@ -41,6 +41,18 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
         #expect(c.nextDeadline == .ms(100))
     }
 
+    @Test func restartedControllerKeepsTheHealthyActiveClient() {
+        // havpn restarted while the routes point at client 1: both answer, nothing switches.
+        var c = PathController(configuration: defaults, clientCount: 2, initialActive: 1, at: .zero)
+        #expect(c.active == 1)
+        _ = c.tick(at: .zero)
+        var actions = c.probeReply(client: 0, sequence: 0, rtt: .milliseconds(5), at: .ms(5))
+        actions += c.probeReply(client: 1, sequence: 0, rtt: .milliseconds(5), at: .ms(6))
+        actions += c.tick(at: .ms(400))
+        #expect(!actions.contains { if case .switchActive = $0 { true } else { false } })
+        #expect(c.active == 1)
+    }
+
     @Test func silentClientDelaysTheFirstChoiceByOneTimeoutAtMost() {
         var c = PathController(configuration: defaults, clientCount: 2, at: .zero)
         _ = c.tick(at: .zero)
