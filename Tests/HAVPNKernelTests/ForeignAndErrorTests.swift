@@ -78,13 +78,6 @@ struct ErrorMappingTests {
         #expect(error.code == .netns && error.errno == ENOENT)
     }
 
-    @Test func unsupportedLinkKindIsAMissingKernelFeature() {
-        let error = KernelErrors.linkCreation(EOPNOTSUPP, kind: "bond", object: "link bond0", kernelMessage: "Unknown device type")
-        #expect(error.code == .missingKernelFeature && error.message.contains("bonding"))
-        #expect(KernelErrors.linkCreation(EOPNOTSUPP, kind: "ip6tnl", object: "link t", kernelMessage: nil).message.contains("ip6_tunnel"))
-        #expect(KernelErrors.error(EPERM, "x", object: nil).code == .permission)
-    }
-
     /// Kernel 6.1 refuses to enslave an up link (EPERM, "Device can not be enslaved while up");
     /// the client takes it down first, and bond_enslave opens it again.
     @Test func enslavingAnUpTapWorks() throws {
@@ -100,4 +93,30 @@ struct ErrorMappingTests {
         let tap = try #require(try client.observe(declaredLinks: [], sysctlKeys: []).links.first { $0.spec.name == "tap0" })
         #expect(tap.spec.master == "bond0" && tap.spec.up)
     }
+
+    /// Quirk probe: a bond MTU set at creation survives enslaving; the slave takes the bond's MTU.
+    @Test func bondMTUSetAtCreationSurvivesEnslaving() throws {
+        let ns = try TestNamespace()
+        let client = try ns.client()
+        _ = try client.apply([
+            .createLink(LinkSpec(name: "tap0", kind: .tap)),
+            .createLink(LinkSpec(name: "bond0", kind: .bond(ApiserverFixture.bondOptions), mtu: 1380)),
+            .setLink(name: "tap0", change: .master("bond0"), from: "none"),
+        ])
+        let links = try client.observe(declaredLinks: [], sysctlKeys: []).links
+        #expect(links.first { $0.spec.name == "bond0" }?.spec.mtu == 1380)
+        #expect(links.first { $0.spec.name == "tap0" }?.spec.mtu == 1380)
+        #expect(links.first { $0.spec.name == "lo" }?.spec.kind == .other("loopback"))
+    }
+}
+
+/// Pure mapping checks; they need no kernel and run everywhere.
+struct ErrnoMappingTests {
+    @Test func unsupportedLinkKindIsAMissingKernelFeature() {
+        let error = KernelErrors.linkCreation(EOPNOTSUPP, kind: "bond", object: "link bond0", kernelMessage: "Unknown device type")
+        #expect(error.code == .missingKernelFeature && error.message.contains("bonding"))
+        #expect(KernelErrors.linkCreation(EOPNOTSUPP, kind: "ip6tnl", object: "link t", kernelMessage: nil).message.contains("ip6_tunnel"))
+        #expect(KernelErrors.error(EPERM, "x", object: nil).code == .permission)
+    }
+
 }
