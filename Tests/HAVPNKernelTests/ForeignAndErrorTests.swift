@@ -94,15 +94,24 @@ struct ErrorMappingTests {
         #expect(tap.spec.master == "bond0" && tap.spec.up)
     }
 
-    /// Quirk probe: a bond MTU set at creation survives enslaving; the slave takes the bond's MTU.
-    @Test func bondMTUSetAtCreationSurvivesEnslaving() throws {
+    /// Quirk probes: a bond MTU set at creation survives enslaving (the slave takes the bond's
+    /// MTU); a primary given at creation is remembered, but the kernel reports it only once that
+    /// link is enslaved.
+    @Test func bondMTUAndPrimaryAroundEnslaving() throws {
         let ns = try TestNamespace()
         let client = try ns.client()
         _ = try client.apply([
             .createLink(LinkSpec(name: "tap0", kind: .tap)),
             .createLink(LinkSpec(name: "bond0", kind: .bond(ApiserverFixture.bondOptions), mtu: 1380)),
-            .setLink(name: "tap0", change: .master("bond0"), from: "none"),
         ])
+        func bond() throws -> BondSpec? {
+            let link = try client.observe(declaredLinks: [], sysctlKeys: []).links.first { $0.spec.name == "bond0" }
+            guard case .bond(let options)? = link?.spec.kind else { return nil }
+            return options
+        }
+        #expect(try bond()?.primary == nil)
+        _ = try client.apply([.setLink(name: "tap0", change: .master("bond0"), from: "none")])
+        #expect(try bond()?.primary == "tap0")
         let links = try client.observe(declaredLinks: [], sysctlKeys: []).links
         #expect(links.first { $0.spec.name == "bond0" }?.spec.mtu == 1380)
         #expect(links.first { $0.spec.name == "tap0" }?.spec.mtu == 1380)
