@@ -13,6 +13,7 @@
 #include <linux/if_tun.h>
 #include <linux/ip6_tunnel.h>
 #include <linux/if_tunnel.h>
+#include <linux/if_arp.h>
 /* glibc declares these only under _GNU_SOURCE, which Swift's Glibc module does not set */
 #include <linux/sched.h>
 extern int unshare(int flags);

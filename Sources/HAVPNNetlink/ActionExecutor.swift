@@ -127,6 +127,9 @@ final class ActionExecutor {
         switch change {
         case .master(let master?):
             let masterIndex = try resolve(master, for: action, why: "the master")
+            // bond_enslave refuses an up slave (EPERM, "Device can not be enslaved while up")
+            // and opens the slave itself, so take it down first: it comes back up enslaved.
+            queue(index) { LinkRequests.setUp(&$0, name: name, up: false) }
             queue(index) { LinkRequests.setMaster(&$0, name: name, masterIndex: masterIndex) }
         case .master(nil):
             queue(index) { LinkRequests.setMaster(&$0, name: name, masterIndex: 0) }

@@ -8,6 +8,8 @@ struct LinkRecord {
     var index: Int32
     var name = ""
     var flags: UInt32
+    /// ARPHRD_* hardware type, to name links that report no kind.
+    var hardwareType: UInt16 = 0
     var mtu = 0
     var masterIndex: Int32?
     var alias: String?
@@ -41,7 +43,7 @@ enum LinkDecoder {
             return nil
         }
         let header = message.payload.loadUnaligned(as: ifinfomsg.self)
-        var link = LinkRecord(index: header.ifi_index, flags: header.ifi_flags)
+        var link = LinkRecord(index: header.ifi_index, flags: header.ifi_flags, hardwareType: header.ifi_type)
         NetlinkParse.forEachAttribute(in: NetlinkParse.attributes(after: ifinfomsg.self, in: message.payload)) {
             type, value in
             switch type {
@@ -138,7 +140,7 @@ enum LinkDecoder {
             return .other(other)
         case nil:
             // Links without rtnl_link_ops (lo, physical NICs) report no kind.
-            return .other("")
+            return .other(link.hardwareType == UInt16(ARPHRD_LOOPBACK) ? "loopback" : "device")
         }
     }
 

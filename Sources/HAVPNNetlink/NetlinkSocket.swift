@@ -29,6 +29,9 @@ final class NetlinkSocket {
     /// costs roughly 1 KiB of receive-buffer accounting) to never overflow the receive buffer.
     private static let chunkBytes = 128 * 1024
     private static let chunkMessages = 1024
+    /// Requests per `sendto`, bounded by the receive buffer the kernel actually granted (without
+    /// CAP_NET_ADMIN in the initial user namespace the FORCE options fail and it stays small).
+    private var ackWindow = NetlinkSocket.chunkMessages
     private static let socketBufferBytes: Int32 = 32 << 20
 
     /// Opens the socket in the calling thread's network namespace; it stays bound to it.
@@ -45,6 +48,11 @@ final class NetlinkSocket {
             _ = setOption(SOL_SOCKET, SO_RCVBUF, Self.socketBufferBytes)
         }
         if !setOption(SOL_SOCKET, SO_SNDBUFFORCE, 4 << 20) { _ = setOption(SOL_SOCKET, SO_SNDBUF, 4 << 20) }
+        var granted: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length) == 0 {
+            ackWindow = max(16, min(Self.chunkMessages, Int(granted) / 2048))
+        }
         // Acks without the echoed request, but with the kernel's error text.
         _ = setOption(SOL_NETLINK, NETLINK_CAP_ACK, 1)
         _ = setOption(SOL_NETLINK, NETLINK_EXT_ACK, 1)
@@ -87,7 +95,7 @@ final class NetlinkSocket {
         var first = 0
         while first < batch.count {
             var last = first
-            while last + 1 < batch.count, last + 1 - first < Self.chunkMessages,
+            while last + 1 < batch.count, last + 1 - first < ackWindow,
                 batch.messageRange(last + 1).upperBound - batch.messageRange(first).lowerBound <= Self.chunkBytes
             {
                 last += 1
