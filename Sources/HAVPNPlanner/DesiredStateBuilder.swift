@@ -80,12 +80,11 @@ extension Planner {
         return state
     }
 
-    /// The metric the kernel stores for a route added with metric 0: IPv6 substitutes
-    /// IP6_RT_PRIO_USER (1024), IPv4 keeps 0. Desiring what the kernel reports back avoids a route
-    /// that looks drifted forever.
-    public static func kernelDefaultMetric(_ family: IPFamily) -> Int {
-        family == .ipv6 ? 1024 : 0
-    }
+    /// havpn's routes carry "no metric", written 0 in both families. The kernel stores an IPv6
+    /// route without metric as 1024 (IP6_RT_PRIO_USER); the netlink layer translates both ways
+    /// (observe reports 1024 as 0, apply sends 0 as 1024), so the planner never sees 1024 for
+    /// a route of its own and a converged state plans empty.
+    public static func kernelDefaultMetric(_ family: IPFamily) -> Int { 0 }
 
     /// vpn2 PR #238: don't drop (and log) VPN packets after a path switch.
     static let reversePathSysctls: [SysctlSpec] = [

@@ -44,8 +44,8 @@ import Testing
             topology: t, identity: Identity(role: .apiserver, index: 5), inputs: ControllerInputs())
         #expect(
             d.routes == [
-                RouteSpec(destination: IPNetwork("fd00:10::/48")!, device: "bond0-ip6tnl0", metric: 1024),
-                RouteSpec(destination: IPNetwork("fd00:30::/64")!, device: "bond0-ip6tnl0", metric: 1024),
+                RouteSpec(destination: IPNetwork("fd00:10::/48")!, device: "bond0-ip6tnl0", metric: 0),
+                RouteSpec(destination: IPNetwork("fd00:30::/64")!, device: "bond0-ip6tnl0", metric: 0),
             ])
     }
 
@@ -66,7 +66,7 @@ import Testing
         #expect(
             d.routes == [
                 RouteSpec(destination: IPNetwork("10.0.0.9/32")!, device: "bond0ip6tnl0001"),
-                RouteSpec(destination: IPNetwork("fd00::7/128")!, device: "bond0ip6tnl002a", metric: 1024),
+                RouteSpec(destination: IPNetwork("fd00::7/128")!, device: "bond0ip6tnl002a", metric: 0),
             ])
         let sysctls = Dictionary(uniqueKeysWithValues: d.sysctls.map { ($0.key, $0.value) })
         #expect(sysctls["net.ipv4.ip_forward"] == "1")
