@@ -122,9 +122,12 @@ public struct Topology: Hashable, Sendable {
         public var unhealthyThreshold: Int = 12
         /// Consecutive good probes before a dead client is declared healthy again.
         public var healthyThreshold: Int = 3
-        /// Per-server path probe (silent path death detection).
-        public var pathProbeInterval: Duration = .milliseconds(100)
-        public var pathUnhealthyThreshold: Int = 12
+        /// Per-server path beacons (silent path death detection). Beacons ride inside openvpn's
+        /// TCP session, so they are not lost at random like ICMP on a lossy path: a lower
+        /// threshold at a lower rate keeps the load on the servers small (every request is
+        /// flooded to all clients of a server) while detection stays ≤ 5 × 250 ms + 300 ms = 1.55 s.
+        public var pathProbeInterval: Duration = .milliseconds(250)
+        public var pathUnhealthyThreshold: Int = 5
         public var resyncInterval: Duration = .seconds(30)
         public var configPollInterval: Duration = .seconds(2)
         public init() {}

@@ -42,7 +42,7 @@ enum SideCarEvent: Sendable {
     case configUnreadable(String)
     case kernel(KernelEvent)
     case probeReply(IPv6Address, UInt16, at: Instant)
-    case beacon([UInt8], server: Int, at: Instant)
+    case beacon([UInt8], server: Int, from: [UInt8], at: Instant)
     case datagram(ReceivedDatagram, at: Instant)
     case reconciled(Result<ReconcileOutcome, any Error>, reasons: String)
     case shutdown
@@ -140,10 +140,11 @@ struct SideCarLoop: Service {
         let sink = self.sink
         await withDiscardingTaskGroup { group in
             group.addTask {
-                // 20 ms is the reconcile trigger's coalescing window; every deadline of the
-                // controllers is checked at that granularity.
+                // Deadlines of the controllers are checked at this granularity: fine enough for
+                // 100 ms probes and the 100 ms drift-repair target, coarse enough to keep an idle
+                // side-car cheap. Events themselves are handled as they arrive.
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(20))
+                    try? await Task.sleep(for: .milliseconds(50))
                     sink.yield(.tick)
                 }
             }
@@ -166,8 +167,8 @@ struct SideCarLoop: Service {
                         effects = core.kernelEvent(e, at: t)
                     case .probeReply(let address, let sequence, let at):
                         effects = core.probeReply(from: address, sequence: sequence, at: at)
-                    case .beacon(let bytes, let server, let at):
-                        effects = core.beacon(bytes, server: server, at: at)
+                    case .beacon(let bytes, let server, let source, let at):
+                        effects = core.beacon(bytes, server: server, from: source, at: at)
                     case .datagram(let d, let at):
                         effects = core.announcement(from: d.source, device: io.deviceName(ofInterface: d.interfaceIndex), payload: d.payload, at: at)
                     case .reconciled(let result, let reasons):
@@ -194,8 +195,8 @@ struct SideCarLoop: Service {
         switch effect {
         case .sendProbe(let to, let sequence):
             io.prober?.send(to: to, sequence: sequence)
-        case .sendBeacon(let server, let bytes):
-            io.beacon(server: server, bytes)
+        case .sendBeacon(let server, let bytes, let mac):
+            io.beacon(server: server, bytes, to: mac)
         case .sendAnnouncement(let to, let payload):
             io.announce(payload, to: to)
         case .reconcile(let desired, let reasons):

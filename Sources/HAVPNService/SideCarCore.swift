@@ -7,7 +7,8 @@ import Logging
 /// What the side-car must do in the world after an event.
 enum SideCarEffect: Sendable, Equatable {
     case sendProbe(to: IPv6Address, sequence: UInt16)
-    case sendBeacon(server: Int, bytes: [UInt8])
+    /// `to`: the requester's MAC for a reply (unicast), nil for a request (broadcast).
+    case sendBeacon(server: Int, bytes: [UInt8], to: [UInt8]?)
     case sendAnnouncement(to: IPv6Address, payload: [UInt8])
     /// Run one reconcile pass on the kernel thread; `reconciled` reports back.
     case reconcile(DesiredState, reasons: String)
@@ -40,6 +41,10 @@ struct SideCarCore {
     private var nextResync: Instant
     private var probeSentAt: [Int: [UInt16: Instant]] = [:]
     private var beaconSentAt: [Int: [UInt16: Instant]] = [:]
+    private var serversSeenHealthy: Set<Int> = []
+    private let startedAt: Instant
+    /// Longer than openvpn needs to connect (connect-retry 1 5 plus TLS).
+    static let startupGrace: Duration = .seconds(30)
     /// Peers whose tunnels a previous havpn process left in the kernel, kept for one lifetime
     /// so a restart of the side-car does not tear down working tunnels before announcements
     /// arrive again.
@@ -65,6 +70,7 @@ struct SideCarCore {
         self.logger = logger
         self.metrics = metrics
         inputs = ControllerInputs(activeShootClient: learned.activeShootClient)
+        startedAt = now
         bootstrapPeers = learned.apiserverPeers
         bootstrapUntil = now + topology.announcements.lifetime
         nextResync = now + topology.timings.resyncInterval
@@ -199,13 +205,15 @@ struct SideCarCore {
         return effects
     }
 
-    /// A beacon frame heard on tap `server`.
-    mutating func beacon(_ bytes: [UInt8], server: Int, at now: Instant) -> [SideCarEffect] {
+    /// A beacon frame heard on tap `server`, from the Ethernet address `source`.
+    mutating func beacon(_ bytes: [UInt8], server: Int, from source: [UInt8]? = nil, at now: Instant) -> [SideCarEffect] {
         guard let beacon = PathBeacon(bytes: bytes), beacon.server == server else { return [] }
         switch beacon.kind {
         case .request:
             guard PathBeacon.answers(identity.role, requestFrom: beacon.role) else { return [] }
-            return [.sendBeacon(server: server, bytes: beacon.reply(role: identity.role, index: identity.index).bytes)]
+            // Unicast back to the requester: the openvpn server then forwards the reply to one
+            // client instead of flooding it to all of them.
+            return [.sendBeacon(server: server, bytes: beacon.reply(role: identity.role, index: identity.index).bytes, to: source)]
         case .reply:
             guard let r = beacon.requester, r.role == identity.role, r.index == identity.index,
                 var sp = serverPaths, let sent = beaconSentAt[server]?.removeValue(forKey: beacon.sequence)
@@ -348,7 +356,24 @@ struct SideCarCore {
         return effects
     }
 
+    /// Moves the bond to the server path the controller chose, once that is allowed: only a path
+    /// that carried beacons and then stopped is a partition. At start every path looks dead until
+    /// openvpn connects, and moving to whichever server connects first would split the pods across
+    /// servers (a tap without carrier is already left by the bond itself). After `startupGrace` a
+    /// never-healthy path is left too, so a side-car restarted during a partition still moves.
+    private mutating func followServerPath(_ sp: ServerPathController, at now: Instant) {
+        guard let chosen = sp.active else { return }
+        let current = inputs.preferredServer ?? topology.bond.primary ?? 0
+        guard chosen != current, serversSeenHealthy.contains(current) || now - startedAt >= Self.startupGrace else { return }
+        logger.notice("moving bond to VPN server path", metadata: ["path.from": "\(current)", "path.to": "\(chosen)"])
+        metrics.serverPathSwitches.increment()
+        metrics.preferredServer.set(to: Double(chosen))
+        inputs.preferredServer = chosen
+        trigger.trigger(.controllerInput, at: now)
+    }
+
     private mutating func handle(_ actions: [ServerPathController.Action], _ sp: inout ServerPathController, at now: Instant) -> [SideCarEffect] {
+        defer { followServerPath(sp, at: now) }
         var effects: [SideCarEffect] = []
         for action in actions {
             switch action {
@@ -357,14 +382,11 @@ struct SideCarCore {
                 beaconSentAt[server, default: [:]][sequence] = now
                 if beaconSentAt[server]!.count > 64 { beaconSentAt[server] = beaconSentAt[server]!.filter { now - $0.value < .seconds(5) } }
                 let beacon = PathBeacon(kind: .request, role: identity.role, index: identity.index, server: server, sequence: sequence)
-                effects.append(.sendBeacon(server: server, bytes: beacon.bytes))
-            case .setBondActive(let server):
-                logger.notice("moving bond to VPN server path", metadata: ["path.server": "\(server)"])
-                metrics.serverPathSwitches.increment()
-                metrics.preferredServer.set(to: Double(server))
-                inputs.preferredServer = server
-                trigger.trigger(.controllerInput, at: now)
+                effects.append(.sendBeacon(server: server, bytes: beacon.bytes, to: nil))
+            case .setBondActive:
+                break  // followServerPath applies the controller's choice, when allowed
             case .healthChanged(let server, let health):
+                if health.isHealthy { serversSeenHealthy.insert(server) }
                 logger.info("VPN server path health changed", metadata: ["path.server": "\(server)", "path.health": "\(health.rawValue)"])
                 metrics.serverPathHealthy(server, health.isHealthy)
             case .readinessChanged:

@@ -71,9 +71,9 @@ final class SideCarIO: Sendable {
         udp?.send(payload, to: address, port: port)
     }
 
-    func beacon(server: Int, _ bytes: [UInt8]) {
+    func beacon(server: Int, _ bytes: [UInt8], to mac: [UInt8]?) {
         let socket = state.withLock { $0.beacons[server] }
-        socket?.broadcast(bytes)
+        socket?.send(bytes, to: mac)
     }
 
     /// Taps are created (or recreated, with a new ifindex) by reconciles; reopen their beacon
@@ -99,7 +99,7 @@ final class SideCarIO: Sendable {
                     let socket = try PacketSocket(netns: netns, interface: tap, etherType: PathBeacon.etherType)
                     let sink = self.sink
                     let now = self.now
-                    socket.startReceiving { sink.yield(.beacon($0, server: server, at: now())) }
+                    socket.startReceiving { sink.yield(.beacon($0, server: server, from: $1, at: now())) }
                     s.beacons[server] = socket
                 } catch {
                     logger.warning("cannot open the beacon socket", metadata: ["device": "\(tap)", "error": "\(error)"])

@@ -315,7 +315,7 @@ import Testing
         let request = PathBeacon(kind: .request, role: .shoot, index: 0, server: 1, sequence: 42)
         let effects = sim.core.beacon(request.bytes, server: 1, at: sim.now)
         try #require(effects.count == 1)
-        guard case .sendBeacon(let server, let bytes) = effects[0] else {
+        guard case .sendBeacon(let server, let bytes, _) = effects[0] else {
             Issue.record("expected a beacon, got \(effects[0])")
             return
         }
@@ -361,8 +361,23 @@ import Testing
     @Test func shootSideAlsoMovesTheBond() throws {
         let sim = try Simulation(role: .shoot, index: 0)
         sim.beaconPeer = (.apiserver, 1)
+        var live: Set<Int> = [0, 1]
+        sim.answerBeacon = { live.contains($0) }
+        sim.start()
+        sim.advance(by: .seconds(1))
+        live = [1]
+        #expect(sim.advance(until: { $0.desired.bondPrimary == "tap1" }, within: .seconds(2)) != nil)
+    }
+
+    @Test func startupDoesNotLeaveAPathThatNeverAnsweredUntilTheGraceEnds() throws {
+        // At start, server 1's openvpn connects first: moving there would split the pods across
+        // servers. The path that never answered is left only after the startup grace.
+        let sim = try Simulation(role: .shoot, index: 0)
+        sim.beaconPeer = (.apiserver, 1)
         sim.answerBeacon = { $0 == 1 }
         sim.start()
-        #expect(sim.advance(until: { $0.desired.bondPrimary == "tap1" }, within: .seconds(3)) != nil)
+        #expect(sim.advance(until: { $0.desired.bondPrimary == "tap1" }, within: .seconds(10)) == nil)
+        let moved = try #require(sim.advance(until: { $0.desired.bondPrimary == "tap1" }, within: .seconds(25)))
+        #expect(moved.at >= .zero + .seconds(30))
     }
 }

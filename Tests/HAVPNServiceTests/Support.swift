@@ -103,7 +103,7 @@ final class Simulation {
                 if let client = plan.shootClientIndex(ofBondAddress: to), answerProbe(client) {
                     queue += core.probeReply(from: to, sequence: sequence, at: now)
                 }
-            case .sendBeacon(let server, let bytes):
+            case .sendBeacon(let server, let bytes, _):
                 if let request = PathBeacon(bytes: bytes), request.kind == .request, request.role == core.identity.role,
                     answerBeacon(server)
                 {

@@ -25,28 +25,37 @@ final class PacketSocket: @unchecked Sendable {
         interfaceIndex = index
         interfaceName = name
         self.etherType = etherType
-        let rc = Self.withLinkLayerAddress(ifindex: index, etherType: etherType, broadcast: false) { bind(socket.fd, $0, $1) }
+        let rc = Self.withLinkLayerAddress(ifindex: index, etherType: etherType, destination: nil) { bind(socket.fd, $0, $1) }
         guard rc == 0 else { throw PosixSocket.error("cannot bind", object: what) }
     }
 
-    /// Sends `payload` to the Ethernet broadcast address out of this tap; the openvpn server
-    /// floods it to every client of that server (client-to-client).
+    /// Sends `payload` out of this tap to `mac`, or to the Ethernet broadcast address when nil
+    /// (the openvpn server floods a broadcast to every client of that server, client-to-client,
+    /// and forwards a unicast frame only to the client that owns the MAC).
     @discardableResult
-    func broadcast(_ payload: [UInt8]) -> Bool {
-        let n = Self.withLinkLayerAddress(ifindex: interfaceIndex, etherType: etherType, broadcast: true) { sa, len in
+    func send(_ payload: [UInt8], to mac: [UInt8]?) -> Bool {
+        let n = Self.withLinkLayerAddress(ifindex: interfaceIndex, etherType: etherType, destination: mac ?? Self.broadcastMAC) { sa, len in
             sendto(socket.fd, payload, payload.count, Int32(MSG_DONTWAIT), sa, len)
         }
         return n == payload.count
     }
 
-    func startReceiving(_ handler: @escaping @Sendable ([UInt8]) -> Void) {
+    /// Calls `handler` with each frame's payload and source MAC.
+    func startReceiving(_ handler: @escaping @Sendable ([UInt8], [UInt8]) -> Void) {
         let s = socket
         startReceiveThread(name: "havpn-beacon-\(interfaceName)", socket: s) {
             var buffer = [UInt8](repeating: 0, count: 256)
-            let n = recv(s.fd, &buffer, buffer.count, 0)
-            if n > 0 { handler(Array(buffer[0..<n])) }
+            var from = [UInt8](repeating: 0, count: 20)
+            var length = socklen_t(20)
+            let n = from.withUnsafeMutableBytes { raw in
+                recvfrom(s.fd, &buffer, buffer.count, 0, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), &length)
+            }
+            // sockaddr_ll: halen at byte 11, address from byte 12.
+            if n > 0 { handler(Array(buffer[0..<n]), Array(from[12..<(12 + Int(min(from[11], 8)))])) }
         }
     }
+
+    static let broadcastMAC: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff]
 
     func close() { socket.close() }
 
@@ -55,7 +64,7 @@ final class PacketSocket: @unchecked Sendable {
     private static func withLinkLayerAddress<R>(
         ifindex: Int32,
         etherType: UInt16,
-        broadcast: Bool,
+        destination: [UInt8]?,
         _ body: (UnsafePointer<sockaddr>, socklen_t) -> R
     ) -> R {
         var raw = [UInt8](repeating: 0, count: 20)
@@ -65,9 +74,9 @@ final class PacketSocket: @unchecked Sendable {
         raw[2] = UInt8(etherType >> 8)  // network byte order
         raw[3] = UInt8(etherType & 0xff)
         withUnsafeBytes(of: ifindex.littleEndian) { for i in 0..<4 { raw[4 + i] = $0[i] } }
-        if broadcast {
-            raw[11] = 6
-            for i in 12..<18 { raw[i] = 0xff }
+        if let destination, destination.count <= 8 {
+            raw[11] = UInt8(destination.count)
+            for (i, byte) in destination.enumerated() { raw[12 + i] = byte }
         }
         return raw.withUnsafeBytes { bytes in
             body(bytes.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(20))

@@ -7,7 +7,8 @@ import HAVPNNetlink
 ///
 /// Sockets belong to the network namespace of the thread that created them, so they are
 /// created inside the pod's namespace (`--netns`) and used from any thread afterwards.
-/// Receives time out every 200 ms so the receive thread notices when it is stopped.
+/// Receives time out every second so the receive thread notices when it is stopped (a short
+/// timeout costs wake-ups in every idle side-car).
 final class PosixSocket: @unchecked Sendable {
     // @unchecked: the fd is immutable after init and the kernel serialises concurrent
     // send/recv on one socket; `closed` is guarded by `lock`.
@@ -22,7 +23,7 @@ final class PosixSocket: @unchecked Sendable {
             return fd
         }
         self.fd = fd
-        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
+        var tv = timeval(tv_sec: 1, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
