@@ -290,7 +290,7 @@ struct SideCarCore {
                 reasons.append("no healthy shoot client")
             }
         case .shoot:
-            if currentPeers.isEmpty { reasons.append("no apiserver known yet") }
+            if currentPeers.isEmpty && topology.apiservers.isEmpty { reasons.append("no apiserver known yet") }
         case .server:
             break
         }
@@ -361,10 +361,17 @@ struct SideCarCore {
     /// openvpn connects, and moving to whichever server connects first would split the pods across
     /// servers (a tap without carrier is already left by the bond itself). After `startupGrace` a
     /// never-healthy path is left too, so a side-car restarted during a partition still moves.
-    private mutating func followServerPath(_ sp: ServerPathController, at now: Instant) {
+    private mutating func followServerPath(_ sp: inout ServerPathController, at now: Instant) {
         guard let chosen = sp.active else { return }
         let current = inputs.preferredServer ?? topology.bond.primary ?? 0
-        guard chosen != current, serversSeenHealthy.contains(current) || now - startedAt >= Self.startupGrace else { return }
+        guard chosen != current else { return }
+        guard serversSeenHealthy.contains(current) || now - startedAt >= Self.startupGrace else {
+            // A choice made while the current path had not answered yet is start-up noise:
+            // put the controller back on the current path rather than act on it later.
+            sp = ServerPathController(
+                configuration: sp.configuration, serverCount: topology.servers, initialActive: current, at: now)
+            return
+        }
         logger.notice("moving bond to VPN server path", metadata: ["path.from": "\(current)", "path.to": "\(chosen)"])
         metrics.serverPathSwitches.increment()
         metrics.preferredServer.set(to: Double(chosen))
@@ -373,7 +380,7 @@ struct SideCarCore {
     }
 
     private mutating func handle(_ actions: [ServerPathController.Action], _ sp: inout ServerPathController, at now: Instant) -> [SideCarEffect] {
-        defer { followServerPath(sp, at: now) }
+        defer { followServerPath(&sp, at: now) }
         var effects: [SideCarEffect] = []
         for action in actions {
             switch action {
