@@ -86,6 +86,21 @@ public struct PathController: Sendable {
         monitor = ProbeMonitor(configuration: configuration.probe, targetCount: clientCount, at: now)
     }
 
+    /// Health as the choice sees it: a healthy client other than the active one that lost more
+    /// than a third of its recent probes is not a switch target. When every client loses probes
+    /// at once, the cause is shared (a VPN server failing over, a node hiccup) and moving the
+    /// routes would only reset the connections through the active client (its SNAT address
+    /// changes); a client that really died leaves the others answering cleanly. Under 10 %
+    /// independent loss a candidate loses more than 4 of 12 probes with probability ≈ 0.4 %, and
+    /// is then re-evaluated on the next event.
+    private var eligibleHealth: [PathHealth] {
+        monitor.healths.indices.map { i in
+            let h = monitor.healths[i]
+            guard i != selector.active, h == .healthy else { return h }
+            return monitor.recentLosses(of: i) * 3 > configuration.probe.unhealthyThreshold ? .unknown : h
+        }
+    }
+
     /// The client whose tunnel carries the routes, if one was ever chosen.
     public var active: Int? { selector.active }
     public var clientCount: Int { monitor.targetCount }
@@ -131,11 +146,14 @@ public struct PathController: Sendable {
         // Until the first probe round is settled (every client judged, or its timeout passed), no
         // client is chosen, so that every apiserver starts on the same (lowest healthy) client
         // instead of on whichever answered first.
+        // While the active client is dead, every event re-evaluates: a candidate held back as
+        // noisy (below) becomes eligible without any health change.
         var healthChanged = false
         for o in outputs { if case .healthChanged = o { healthChanged = true } }
-        guard healthChanged || force else { return actions }
+        let activeDead = selector.active.map { monitor.health(of: $0) == .dead } ?? false
+        guard healthChanged || force || activeDead else { return actions }
         if selector.active == nil, now < settledAt, monitor.healths.contains(.unknown) { return actions }
-        if case .switchActive(let from, let to)? = selector.update(health: monitor.healths, at: now) {
+        if case .switchActive(let from, let to)? = selector.update(health: eligibleHealth, at: now) {
             actions.append(.switchActive(from: from, to: to))
         }
         let r: Readiness = selector.activeIsHealthy ? .ready : .noHealthyPath

@@ -63,6 +63,8 @@ public struct ProbeMonitor: Sendable {
         var nextProbeAt: Instant
         var inFlight: [Probe] = []
         var statistics = Statistics()
+        /// Outcomes of the last `unhealthyThreshold` judged probes, as a bit ring (1 = lost).
+        var recentLossBits: UInt64 = 0
     }
 
     public let configuration: Configuration
@@ -96,6 +98,11 @@ public struct ProbeMonitor: Sendable {
             i += 1
         }
         return h
+    }
+
+    /// Probes lost among the target's last `unhealthyThreshold` judged probes.
+    public func recentLosses(of target: Int) -> Int {
+        targets.indices.contains(target) ? targets[target].recentLossBits.nonzeroBitCount : 0
     }
 
     public func statistics(of target: Int) -> Statistics? {
@@ -223,6 +230,9 @@ public struct ProbeMonitor: Sendable {
         while targets[i].inFlight.count > 0, let ok = targets[i].inFlight[0].outcome {
             targets[i].inFlight.removeFirst()
             targets[i].statistics.lossRatio += ((ok ? 0 : 1) - targets[i].statistics.lossRatio) / 16
+            let window = min(configuration.unhealthyThreshold, 64)
+            let mask: UInt64 = window == 64 ? ~0 : (1 << UInt64(window)) - 1
+            targets[i].recentLossBits = (targets[i].recentLossBits << 1 | (ok ? 0 : 1)) & mask
             if let h = targets[i].hysteresis.record(success: ok) {
                 out.append(.healthChanged(target: i, health: h))
             }

@@ -310,6 +310,16 @@ struct SideCarCore {
 
     // MARK: - Internals
 
+    static func describe(_ reason: ReconcileTrigger.Reason) -> String {
+        switch reason {
+        case .configChanged: "configChanged"
+        case .drift(let kind): "drift:\(kind.rawValue)"
+        case .timer: "timer"
+        case .controllerInput: "controllerInput"
+        case .netlinkOverflow: "netlinkOverflow"
+        }
+    }
+
     private mutating func peersChanged(at now: Instant) {
         inputs.apiserverPeers = currentPeers
         metrics.knownApiservers.set(to: Double(inputs.apiserverPeers.count))
@@ -318,7 +328,7 @@ struct SideCarCore {
 
     private mutating func startReconcileIfDue(at now: Instant) -> [SideCarEffect] {
         guard !reconcileInFlight, let run = trigger.tick(at: now) else { return [] }
-        let reasons = run.reasons.map { "\($0)" }.sorted().joined(separator: ",")
+        let reasons = run.reasons.map(Self.describe).sorted().joined(separator: ",")
         do {
             let desired = try desiredState()
             reconcileInFlight = true

@@ -86,6 +86,24 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
         #expect(sim.controller.readiness == .ready)
     }
 
+    /// A hiccup shared by every client (a VPN server failing over) is not a reason to switch:
+    /// switching would reset the connections through the active client. Both clients lose every
+    /// probe for longer than the detection bound, then recover; the active one stays.
+    @Test(arguments: 0..<20)
+    func sharedOutageDoesNotSwitch(seed: Int) {
+        var rng = SplitMix64(seed: UInt64(seed))
+        let from = Instant.ms(5_000 + Int64(rng.next() % 1_000))
+        let until = from + .milliseconds(1_500 + Int64(rng.next() % 1_500))
+        var sim = ProbeSimulation(
+            controller: PathController(configuration: defaults, clientCount: 2, at: .zero), start: .zero,
+            seed: UInt64(seed), network: { _, sent, _ in sent >= from && sent < until ? nil : .milliseconds(5) })
+        var switches: [PathController.Action] = []
+        sim.run(until: .ms(20_000)) { _, a in if case .switchActive = a { switches.append(a) } }
+        #expect(switches == [.switchActive(from: nil, to: 0)], "seed \(seed)")
+        #expect(sim.controller.active == 0)
+        #expect(sim.controller.readiness == .ready)
+    }
+
     /// 200 seeded runs × 10 simulated minutes of 10 % independent loss on both clients: no switch.
     @Test(arguments: 0..<4)
     func lossyPathsCauseNoSwitch(chunk: Int) {
