@@ -69,7 +69,7 @@ struct ExampleConvergenceTests {
         #expect(bond["miimon"] as? Int == 100)
         #expect(bond["fail_over_mac"] as? String == "active")
         #expect(bond["use_carrier"] as? Int == 1)
-        #expect(bond["primary"] as? String == "tap0")
+        #expect(bond["primary"] as? String == Self.topology(c.example).bond.primary.map { "tap\($0)" })
         #expect(bond["num_peer_notif"] as? Int == 5)
         let tunnels = desired.links.filter { if case .ip6tnl = $0.kind { true } else { false } }
         for tunnel in tunnels {
