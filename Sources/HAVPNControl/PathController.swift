@@ -101,6 +101,10 @@ public struct PathController: Sendable {
         }
     }
 
+    /// Whether the client answered its most recently judged probe (health lags behind by the
+    /// hysteresis: a recovering client answers before it is declared healthy).
+    public func answeredLastProbe(_ client: Int) -> Bool { monitor.answeredLastProbe(client) }
+
     /// The client whose tunnel carries the routes, if one was ever chosen.
     public var active: Int? { selector.active }
     public var clientCount: Int { monitor.targetCount }

@@ -100,6 +100,11 @@ public struct ProbeMonitor: Sendable {
         return h
     }
 
+    /// Whether the target's most recently judged probe was answered.
+    public func answeredLastProbe(_ target: Int) -> Bool {
+        targets.indices.contains(target) && targets[target].statistics.sent > 0 && targets[target].recentLossBits & 1 == 0
+    }
+
     /// Probes lost among the target's last `unhealthyThreshold` judged probes.
     public func recentLosses(of target: Int) -> Int {
         targets.indices.contains(target) ? targets[target].recentLossBits.nonzeroBitCount : 0

@@ -42,6 +42,17 @@ struct SideCarCore {
     private var probeSentAt: [Int: [UInt16: Instant]] = [:]
     private var beaconSentAt: [Int: [UInt16: Instant]] = [:]
     private var serversSeenHealthy: Set<Int> = []
+    /// When one of this pod's taps last changed (carrier lost or regained): a VPN server is
+    /// going or coming back, and every bond of the fabric is failing over at its own pace.
+    private var lastServerTapChange: Instant?
+    /// A client switch the path-controller decided during that settling time, not applied yet.
+    private var heldSwitch: Int?
+    /// How long client switches wait after a tap change. A bond fails over ~0.2 s after its tap
+    /// loses carrier, but the *peers'* bonds may take longer (their openvpn clients notice the
+    /// server's end at their own time); during that window some shoot clients are briefly
+    /// unreachable while others are not. Moving the routes then would reset every connection
+    /// through the active client (its SNAT address changes) for nothing.
+    static let switchHoldAfterTapChange: Duration = .seconds(3)
     private let startedAt: Instant
     /// Longer than openvpn needs to connect (connect-retry 1 5 plus TLS).
     static let startupGrace: Duration = .seconds(30)
@@ -125,6 +136,7 @@ struct SideCarCore {
         var effects: [SideCarEffect] = []
         if var pc = pathController {
             effects += handle(pc.tick(at: now), &pc, at: now)
+            releaseHeldSwitch(&pc, at: now)
             pathController = pc
         }
         if var sp = serverPaths {
@@ -188,6 +200,9 @@ struct SideCarCore {
     mutating func kernelEvent(_ event: KernelEvent, at now: Instant) -> [SideCarEffect] {
         switch event {
         case .link: trigger.trigger(.drift(.link), at: now)
+        case .serverTap:
+            lastServerTapChange = now
+            trigger.trigger(.drift(.link), at: now)
         case .address: trigger.trigger(.drift(.address), at: now)
         case .ownedRoute: trigger.trigger(.drift(.route), at: now)
         case .overflow: trigger.trigger(.netlinkOverflow, at: now)
@@ -310,6 +325,26 @@ struct SideCarCore {
 
     // MARK: - Internals
 
+    /// After the hold: if the routed client answers again it was only the fabric settling, so the
+    /// controller is put back on it; otherwise the held switch happens now.
+    private mutating func releaseHeldSwitch(_ pc: inout PathController, at now: Instant) {
+        guard let target = heldSwitch, let changed = lastServerTapChange, now - changed >= Self.switchHoldAfterTapChange
+        else { return }
+        heldSwitch = nil
+        let routed = inputs.activeShootClient
+        if pc.health(of: routed) != .dead || pc.answeredLastProbe(routed) {
+            logger.info("shoot client recovered during the hold; no switch", metadata: ["path.client": "\(routed)"])
+            pc = PathController(configuration: pc.configuration, clientCount: topology.shootClients, initialActive: routed, at: now)
+            return
+        }
+        guard pc.active == target, target != routed else { return }
+        logger.notice("switching active shoot client", metadata: ["path.from": "\(routed)", "path.to": "\(target)"])
+        metrics.pathSwitches.increment()
+        metrics.activeShootClient.set(to: Double(target))
+        inputs.activeShootClient = target
+        trigger.trigger(.controllerInput, at: now)
+    }
+
     static func describe(_ reason: ReconcileTrigger.Reason) -> String {
         switch reason {
         case .configChanged: "configChanged"
@@ -351,6 +386,14 @@ struct SideCarCore {
                 if probeSentAt[client]!.count > 64 { probeSentAt[client] = probeSentAt[client]!.filter { now - $0.value < .seconds(5) } }
                 effects.append(.sendProbe(to: plan.shootClientBondAddress(client), sequence: sequence))
             case .switchActive(let from, let to):
+                if let changed = lastServerTapChange, now - changed < Self.switchHoldAfterTapChange, from != nil {
+                    if heldSwitch == nil {
+                        logger.info("holding a shoot client switch while bonds fail over", metadata: ["path.from": "\(from.map(String.init) ?? "none")", "path.to": "\(to)"])
+                    }
+                    heldSwitch = to
+                    continue
+                }
+                heldSwitch = nil
                 logger.notice("switching active shoot client", metadata: ["path.from": "\(from.map(String.init) ?? "none")", "path.to": "\(to)"])
                 if from != nil { metrics.pathSwitches.increment() }
                 metrics.activeShootClient.set(to: Double(to))

@@ -36,7 +36,7 @@ final class SideCarIO: Sendable {
         self.now = now
         self.logger = logger
         state = Mutex(State(topology: topology))
-        monitor = try NetlinkEventMonitor(netns: netns)
+        monitor = try NetlinkEventMonitor(netns: netns, tapPrefix: topology.devices.tapPrefix)
         monitor.start { sink.yield(.kernel($0)) }
         let plan = AddressPlan(topology: topology)
         switch identity.role {

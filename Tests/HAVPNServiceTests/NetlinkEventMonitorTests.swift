@@ -25,6 +25,21 @@ private func rtmsg(protocol: UInt8) -> [UInt8] { [2, 24, 0, 0, 254, `protocol`, 
         #expect(NetlinkEventMonitor.parse(message(type: 17, body: ifinfomsg)[...]) == [.link])
     }
 
+    /// An RTM_NEWLINK whose IFLA_IFNAME is a server tap also says bonds are failing over.
+    @Test func serverTapChange() {
+        func named(_ name: String) -> [UInt8] {
+            let value = Array(name.utf8) + [0]
+            let length = UInt16(4 + value.count)
+            let padded = value + [UInt8](repeating: 0, count: (4 - Int(length) % 4) % 4)
+            let ifname = withUnsafeBytes(of: length.littleEndian, Array.init) + [3, 0] + padded
+            return message(type: 16, body: ifinfomsg + ifname)
+        }
+        #expect(NetlinkEventMonitor.parse(named("tap1")[...], tapPrefix: "tap") == [.link, .serverTap])
+        #expect(NetlinkEventMonitor.parse(named("bond0")[...], tapPrefix: "tap") == [.link])
+        #expect(NetlinkEventMonitor.parse(named("tapx")[...], tapPrefix: "tap") == [.link])
+        #expect(NetlinkEventMonitor.parse(named("tap1")[...]) == [.link])
+    }
+
     @Test func deletedAddress() {
         #expect(NetlinkEventMonitor.parse(message(type: 21, body: ifaddrmsg)[...]) == [.address])
     }

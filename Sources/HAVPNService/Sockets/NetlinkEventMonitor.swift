@@ -5,6 +5,9 @@ import HAVPNPlanner
 /// What changed in the kernel, as far as drift detection cares.
 public enum KernelEvent: Sendable, Hashable {
     case link
+    /// A link named like a server tap (`<tapPrefix><n>`) changed, e.g. lost or regained carrier
+    /// because its openvpn client lost or found its server: bonds are failing over.
+    case serverTap
     case address
     /// A route carrying havpn's protocol was added, changed or removed.
     case ownedRoute
@@ -23,7 +26,10 @@ final class NetlinkEventMonitor: @unchecked Sendable {
     // <linux/rtnetlink.h> group bits and message types.
     private static let groups: UInt32 = 0x1 | 0x10 | 0x40 | 0x100 | 0x400  // LINK, IPV4_IFADDR, IPV4_ROUTE, IPV6_IFADDR, IPV6_ROUTE
 
-    init(netns: String?) throws(HAVPNError) {
+    private let tapPrefix: String
+
+    init(netns: String?, tapPrefix: String) throws(HAVPNError) {
+        self.tapPrefix = tapPrefix
         socket = try PosixSocket(domain: AF_NETLINK, type: Int32(SOCK_RAW.rawValue), protocol: 0 /* NETLINK_ROUTE */, netns: netns, what: "rtnetlink monitor")
         socket.setOption(SOL_SOCKET, SO_RCVBUF, 4 << 20)
         // struct sockaddr_nl { u16 family; u16 pad; u32 pid; u32 groups; } (host byte order)
@@ -43,12 +49,12 @@ final class NetlinkEventMonitor: @unchecked Sendable {
                 if errno == ENOBUFS { handler(.overflow) }
                 return
             }
-            for event in Self.parse(buffer[0..<n]) { handler(event) }
+            for event in Self.parse(buffer[0..<n], tapPrefix: self.tapPrefix) { handler(event) }
         }
     }
 
     /// Classifies each message of one datagram. Pure, so it is tested without a kernel.
-    static func parse(_ bytes: ArraySlice<UInt8>) -> [KernelEvent] {
+    static func parse(_ bytes: ArraySlice<UInt8>, tapPrefix: String? = nil) -> [KernelEvent] {
         var events: [KernelEvent] = []
         var offset = bytes.startIndex
         func u32(_ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * $1) } }
@@ -57,7 +63,14 @@ final class NetlinkEventMonitor: @unchecked Sendable {
             let length = Int(u32(offset))
             guard length >= 16, offset + length <= bytes.endIndex else { break }
             switch u16(offset + 4) {
-            case 16, 17: events.append(.link)  // RTM_NEWLINK, RTM_DELLINK
+            case 16, 17:  // RTM_NEWLINK, RTM_DELLINK
+                events.append(.link)
+                if let tapPrefix, let name = linkName(offset: offset, length: length),
+                    name.hasPrefix(tapPrefix), !name.dropFirst(tapPrefix.count).isEmpty,
+                    name.dropFirst(tapPrefix.count).allSatisfy(\.isNumber)
+                {
+                    events.append(.serverTap)
+                }
             case 20, 21: events.append(.address)  // RTM_NEWADDR, RTM_DELADDR
             case 24, 25:  // RTM_NEWROUTE, RTM_DELROUTE: rtmsg.rtm_protocol is byte 5 of the body
                 if length >= 16 + 8, bytes[offset + 16 + 5] == havpnRouteProtocol { events.append(.ownedRoute) }
@@ -66,6 +79,21 @@ final class NetlinkEventMonitor: @unchecked Sendable {
             offset += (length + 3) & ~3
         }
         return events
+
+        /// IFLA_IFNAME (3) among the attributes after the 16-byte ifinfomsg.
+        func linkName(offset: Int, length: Int) -> String? {
+            var at = offset + 16 + 16
+            while at + 4 <= offset + length {
+                let attrLength = Int(u16(at))
+                guard attrLength >= 4, at + attrLength <= offset + length else { return nil }
+                if u16(at + 2) == 3 {
+                    let name = bytes[(at + 4)..<(at + attrLength)].prefix { $0 != 0 }
+                    return String(decoding: name, as: UTF8.self)
+                }
+                at += (attrLength + 3) & ~3
+            }
+            return nil
+        }
     }
 
     func close() { socket.close() }
