@@ -2,7 +2,10 @@
 # Synchronisation is always a poll with a deadline (poll/holds), never a bare sleep.
 R=$WORK/results.env; S=$WORK/summary.txt
 now() { echo "$EPOCHREALTIME"; }
-dt() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b-a}'; }
+# Microseconds since the epoch, without spawning a process (every process costs ~60 ms in UML,
+# and a busy poll loop of them starves the fabric it is measuring).
+usec() { local t=${1:-$EPOCHREALTIME}; echo "${t%.*}${t#*.}"; }
+dt() { local d=$(( $(usec "$2") - $(usec "$1") )); printf '%d.%03d' $((d / 1000000)) $(((d % 1000000) / 1000)); }
 log() { echo "[$(cut -d' ' -f1 /proc/uptime)] $*"; }
 res() { echo "$1=$2" >> "$R"; log "RESULT $1=$2"; }
 pass() { printf 'PASS %-28s %s\n' "$1" "$2" | tee -a "$S"; }
@@ -10,17 +13,17 @@ fail() { printf 'FAIL %-28s %s\n' "$1" "$2" | tee -a "$S"; FAILED=1; }
 skip() { printf 'SKIP %-28s %s\n' "$1" "$2" | tee -a "$S"; }
 # poll TIMEOUT CMD...: run CMD every 50 ms until it succeeds (0) or TIMEOUT s pass (1); POLL_S = seconds waited
 poll() {
-  local to=$1; shift; local t0; t0=$(now); local end; end=$(awk -v a="$t0" -v b="$to" 'BEGIN{printf "%.3f", a+b}')
+  local to=$1; shift; local t0=$EPOCHREALTIME; local end=$(( $(usec "$t0") + ${to%.*} * 1000000 ))
   while :; do
-    if "$@" >/dev/null 2>&1; then POLL_S=$(dt "$t0" "$(now)"); return 0; fi
-    awk -v a="$(now)" -v b="$end" 'BEGIN{exit !(a>b)}' && { POLL_S=$(dt "$t0" "$(now)"); return 1; }
-    sleep 0.05
+    if "$@" >/dev/null 2>&1; then POLL_S=$(dt "$t0" "$EPOCHREALTIME"); return 0; fi
+    [ "$(usec)" -gt "$end" ] && { POLL_S=$(dt "$t0" "$EPOCHREALTIME"); return 1; }
+    sleep 0.1
   done
 }
 # holds DURATION CMD...: CMD must stay true for DURATION s (checked every 100 ms); 1 at the first violation
 holds() {
-  local end; end=$(awk -v a="$(now)" -v b="$1" 'BEGIN{printf "%.3f", a+b}'); shift
-  while awk -v a="$(now)" -v b="$end" 'BEGIN{exit !(a<b)}'; do "$@" >/dev/null 2>&1 || return 1; sleep 0.1; done
+  local end=$(( $(usec) + ${1%.*} * 1000000 )); shift
+  while [ "$(usec)" -lt "$end" ]; do "$@" >/dev/null 2>&1 || return 1; sleep 0.1; done
 }
 not() { ! "$@"; }
 nsx() { local n=$1; shift; ip netns exec "$n" "$@"; }
@@ -46,8 +49,8 @@ all_carrier() {
   done
 }
 healthy() { all_carrier $PODS && all_active tap0 $PODS; }
-link_exists() { nsx "$1" ip link show dev "$2" >/dev/null 2>&1; }
-route_dev() { nsx "$1" ip route show "$2" 2>/dev/null | awk '{for(i=1;i<NF;i++) if($i=="dev") print $(i+1)}'; }
+link_exists() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
+route_dev() { local w prev=; for w in $(ip -n "$1" route show "$2" 2>/dev/null); do [ "$prev" = dev ] && { echo "$w"; return; }; prev=$w; done; }
 route_is() { [ "$(route_dev "$1" "$2")" = "$3" ]; }
 ping1() { nsx "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
 wl_ok() { ping1 "$1" "$WORKLOAD_IP"; }

@@ -42,8 +42,9 @@ struct SideCarCore {
     private var probeSentAt: [Int: [UInt16: Instant]] = [:]
     private var beaconSentAt: [Int: [UInt16: Instant]] = [:]
     private var serversSeenHealthy: Set<Int> = []
-    /// When one of this pod's taps last changed (carrier lost or regained): a VPN server is
-    /// going or coming back, and every bond of the fabric is failing over at its own pace.
+    /// When one of this pod's taps last changed (carrier lost or regained) or one of its server
+    /// paths turned dead or healthy: a VPN server is going or coming back, and every bond of the
+    /// fabric is failing over at its own pace.
     private var lastServerTapChange: Instant?
     /// A client switch the path-controller decided during that settling time, not applied yet.
     private var heldSwitch: Int?
@@ -447,6 +448,9 @@ struct SideCarCore {
                 break  // followServerPath applies the controller's choice, when allowed
             case .healthChanged(let server, let health):
                 if health.isHealthy { serversSeenHealthy.insert(server) }
+                // A server path changing state is the silent variant of a tap change (a partition
+                // keeps carrier up): bonds everywhere are about to move, so hold client switches.
+                lastServerTapChange = now
                 logger.info("VPN server path health changed", metadata: ["path.server": "\(server)", "path.health": "\(health.rawValue)"])
                 metrics.serverPathHealthy(server, health.isHealthy)
             case .readinessChanged:

@@ -7,7 +7,7 @@ scenario_shoot_dies() {
   cur=$(route_dev api0 100.96.0.0/24); j=${cur##*ip6tnl}; k=$((1 - j))
   T=$(now); stop_pid "$WORK/shoot$j-c0.pid" KILL; stop_pid "$WORK/shoot$j-c1.pid" KILL
   for p in $APIS; do
-    poll "${SHOOT_DIES_DEADLINE_S:-4}" route_is "$p" 100.96.0.0/24 bond0-ip6tnl$k || { fail shoot-dies "$p still routes via $(route_dev "$p" 100.96.0.0/24) after ${POLL_S}s"; return; }
+    poll "${SHOOT_DIES_DEADLINE_S:-6}" route_is "$p" 100.96.0.0/24 bond0-ip6tnl$k || { fail shoot-dies "$p still routes via $(route_dev "$p" 100.96.0.0/24) after ${POLL_S}s"; return; }
   done
   res shoot_switch_s "$(dt "$T" "$(now)")"
   poll 3 all_wl_ok $APIS || { fail shoot-dies "no path via shoot$k"; return; }

@@ -23,7 +23,7 @@ scenario_new_apiserver() {
   res newapi_withdraw_s "$POLL_S"
   # silent vanish: learn again, then SIGKILL the side-car and the pod's clients
   havpn_run_start api2
-  poll 5 a2_present || { fail new-apiserver "not re-learned after restart"; return; }
+  poll 10 a2_present || { fail new-apiserver "not re-learned after restart"; return; }
   T=$(now); stop_pid "$WORK/havpn-api2.pid" KILL; stop_pid "$WORK/api2-c0.pid" KILL; stop_pid "$WORK/api2-c1.pid" KILL
   holds "$(awk -v l="$life" 'BEGIN{print l-2}')" a2_present || { fail new-apiserver "removed before announcements.lifetime (${life}s)"; return; }
   poll 4 a2_absent || { fail new-apiserver "not removed ${life}s+ after the silent vanish"; return; }
