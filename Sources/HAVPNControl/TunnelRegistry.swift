@@ -68,12 +68,16 @@ public struct TunnelRegistry: Sendable {
         }
 
         /// From the topology: bond network = the transport /96 widened to /104, bond device,
-        /// lifetime and cap from `announcements`; both formats accepted.
+        /// lifetime and cap from `announcements`, and only the configured format. Accepting vpn2's
+        /// plain-text format next to havpn's would let anyone in the bond network who can send one
+        /// UDP packet create a tunnel, even where havpn's format is configured; interop with vpn2
+        /// peers is an explicit choice (`format: vpn2`).
         public init(topology: Topology, key: [UInt8]?) {
             self.init(
                 bondNetwork: IPNetwork(address: topology.transport.network.address, prefixLength: 104),
                 bondDevice: topology.devices.bond, defaultLifetime: topology.announcements.lifetime,
-                maxPeers: topology.announcements.maxPeers, key: key)
+                maxPeers: topology.announcements.maxPeers, key: key,
+                acceptedFormats: [topology.announcements.format])
         }
     }
 

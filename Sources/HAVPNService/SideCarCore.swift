@@ -430,6 +430,7 @@ struct SideCarCore {
         metrics.serverPathSwitches.increment()
         metrics.preferredServer.set(to: Double(chosen))
         inputs.preferredServer = chosen
+        lastServerTapChange = now  // our own move starts a failover (or failback) too
         trigger.trigger(.controllerInput, at: now)
     }
 

@@ -96,6 +96,10 @@ private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAV
         #expect(r.announcement(from: .v6(apiserver(1)), device: "bond0", payload: Array("10.0.0.1".utf8), at: .zero).rejection == .formatNotAccepted)
         let c = TunnelRegistry.Configuration(topology: Topology(), key: nil)
         #expect(c.bondNetwork == bondNet && c.bondDevice == "bond0" && c.maxPeers == 64)
-        #expect(c.acceptedFormats == [.vpn2, .havpn] && c.defaultLifetime == Topology().announcements.lifetime)
+        // Only the configured format: a plain-text vpn2 packet must not create a tunnel where havpn's is configured.
+        #expect(c.acceptedFormats == [.havpn] && c.defaultLifetime == Topology().announcements.lifetime)
+        var vpn2 = Topology()
+        vpn2.announcements.format = .vpn2
+        #expect(TunnelRegistry.Configuration(topology: vpn2, key: nil).acceptedFormats == [.vpn2])
     }
 }

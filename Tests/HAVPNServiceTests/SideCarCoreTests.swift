@@ -239,6 +239,17 @@ import Testing
 }
 
 @Suite struct SideCarCoreAnnouncementTests {
+    /// The example with `announcements.format: vpn2`: the shoot side accepts only the configured format.
+    static let vpn2YAML = Fixture.exampleYAML(replacing: "format: havpn", with: "format: vpn2")
+
+    @Test func theOtherFormatIsRejected() throws {
+        let sim = try Simulation(role: .shoot, index: 0)  // format: havpn
+        sim.start()
+        sim.process(sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.9".utf8), at: sim.now))
+        #expect(sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(500)) == nil)
+        #expect(metricValue(sim.metrics, "havpn_announcements_received_total") == 0)
+    }
+
     @Test func apiserversDeclaredInTheFileCountAsKnown() throws {
         let sim = try Simulation(role: .shoot, index: 0)
         sim.start()
@@ -251,7 +262,7 @@ import Testing
 
     @Test func vpn2AnnouncementCreatesATunnelUntilItsLifetimeEnds() throws {
         // No apiserver declared in the file: the shoot pod knows only what is announced.
-        let yaml = Fixture.exampleYAML(replacing: "apiservers:\n  - index: 1\n    podIPs: [10.1.0.5]\n", with: "")
+        let yaml = Self.vpn2YAML.replacingOccurrences(of: "apiservers:\n  - index: 1\n    podIPs: [10.1.0.5]\n", with: "")
         let sim = try Simulation(role: .shoot, index: 0, yaml: yaml)
         sim.start()
         sim.advance(by: .milliseconds(200))
@@ -303,12 +314,12 @@ import Testing
     }
 
     @Test func learnedPeersSurviveAReloadThatRebuildsTheRegistry() throws {
-        let sim = try Simulation(role: .shoot, index: 0)
+        let sim = try Simulation(role: .shoot, index: 0, yaml: Self.vpn2YAML)
         sim.start()
         sim.process(sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.9".utf8), at: sim.now))
         #expect(sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(200)) != nil)
 
-        let longer = Fixture.exampleYAML(replacing: "lifetime: 60s", with: "lifetime: 90s")
+        let longer = Self.vpn2YAML.replacingOccurrences(of: "lifetime: 60s", with: "lifetime: 90s")
         sim.process(sim.core.configChanged(yaml: longer, file: "t", at: sim.now))
         let reload = try #require(sim.advance(until: { $0.reasons.contains("configChanged") }, within: .milliseconds(200)))
         #expect(reload.desired.linkNames.contains("bond0ip6tnl0007"))
@@ -318,9 +329,9 @@ import Testing
     }
 
     @Test func renamedBondAcceptsAnnouncementsOnTheNewDevice() throws {
-        let sim = try Simulation(role: .shoot, index: 0)
+        let sim = try Simulation(role: .shoot, index: 0, yaml: Self.vpn2YAML)
         sim.start()
-        let renamed = Fixture.exampleYAML(replacing: "  bond: bond0\n", with: "  bond: bond1\n")
+        let renamed = Self.vpn2YAML.replacingOccurrences(of: "  bond: bond0\n", with: "  bond: bond1\n")
         sim.process(sim.core.configChanged(yaml: renamed, file: "t", at: sim.now))
         #expect(sim.advance(until: { $0.desired.linkNames.contains("bond1") }, within: .milliseconds(200)) != nil)
         sim.process(sim.core.announcement(from: apiserver, device: "bond1", payload: Array("10.1.0.9".utf8), at: sim.now))

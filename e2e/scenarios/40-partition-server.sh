@@ -1,6 +1,7 @@
 # [needs havpn run] Server 0 partitioned (its port unplugged from the seed bridge; the process keeps running).
 # openvpn notices only after ping-restart (keepalive timeout); havpn run's per-server path probe must move every
 # bond off tap0 faster (timings.pathProbeInterval x pathUnhealthyThreshold), and TCP must survive.
+stable_fabric() { healthy && all_wl_ok $APIS; }
 scenario_partition_server() {
   needs_run partition-server || return 0
   local T d
@@ -10,11 +11,17 @@ scenario_partition_server() {
   poll "${PARTITION_DEADLINE_S:-4}" all_active tap1 $PODS || { ip -n seednet link set srv0 master br0; stop_probes part; fail partition-server "bonds not off tap0 ${POLL_S}s after the cut (keepalive alone needs ~6 s)"; return; }
   res part_detect_s "$POLL_S"
   poll 3 all_wl_ok $APIS || { ip -n seednet link set srv0 master br0; stop_probes part; fail partition-server "no path during the partition"; return; }
-  ip -n seednet link set srv0 master br0
-  poll 40 healthy && poll 20 all_wl_ok $APIS || { stop_probes part; fail partition-server "no recovery after healing"; return; }
-  # stale server-side sessions can blackhole 2-4 s after healing (lab recipe): require a stable window
-  holds 5 all_wl_ok api0 || { stop_probes part; fail partition-server "path unstable after healing"; return; }
+  # The stream must survive the failover itself: keep it running through 3 s of partition.
+  sleep 3
   stop_probes part
-  d="detected+failed over in $(grep part_detect_s "$R" | cut -d= -f2)s; TCP survived=$(probe part survived) max gap $(probe part max_gap_s)s"
+  ip -n seednet link set srv0 master br0
+  T=$(now)
+  # Healing: openvpn reconnects, the bonds fail back to tap0 once (primary, after havpn's 5 s hold).
+  # The lab recipe documents a 2-4 s blackout a few seconds after healing (stale server-side
+  # sessions); settling means: every pod back on tap0 and a stable 8 s window with traffic.
+  poll 60 healthy && poll 20 all_wl_ok $APIS || { fail partition-server "no recovery after healing"; return; }
+  poll 30 holds 8 stable_fabric || { fail partition-server "fabric did not settle after healing (flapping)"; return; }
+  res part_settled_s "$(dt "$T" "$(now)")"
+  d="detected+failed over in $(grep part_detect_s "$R" | cut -d= -f2)s; TCP through the failover survived=$(probe part survived) max gap $(probe part max_gap_s)s; settled $(grep part_settled_s "$R" | cut -d= -f2)s after healing"
   [ "$(probe part survived)" = True ] && pass partition-server "$d" || fail partition-server "$d"
 }
