@@ -93,7 +93,7 @@ public enum Planner {
                     object: "address \(address.address)/\(address.prefixLength) dev \(address.device)"))
         }
 
-        planRoutes(desiredRoutes, model: &model, actions: &actions, conflicts: &conflicts)
+        planRoutes(desiredRoutes, model: model, actions: &actions, conflicts: &conflicts)
         conflicts.sort { $0.description < $1.description }
         return Plan(actions: actions, conflicts: conflicts)
     }
@@ -221,10 +221,13 @@ public enum Planner {
     // MARK: - Routes
 
     private static func planRoutes(
-        _ routes: [RouteSpec], model: inout ObservedState, actions: inout [PlanAction], conflicts: inout [HAVPNError]
+        _ routes: [RouteSpec], model: ObservedState, actions: inout [PlanAction], conflicts: inout [HAVPNError]
     ) {
+        // Indexed once: a per-route scan of the model is quadratic, seconds at 10,000 routes.
+        var holdersByKey = Dictionary(grouping: model.routes, by: \.spec.key)
+        let linkNames = Set(model.links.map(\.spec.name))
         for route in routes {
-            let holders = model.routes.filter { $0.spec.key == route.key }
+            let holders = holdersByKey[route.key] ?? []
             if holders.contains(where: { $0.owned && $0.spec == route }) { continue }
             if let foreign = holders.first(where: { !$0.owned }) {
                 conflicts.append(
@@ -234,7 +237,7 @@ public enum Planner {
                         object: "route \(route.destination) dev \(route.device)"))
                 continue
             }
-            guard model.links.contains(where: { $0.spec.name == route.device }) else {
+            guard linkNames.contains(route.device) else {
                 conflicts.append(
                     HAVPNError(
                         .conflict, "route \(route.destination) goes through \(route.device), which does not exist",
@@ -248,7 +251,9 @@ public enum Planner {
                     .addRoute(route)
                 }
             actions.append(action)
-            apply(action, to: &model)
+            // Routes are the last phase: nothing reads the model after it, so only the index is
+            // kept current (simulating each route would scan the model again).
+            holdersByKey[route.key] = holders.filter { !$0.owned } + [ObservedRoute(spec: route, routeProtocol: havpnRouteProtocol)]
         }
     }
 

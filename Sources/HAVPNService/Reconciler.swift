@@ -40,10 +40,12 @@ public final class Reconciler {
     }
 
     /// Applies the difference, then verifies that a fresh plan is empty.
-    public func apply(_ desired: DesiredState) throws(HAVPNError) -> ReconcileOutcome {
+    /// - Parameter observed: a fresh observation to plan from, when the caller already has one.
+    public func apply(_ desired: DesiredState, observed: ObservedState? = nil) throws(HAVPNError) -> ReconcileOutcome {
         let clock = ContinuousClock()
         let start = clock.now
-        let first = try plan(desired)
+        let first: Plan
+        if let observed { first = Planner.plan(desired: desired, observed: observed) } else { first = try plan(desired) }
         var applied: [PlanAction] = []
         var current = first
         var passes = 0

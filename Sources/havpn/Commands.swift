@@ -35,7 +35,8 @@ struct PlanCommand: ParsableCommand {
         let plan: Plan
         do {
             let session = try Session(file: file, pod: pod)
-            plan = try session.reconciler.plan(session.desired(activeClient: activeClient))
+            let (desired, observed) = try session.desiredAndObserved(activeClient: activeClient)
+            plan = Planner.plan(desired: desired, observed: observed)
         } catch { fail(error) }
         print(output == .json ? PlanRenderer.json(plan) : PlanRenderer.human(plan), terminator: "")
         if !plan.isEmpty || !plan.conflicts.isEmpty { throw ExitCode(2) }
@@ -57,7 +58,8 @@ struct ApplyCommand: ParsableCommand {
         let outcome: ReconcileOutcome
         do {
             let session = try Session(file: file, pod: pod)
-            outcome = try session.reconciler.apply(session.desired(activeClient: activeClient))
+            let (desired, observed) = try session.desiredAndObserved(activeClient: activeClient)
+            outcome = try session.reconciler.apply(desired, observed: observed)
         } catch { fail(error) }
         if output == .json {
             print(PlanRenderer.json(Plan(actions: outcome.applied, conflicts: outcome.plan.conflicts)), terminator: "")

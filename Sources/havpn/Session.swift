@@ -15,13 +15,17 @@ struct Session {
         reconciler = Reconciler(netlink: try NetlinkClient(netns: pod.netns))
     }
 
-    /// The controllers' inputs for a one-shot run. Without the run loop's controllers, keep what
-    /// they last put into the kernel: the shoot client the routes point at, and the apiserver
-    /// peers whose tunnels exist. Otherwise a one-shot apply would undo a path switch or drop
-    /// tunnels learned from announcements.
-    func inputs(activeClient: Int?) throws(HAVPNError) -> ControllerInputs {
+    /// The desired state for a one-shot run, and the one observation it was derived from.
+    ///
+    /// Without the run loop's controllers, keep what they last put into the kernel: the shoot client
+    /// the routes point at, and the apiserver peers whose tunnels exist. Otherwise a one-shot apply
+    /// would undo a path switch or drop tunnels learned from announcements. One dump serves both
+    /// (a provisional desired state names the links whose addresses matter; learned tunnels have none).
+    func desiredAndObserved(activeClient: Int?) throws(HAVPNError) -> (DesiredState, ObservedState) {
         let plan = AddressPlan(topology: topology)
-        let observed = try reconciler.netlink.observe(declaredLinks: [], sysctlKeys: [])
+        let provisional = try Planner.desiredState(
+            topology: topology, identity: identity, inputs: ControllerInputs(activeShootClient: activeClient ?? 0))
+        let observed = try reconciler.observe(for: provisional)
         var inputs = ControllerInputs()
         switch identity.role {
         case .apiserver:
@@ -31,10 +35,6 @@ struct Session {
         case .server:
             break
         }
-        return inputs
-    }
-
-    func desired(activeClient: Int?) throws(HAVPNError) -> DesiredState {
-        try Planner.desiredState(topology: topology, identity: identity, inputs: inputs(activeClient: activeClient))
+        return (try Planner.desiredState(topology: topology, identity: identity, inputs: inputs), observed)
     }
 }

@@ -19,3 +19,10 @@ havpn_require_swift() {
     command -v swift >/dev/null 2>&1 || { [ -x /opt/swift/usr/bin/swift ] && export PATH="/opt/swift/usr/bin:$PATH"; }
     command -v swift >/dev/null 2>&1 || { echo "swift is not on PATH (expected /opt/swift)" >&2; exit 1; }
 }
+
+# The shipping build: release, Swift runtime linked statically (a side-car image needs no Swift
+# runtime, and process start-up halves under user-mode-linux). Prints the binary's path.
+havpn_build_release() {
+    swift build -c release --product havpn --static-swift-stdlib --scratch-path .build-static >&2
+    echo "$(swift build -c release --static-swift-stdlib --scratch-path .build-static --show-bin-path)/havpn"
+}
