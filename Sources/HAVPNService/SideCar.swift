@@ -149,6 +149,7 @@ struct SideCarLoop: Service {
                 }
             }
             for effect in core.start(at: now()) { perform(effect, group: &group) }
+            var scheduledWake: Instant?
             await withGracefulShutdownHandler {
                 for await event in events {
                     let t = now()
@@ -180,6 +181,16 @@ struct SideCarLoop: Service {
                         continue
                     }
                     for effect in effects { perform(effect, group: &group) }
+                    // A pending reconcile wakes the loop at its own deadline (the 20 ms coalescing
+                    // window), not at the next tick: drift repair and new tunnels in ~25 ms.
+                    if let due = core.reconcileDeadline, due != scheduledWake {
+                        scheduledWake = due
+                        let delay = due - t
+                        group.addTask {
+                            if delay > .zero { try? await Task.sleep(for: delay) }
+                            sink.yield(.tick)
+                        }
+                    }
                     let readiness = core.readiness
                     status.readiness.withLock { $0 = readiness }
                     core.metrics.ready.set(to: readiness.ready ? 1 : 0)

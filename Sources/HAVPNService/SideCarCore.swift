@@ -65,6 +65,9 @@ struct SideCarCore {
 
     var plan: AddressPlan { AddressPlan(topology: topology) }
 
+    /// When a coalesced reconcile is due, so the loop can wake for it rather than at its next tick.
+    var reconcileDeadline: Instant? { reconcileInFlight ? nil : trigger.deadline }
+
     init(
         topology: Topology,
         identity: Identity,
