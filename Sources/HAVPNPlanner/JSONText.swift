@@ -1,6 +1,6 @@
 /// A minimal JSON writer (no Foundation): values are built from ordered pairs, so the key order in
 /// the output is the order written here, and the text is stable across runs.
-enum JSONValue: Hashable, Sendable {
+public enum JSONValue: Hashable, Sendable {
     case string(String)
     case int(Int)
     case bool(Bool)
@@ -8,8 +8,8 @@ enum JSONValue: Hashable, Sendable {
     case array([JSONValue])
     case object([(String, JSONValue)])
 
-    static func == (a: JSONValue, b: JSONValue) -> Bool { a.text == b.text }
-    func hash(into h: inout Hasher) { h.combine(text) }
+    public static func == (a: JSONValue, b: JSONValue) -> Bool { a.text == b.text }
+    public func hash(into h: inout Hasher) { h.combine(text) }
 
     static func optional(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
     static func optional(_ i: Int?) -> JSONValue { i.map(JSONValue.int) ?? .null }
@@ -26,8 +26,8 @@ enum JSONValue: Hashable, Sendable {
         }
     }
 
-    /// RFC 8259 string escaping.
-    static func quote(_ s: String) -> String {
+    /// RFC 8259 string escaping (also used by the side-car's JSON log lines).
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {

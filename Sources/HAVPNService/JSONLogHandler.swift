@@ -1,4 +1,5 @@
 import Foundation
+import HAVPNPlanner
 import Logging
 
 /// One JSON object per line on stderr: `{"ts":…,"level":…,"label":…,"msg":…,<metadata>…}`.
@@ -25,19 +26,5 @@ public struct JSONLogHandler: LogHandler {
         FileHandle.standardError.write(Data(line.utf8))
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { JSONValue.quote(s) }
 }

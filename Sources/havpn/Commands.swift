@@ -27,20 +27,25 @@ struct PlanCommand: ParsableCommand {
     )
     @OptionGroup var file: TopologyFileOptions
     @OptionGroup var pod: PodOptions
-    @Option(help: "apiserver role: shoot client to route through (default: the one the routes use now, else 0).")
-    var activeClient: Int?
-    @Option(name: .shortAndLong, help: "Output format: human or json.") var output: OutputFormat = .human
+    @OptionGroup var planOptions: PlanOptions
 
     func run() throws {
         let plan: Plan
         do {
             let session = try Session(file: file, pod: pod)
-            let (desired, observed) = try session.desiredAndObserved(activeClient: activeClient)
+            let (desired, observed) = try session.desiredAndObserved(activeClient: planOptions.activeClient)
             plan = Planner.plan(desired: desired, observed: observed)
         } catch { fail(error) }
-        print(output == .json ? PlanRenderer.json(plan) : PlanRenderer.human(plan), terminator: "")
+        print(planOptions.output == .json ? PlanRenderer.json(plan) : PlanRenderer.human(plan), terminator: "")
         if !plan.isEmpty || !plan.conflicts.isEmpty { throw ExitCode(2) }
     }
+}
+
+/// Flags shared by `plan` and `apply`.
+struct PlanOptions: ParsableArguments {
+    @Option(help: "apiserver role: shoot client to route through (default: the one the routes use now, else 0).")
+    var activeClient: Int?
+    @Option(name: .shortAndLong, help: "Output format: human or json.") var output: OutputFormat = .human
 }
 
 struct ApplyCommand: ParsableCommand {
@@ -50,18 +55,16 @@ struct ApplyCommand: ParsableCommand {
     )
     @OptionGroup var file: TopologyFileOptions
     @OptionGroup var pod: PodOptions
-    @Option(help: "apiserver role: shoot client to route through (default: the one the routes use now, else 0).")
-    var activeClient: Int?
-    @Option(name: .shortAndLong, help: "Output format: human or json.") var output: OutputFormat = .human
+    @OptionGroup var planOptions: PlanOptions
 
     func run() throws {
         let outcome: ReconcileOutcome
         do {
             let session = try Session(file: file, pod: pod)
-            let (desired, observed) = try session.desiredAndObserved(activeClient: activeClient)
+            let (desired, observed) = try session.desiredAndObserved(activeClient: planOptions.activeClient)
             outcome = try session.reconciler.apply(desired, observed: observed)
         } catch { fail(error) }
-        if output == .json {
+        if planOptions.output == .json {
             print(PlanRenderer.json(Plan(actions: outcome.applied, conflicts: outcome.plan.conflicts)), terminator: "")
         } else if outcome.applied.isEmpty {
             print("No changes. Kernel state matches the topology.")
