@@ -31,7 +31,7 @@ import Testing
         #expect(sim.reconciles.count == 1)
         let next = sim.core.reconciled(.success(.converged), reasons: sim.reconciles[0].reasons, at: sim.now)
         #expect(next.filter { $0.isReconcile }.count == 1)
-        if case .reconcile(_, let reasons)? = next.first { $0.isReconcile } {
+        if case .reconcile(_, let reasons)? = next.first(where: { $0.isReconcile }) {
             #expect(reasons.contains("drift"))
         }
     }

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct HAVPNServiceTestsSmoke {
-    @Test func builds() { #expect(Bool(true)) }
-}
