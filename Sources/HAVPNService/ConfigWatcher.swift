@@ -18,8 +18,9 @@ public struct ConfigSnapshot: Sendable, Equatable {
 ///
 /// kubelet updates a ConfigMap volume by swapping the `..data` symlink atomically; an inotify
 /// watch on the file goes dead after the first swap, so polling the resolved path and content is
-/// the correctness path (as swift-configuration's ReloadingFileProvider does), and SIGHUP forces
-/// an immediate re-read. Content is compared, not mtime: a swap can keep the mtime.
+/// the correctness path (as swift-configuration's ReloadingFileProvider does). An inotify watch
+/// on the *directory* makes a swap visible at once, and SIGHUP forces an immediate re-read.
+/// Content is compared, not mtime: a swap can keep the mtime.
 public struct ConfigWatcher: Service {
     public let path: String
     public let pollInterval: Duration
@@ -62,6 +63,14 @@ public struct ConfigWatcher: Service {
             group.addTask {
                 for await _ in await UnixSignalsSequence(trapping: .sighup) {
                     await self.check(changes, reason: "SIGHUP")
+                }
+            }
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            if let watch = DirectoryWatch(directory: directory) {
+                group.addTask {
+                    for await _ in watch.events() {
+                        await self.check(changes, reason: "inotify")
+                    }
                 }
             }
             // Runs until the service group shuts down (or this task is cancelled).

@@ -65,6 +65,31 @@ private struct Inbox {
 }
 
 @Suite struct ConfigWatcherTests {
+    /// With a poll interval of an hour, only the inotify watch on the directory can report the
+    /// swap of `..data` within the deadline.
+    @Test func directoryWatchReportsASwapWithoutWaitingForThePoll() async throws {
+        var volume = try ConfigMapVolume()
+        defer { volume.remove() }
+        try volume.publish("apiVersion: havpn/v1\nservers: 2\n")
+        let (events, sink) = AsyncStream.makeStream(of: WatcherEvent.self)
+        var inbox = Inbox(sink: sink, iterator: events.makeAsyncIterator())
+        let watcher = ConfigWatcher(
+            path: volume.topologyPath, pollInterval: .seconds(3600), logger: Fixture.silentLogger,
+            onChange: { sink.yield(.changed($0)) }, onReadError: { sink.yield(.readError($0)) })
+        let watching = Task { try await watcher.run() }
+        defer { watching.cancel() }
+        guard case .changed? = await inbox.next(within: .seconds(5)) else {
+            Issue.record("no initial change")
+            return
+        }
+        try volume.publish("apiVersion: havpn/v1\nservers: 3\n")
+        guard case .changed(let swapped)? = await inbox.next(within: .seconds(2)) else {
+            Issue.record("the swap of ..data was not reported before the next poll")
+            return
+        }
+        #expect(String(decoding: swapped.content, as: UTF8.self) == "apiVersion: havpn/v1\nservers: 3\n")
+    }
+
     @Test func reportsTheInitialFileAndEverySwapOfTheDataSymlink() async throws {
         var volume = try ConfigMapVolume()
         defer { volume.remove() }
