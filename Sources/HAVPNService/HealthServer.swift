@@ -75,7 +75,8 @@ public struct HealthServer: Service {
         async
     {
         do {
-            try await connection.executeThenClose { inbound, outbound in
+            let channel = connection.channel
+            try await connection.executeThenClose { inbound, _ in
                 var path = ""
                 var keepAlive = false
                 for try await part in inbound {
@@ -91,9 +92,13 @@ public struct HealthServer: Service {
                         headers.add(name: "Content-Type", value: contentType)
                         headers.add(name: "Content-Length", value: "\(body.count)")
                         if !keepAlive { headers.add(name: "Connection", value: "close") }
-                        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
-                        try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: body))))
-                        try await outbound.write(.end(nil))
+                        // Straight to the channel, awaiting the flush of the last part: the async
+                        // writer only queues, and closing right after could drop what it queued
+                        // (a truncated answer to a kubelet probe).
+                        let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
+                        channel.write(HTTPServerResponsePart.head(head), promise: nil)
+                        channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil)
+                        try await channel.writeAndFlush(HTTPServerResponsePart.end(nil)).get()
                         if !keepAlive { return }
                     }
                 }

@@ -75,6 +75,13 @@ func first<T: Sendable>(_ stream: AsyncStream<T>, within timeout: Duration) asyn
         let get: @Sendable (String) async throws -> (status: Int, body: String) = { path in
             try await Task.detached { try httpGet(port: port, path: path) }.value
         }
+        // Like a kubelet probe, wait (with a deadline) until the fresh listener answers at all: under
+        // a heavily loaded test run the very first connection after bind can be dropped. Every
+        // request after that must succeed on its first try.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline, (try? await get("/healthz"))?.status != 200 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let health = try await get("/healthz")
         #expect(health.status == 200)
         #expect(health.body == "ok\n")
