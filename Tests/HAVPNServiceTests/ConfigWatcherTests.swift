@@ -64,6 +64,15 @@ private struct Inbox {
     }
 }
 
+/// Runs a watcher on `volume`; its reports arrive in the returned inbox.
+private func watch(_ volume: ConfigMapVolume, poll: Duration) -> (Inbox, Task<Void, any Error>) {
+    let (events, sink) = AsyncStream.makeStream(of: WatcherEvent.self)
+    let watcher = ConfigWatcher(
+        path: volume.topologyPath, pollInterval: poll, logger: Fixture.silentLogger,
+        onChange: { sink.yield(.changed($0)) }, onReadError: { sink.yield(.readError($0)) })
+    return (Inbox(sink: sink, iterator: events.makeAsyncIterator()), Task { try await watcher.run() })
+}
+
 @Suite struct ConfigWatcherTests {
     /// With a poll interval of an hour, only the inotify watch on the directory can report the
     /// swap of `..data` within the deadline.
@@ -71,12 +80,9 @@ private struct Inbox {
         var volume = try ConfigMapVolume()
         defer { volume.remove() }
         try volume.publish("apiVersion: havpn/v1\nservers: 2\n")
-        let (events, sink) = AsyncStream.makeStream(of: WatcherEvent.self)
-        var inbox = Inbox(sink: sink, iterator: events.makeAsyncIterator())
-        let watcher = ConfigWatcher(
-            path: volume.topologyPath, pollInterval: .seconds(3600), logger: Fixture.silentLogger,
-            onChange: { sink.yield(.changed($0)) }, onReadError: { sink.yield(.readError($0)) })
-        let watching = Task { try await watcher.run() }
+        let started = watch(volume, poll: .seconds(3600))
+        var inbox = started.0
+        let watching = started.1
         defer { watching.cancel() }
         guard case .changed? = await inbox.next(within: .seconds(5)) else {
             Issue.record("no initial change")
@@ -95,12 +101,9 @@ private struct Inbox {
         defer { volume.remove() }
         try volume.publish("apiVersion: havpn/v1\nservers: 2\n")
 
-        let (events, sink) = AsyncStream.makeStream(of: WatcherEvent.self)
-        var inbox = Inbox(sink: sink, iterator: events.makeAsyncIterator())
-        let watcher = ConfigWatcher(
-            path: volume.topologyPath, pollInterval: .milliseconds(20), logger: Fixture.silentLogger,
-            onChange: { sink.yield(.changed($0)) }, onReadError: { sink.yield(.readError($0)) })
-        let watching = Task { try await watcher.run() }
+        let started = watch(volume, poll: .milliseconds(20))
+        var inbox = started.0
+        let watching = started.1
         defer { watching.cancel() }
 
         guard case .changed(let initial)? = await inbox.next(within: .seconds(5)) else {
