@@ -9,7 +9,7 @@ dt() { local d=$(( $(usec "$2") - $(usec "$1") )); printf '%d.%03d' $((d / 10000
 log() { echo "[$(cut -d' ' -f1 /proc/uptime)] $*"; }
 res() { echo "$1=$2" >> "$R"; log "RESULT $1=$2"; }
 pass() { printf 'PASS %-28s %s\n' "$1" "$2" | tee -a "$S"; }
-fail() { printf 'FAIL %-28s %s\n' "$1" "$2" | tee -a "$S"; FAILED=1; }
+fail() { printf 'FAIL %-28s %s\n' "$1" "$2" | tee -a "$S"; FAILED=1; diag_all "$1"; }
 skip() { printf 'SKIP %-28s %s\n' "$1" "$2" | tee -a "$S"; }
 # poll TIMEOUT CMD...: run CMD every 50 ms until it succeeds (0) or TIMEOUT s pass (1); POLL_S = seconds waited
 poll() {
@@ -100,11 +100,14 @@ connected_since() { [ "$(connected_count "$1")" -gt "$2" ]; }
 
 # ---- probes (from the lab recipe) ----
 start_probes() { # name pod
-  rm -f "$WORK/stop-$1" "$WORK/probe-$1.json.ready"
+  rm -f "$WORK/stop-$1" "$WORK/probe-$1.json.ready" "$WORK/probe-$1.json.failed"
   nsx "$2" /usr/bin/python3 "$E2E/tcpprobe.py" "$WORKLOAD_IP" 7777 "$WORK/stop-$1" "$WORK/probe-$1.json" & PROBE_PID=$!
   nsx "$2" ping -D -i 0.05 -W 1 "$WORKLOAD_IP" > "$WORK/ping-$1.log" 2>&1 & PING_PID=$!
-  poll 5 test -e "$WORK/probe-$1.json.ready"
+  poll 15 probe_started "$1" && [ -e "$WORK/probe-$1.json.ready" ] && return 0
+  PROBE_ERROR=$(cat "$WORK/probe-$1.json.failed" 2>/dev/null || echo "no connection after ${POLL_S}s")
+  kill -TERM "$PING_PID" 2>/dev/null; return 1
 }
+probe_started() { [ -e "$WORK/probe-$1.json.ready" ] || [ -e "$WORK/probe-$1.json.failed" ]; }
 # (background jobs of a non-interactive shell ignore SIGINT: stop ping with TERM)
 stop_probes() { touch "$WORK/stop-$1"; wait "$PROBE_PID"; kill -TERM "$PING_PID" 2>/dev/null; wait "$PING_PID" 2>/dev/null; }
 probe() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$WORK/probe-$1.json" "$2" 2>/dev/null; }
@@ -115,3 +118,16 @@ all_logs_have() { local pat=$1 f; shift; for f in "$@"; do grep -q -- "$pat" "$f
 # wait_jobs: wait for the short-lived background jobs started since the last call (renders + openvpn --daemon)
 wait_jobs() { local j; for j in $(jobs -p); do case " $LONG_PIDS " in *" $j "*) ;; *) wait "$j";; esac; done; }
 LONG_PIDS=""
+
+# ---- diagnostics on failure (CI shows only the tail of the output, so one compact line per pod) ----
+# diag POD: route to the shoot pods, bond slave + carriers, tunnels, last havpn events (JSON log)
+diag() {
+  local p=$1 tn
+  tn=$(ip -n "$p" -o link show type ip6tnl 2>/dev/null | awk -F': ' '{sub(/@.*/,"",$2); printf "%s ", $2}')
+  printf '  %s: route=%s slave=%s carrier=%s%s tunnels=[%s] havpn: %s\n' "$p" "$(route_dev "$p" 100.96.0.0/24)" \
+    "$(nsx "$p" cat /sys/class/net/bond0/bonding/active_slave 2>/dev/null)" \
+    "$(nsx "$p" cat /sys/class/net/tap0/carrier 2>/dev/null)" "$(nsx "$p" cat /sys/class/net/tap1/carrier 2>/dev/null)" \
+    "${tn% }" "$(tail -n 3 "$WORK/havpn-$p.log" 2>/dev/null | sed -n 's/.*"ts":"[^T]*T\([^"]*\)Z".*"msg":"\([^"]*\)".*/\1 \2/p' | paste -sd';')"
+}
+diag_all() { local p; { echo "DIAG $1"; for p in $PODS $EXTRA_PODS; do diag "$p"; done; } | tee -a "$WORK/diag.txt"; }
+EXTRA_PODS=""

@@ -4,7 +4,16 @@ usage: tcpprobe.py HOST PORT STOPFILE OUTJSON   -- writes {'survived', 'max_gap_
 import socket, time, sys, select, json, os
 host, port, stopfile, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 iv = 0.1
-s = socket.create_connection((host, port), timeout=5)
+# Connecting is the precondition, not the measurement: retry for a while (a SYN lost while a
+# peer's bond settles costs a 1 s retransmit) and leave the last error where the harness sees it.
+deadline, s = time.time() + 12, None
+while s is None:
+    try:
+        s = socket.create_connection((host, port), timeout=3)
+    except OSError as e:
+        if time.time() > deadline:
+            open(out + '.failed', 'w').write('connect %s:%d: %s' % (host, port, e)); sys.exit(1)
+        time.sleep(0.2)
 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 s.setblocking(False)
 sent, recv, buf, seq, err = {}, [], b'', 0, None

@@ -5,7 +5,11 @@
 ///    primary right after start, is kept until proven dead: moving away from it on the first
 ///    reply of another path would only cause a needless switch and a fail-back).
 /// 2. Otherwise move to the **lowest-index healthy** path (deterministic, unlike vpn2's Go-map
-///    order). Fail-over is never delayed.
+///    order). With a `failoverHold`, away from a dead active path only to a path that has been
+///    healthy *continuously* for that long: when every path flaps (a starved VPN server, a
+///    throttled node), moving between them only adds a failover each time, and each move of a
+///    bond takes its pod to another segment than its peers. A path proven stable is taken at
+///    once, so a partition of one server among healthy ones is still left without delay.
 /// 3. If no path is healthy, **keep** the active path and report it: a route over a path that may
 ///    recover (a restarting openvpn, a lossy link) beats no route, and the first healthy path
 ///    takes over the moment it is proven healthy.
@@ -21,14 +25,16 @@ public struct PathSelector: Hashable, Sendable {
     }
 
     public let failbackHold: Duration?
+    public let failoverHold: Duration?
     public private(set) var active: Int?
     public private(set) var lastSwitchAt: Instant?
     private var healthySince: [Instant?] = []
     private var lastHealth: [PathHealth] = []
 
-    public init(initialActive: Int? = nil, failbackHold: Duration? = nil) {
+    public init(initialActive: Int? = nil, failbackHold: Duration? = nil, failoverHold: Duration? = nil) {
         self.active = initialActive
         self.failbackHold = failbackHold
+        self.failoverHold = failoverHold
     }
 
     /// True when the active path is proven healthy.
@@ -37,15 +43,28 @@ public struct PathSelector: Hashable, Sendable {
         return lastHealth[active] == .healthy
     }
 
-    /// When a pending fail-back becomes due (call ``update(health:at:)`` then), if any.
+    /// When a pending fail-back or a held fail-over becomes due (call ``update(health:at:)`` then), if any.
     public var nextDeadline: Instant? {
-        guard let hold = failbackHold, let active, let p = preferred, p < active,
+        guard let active else { return nil }
+        if lastHealth.indices.contains(active), lastHealth[active] == .dead {
+            guard let hold = failoverHold else { return nil }
+            return healthySince.compactMap { $0 }.min().map { $0 + hold }
+        }
+        guard let hold = failbackHold, let p = preferred, p < active,
             let since = healthySince[p]
         else { return nil }
         return max(since + hold, (lastSwitchAt ?? since) + hold)
     }
 
     private var preferred: Int? { lastHealth.firstIndex(of: .healthy) }
+
+    /// The lowest path healthy for at least `hold` (any healthy path without a hold).
+    private func stable(for hold: Duration?, at now: Instant) -> Int? {
+        healthySince.indices.first { i in
+            guard let since = healthySince[i] else { return false }
+            return now - since >= (hold ?? .zero)
+        }
+    }
 
     /// Takes the current health of every path (index = path) and returns a switch, if one is due.
     public mutating func update(health: [PathHealth], at now: Instant) -> Decision? {
@@ -70,7 +89,9 @@ public struct PathSelector: Hashable, Sendable {
             else { return nil }
             return move(to: p, at: now)
         }
-        guard let p = preferred else { return nil }  // nothing healthy: keep the active path
+        // Nothing (stably) healthy: keep the active path. Without an active path there is
+        // nothing to protect, so any healthy one is taken.
+        guard let p = active == nil ? preferred : stable(for: failoverHold, at: now) else { return nil }
         return move(to: p, at: now)
     }
 

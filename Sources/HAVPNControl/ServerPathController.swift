@@ -8,33 +8,44 @@ import HAVPNModel
 /// separately (the I/O layer sends the echo for target `i` out of `tap<i>`, e.g. to a peer's bond
 /// address), judged by the same ``HealthHysteresis`` as the shoot clients, and a ``PathSelector``
 /// **with fail-back** picks the tap: keep a live active tap, fail over at once to the lowest
-/// healthy tap, fail back to a lower tap only after it has been healthy for `failbackHold`
-/// (default 5 s) and the last switch is that old. Converging on the lowest healthy tap keeps
-/// all endpoints on the same segment (vpn2 PR #25).
+/// tap that has been healthy for `failoverHold` (default 5 s), fail back to a lower tap only after
+/// it has been healthy for `failbackHold` (default 5 s) and the last switch is that old.
+/// Converging on the lowest healthy tap keeps all endpoints on the same segment (vpn2 PR #25).
+/// The fail-over hold costs nothing when one server is cut off among stable ones, and stops the
+/// bonds from hopping between segments when every path flaps (measured in the e2e lab: a
+/// starved openvpn server lets beacons lapse for ~1.5 s at a time, on both servers in turn).
 ///
-/// ## Timing bounds (defaults: pathProbeInterval I = 100 ms, probeTimeout T = 300 ms,
-/// pathUnhealthyThreshold N = 12, healthyThreshold M = 3, failbackHold H = 5 s)
-/// - A partition of the active segment is acted on (`setBondActive`) within N·I + T = 1.5 s,
+/// ## Timing bounds (defaults: pathProbeInterval I = 250 ms, probeTimeout T = 300 ms,
+/// pathUnhealthyThreshold N = 5, healthyThreshold M = 3, failbackHold H = failoverHold = 5 s)
+/// - A partition of the active segment is acted on (`setBondActive`) within N·I + T = 1.55 s,
 ///   by the argument of ``PathController``.
 /// - After the partition heals, the old tap is healthy again after M probes (≈ M·I + RTT) and
 ///   the bond moves back exactly once, H after that (≈ 5.3 s); no move happens while it flaps.
-/// - False fail-over under 10 % independent loss: ≤ 6 · 10⁻⁹ per 10 minutes per path.
+/// - A partition is left at once only for a tap healthy for `failoverHold`; otherwise when the
+///   first tap has been healthy that long. If every tap flaps, the bond stays where it is.
+/// - Beacons ride inside openvpn's TCP session through the HTTP CONNECT proxy, so loss on the
+///   network shows up as delay, not as independent beacon loss; a false verdict needs the
+///   server path to stall for N·I + T.
 public struct ServerPathController: Sendable {
     public struct Configuration: Hashable, Sendable {
         public var probe: ProbeMonitor.Configuration
         public var failbackHold: Duration
+        /// How long a path must have been healthy before the bond fails over to it.
+        public var failoverHold: Duration
 
-        public init(probe: ProbeMonitor.Configuration, failbackHold: Duration = .seconds(5)) {
+        public init(probe: ProbeMonitor.Configuration, failbackHold: Duration = .seconds(5), failoverHold: Duration = .seconds(5)) {
             self.probe = probe
             self.failbackHold = failbackHold
+            self.failoverHold = failoverHold
         }
 
         /// pathProbeInterval, probeTimeout, pathUnhealthyThreshold, healthyThreshold.
-        public init(timings: Topology.Timings, failbackHold: Duration = .seconds(5)) {
+        public init(timings: Topology.Timings, failbackHold: Duration = .seconds(5), failoverHold: Duration = .seconds(5)) {
             probe = ProbeMonitor.Configuration(
                 interval: timings.pathProbeInterval, timeout: timings.probeTimeout,
                 unhealthyThreshold: timings.pathUnhealthyThreshold, healthyThreshold: timings.healthyThreshold)
             self.failbackHold = failbackHold
+            self.failoverHold = failoverHold
         }
     }
 
@@ -56,7 +67,8 @@ public struct ServerPathController: Sendable {
     public init(configuration: Configuration, serverCount: Int, initialActive: Int? = 0, at now: Instant) {
         self.configuration = configuration
         monitor = ProbeMonitor(configuration: configuration.probe, targetCount: serverCount, at: now)
-        selector = PathSelector(initialActive: initialActive, failbackHold: configuration.failbackHold)
+        selector = PathSelector(
+            initialActive: initialActive, failbackHold: configuration.failbackHold, failoverHold: configuration.failoverHold)
     }
 
     public var active: Int? { selector.active }

@@ -32,11 +32,16 @@ struct PodOptions: ParsableArguments {
     @Option(help: "apiserver role: own bond address (…::a:<index>), instead of --index.")
     var bondAddress: String?
 
-    @Option(help: "Pod name whose numeric suffix is the ordinal (default: $POD_NAME).")
-    var podName: String? = ProcessInfo.processInfo.environment["POD_NAME"]
+    @Option(name: .customLong("pod-name"), help: "Pod name whose numeric suffix is the ordinal (default: $POD_NAME).")
+    var podNameFlag: String?
 
-    @Option(help: "Pod IP (default: $POD_IP); apiserver role derives its index from it when no --index is given.")
-    var podIP: String? = ProcessInfo.processInfo.environment["POD_IP"]
+    @Option(name: .customLong("pod-ip"), help: "Pod IP (default: $POD_IP); apiserver role derives its index from it when no --index is given.")
+    var podIPFlag: String?
+
+    // The environment is read when used, not as a flag default: a flag default is evaluated
+    // when the parser is built (and argument-parser deprecates optional flags with defaults).
+    var podName: String? { podNameFlag ?? ProcessInfo.processInfo.environment["POD_NAME"] }
+    var podIP: String? { podIPFlag ?? ProcessInfo.processInfo.environment["POD_IP"] }
 
     @Option(help: "Run in the named network namespace (/run/netns/NAME).")
     var netns: String?

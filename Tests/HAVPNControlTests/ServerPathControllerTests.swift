@@ -61,6 +61,54 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
         #expect(moves == [1])
     }
 
+    /// Both servers stall in turn (as a starved openvpn does in the e2e lab): each path lapses for
+    /// 2 s every 4.5 s, out of phase, so whenever one is dead the other has been healthy for
+    /// less than the fail-over hold. The bond stays on tap0 instead of hopping between segments.
+    @Test(arguments: 0..<5)
+    func pathsStallingInTurnMoveNoBond(seed: Int) {
+        var sim = ProbeSimulation(
+            controller: ServerPathController(configuration: defaults, serverCount: 2, at: .zero), start: .zero,
+            seed: UInt64(seed),
+            network: { s, sentAt, _ in
+                guard sentAt >= .ms(10_000) else { return .milliseconds(5) }
+                let phase = (sentAt.nanoseconds / 1_000_000 - 10_000 + (s == 0 ? 2_250 : 0)) % 4_500
+                return phase < 2_000 ? nil : .milliseconds(5)
+            })
+        var moves: [Int] = []
+        var deaths = 0
+        sim.run(until: .ms(120_000)) { _, a in
+            if case .setBondActive(let s) = a { moves.append(s) }
+            if case .healthChanged(_, .dead) = a { deaths += 1 }
+        }
+        #expect(deaths > 20, "the scenario must make both paths die repeatedly")
+        #expect(moves == [])
+        #expect(sim.controller.active == 0)
+    }
+
+    /// A partition of tap0 right after tap1 came back from an outage: tap1 is taken once it has
+    /// been healthy for the fail-over hold, not at once.
+    @Test func partitionIsLeftAtOnceForAStableTapButWaitsForAFreshOne() {
+        // tap1 comes back from an outage at 8 s; tap0 is cut at 10 s, 2 s later.
+        var sim = ProbeSimulation(
+            controller: ServerPathController(configuration: defaults, serverCount: 2, at: .zero), start: .zero,
+            seed: 9,
+            network: { s, sentAt, _ in
+                if s == 1, sentAt >= .ms(3_000), sentAt < .ms(8_000) { return nil }
+                if s == 0, sentAt >= .ms(10_000) { return nil }
+                return .milliseconds(5)
+            })
+        var moves: [(Instant, Int)] = []
+        var tap1HealthyAt: Instant?
+        sim.run(until: .ms(30_000)) { t, a in
+            if case .setBondActive(let s) = a { moves.append((t, s)) }
+            if case .healthChanged(1, .healthy) = a, t > .ms(8_000) { tap1HealthyAt = t }
+        }
+        #expect(moves.map(\.1) == [1], "\(moves)")
+        guard let (t, _) = moves.first, let tap1HealthyAt else { return }
+        // tap0 is declared dead ~1.55 s after the cut, but tap1 is proven only 5 s after it healed.
+        #expect(t == tap1HealthyAt + defaults.failoverHold)
+    }
+
     @Test func allPathsDeadKeepsTheActiveTapAndReportsIt() {
         var sim = ProbeSimulation(
             controller: ServerPathController(configuration: defaults, serverCount: 2, at: .zero), start: .zero,
@@ -84,6 +132,15 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
         #expect(s.update(health: [.dead, .healthy], at: .ms(6_001)) == .switchActive(from: 0, to: 1))
         #expect(s.update(health: [.dead, .dead], at: .ms(7_000)) == nil)
         #expect(s.active == 1 && !s.activeIsHealthy)
+        var held = PathSelector(initialActive: 0, failbackHold: .seconds(5), failoverHold: .seconds(5))
+        #expect(held.update(health: [.healthy, .unknown], at: .zero) == nil)
+        #expect(held.update(health: [.healthy, .healthy], at: .ms(1_000)) == nil)
+        #expect(held.update(health: [.dead, .healthy], at: .ms(3_000)) == nil, "tap1 healthy for 2 s only")
+        #expect(held.nextDeadline == .ms(6_000))
+        #expect(held.update(health: [.dead, .healthy], at: .ms(6_000)) == .switchActive(from: 0, to: 1))
+        #expect(held.update(health: [.healthy, .dead], at: .ms(6_500)) == nil, "tap0 healthy since 6.5 s")
+        #expect(held.nextDeadline == .ms(11_500))
+        #expect(held.update(health: [.healthy, .dead], at: .ms(11_500)) == .switchActive(from: 1, to: 0))
         var sticky = PathSelector(initialActive: 1)
         #expect(sticky.update(health: [.healthy, .healthy], at: .zero) == nil)
         #expect(sticky.update(health: [.healthy, .healthy], at: .ms(100_000)) == nil && sticky.nextDeadline == nil)

@@ -6,7 +6,7 @@ scenario_server_and_shoot_down() {
   poll 10 all_wl_ok $APIS || { fail server-and-shoot-down "no end-to-end path before"; return; }
   cur=$(route_dev api0 100.96.0.0/24); j=${cur##*ip6tnl}; k=$((1 - j))
   alive="$APIS shoot$j"
-  start_probes dual api0 || { fail server-and-shoot-down "tcp probe did not start"; return; }
+  start_probes dual api0 || { fail server-and-shoot-down "tcp probe did not start: $PROBE_ERROR"; return; }
   local T; T=$(now)
   stop_pid "$WORK/srv0.pid" TERM; stop_pid "$WORK/shoot$k-c0.pid" KILL; stop_pid "$WORK/shoot$k-c1.pid" KILL
   poll 5 all_active tap1 $alive || { stop_probes dual; fail server-and-shoot-down "bonds of $alive not on tap1"; return; }

@@ -5,8 +5,10 @@ stable_fabric() { healthy && all_wl_ok $APIS; }
 scenario_partition_server() {
   needs_run partition-server || return 0
   local T d
-  poll 20 healthy && poll 10 all_wl_ok $APIS || { fail partition-server "fabric not healthy before"; return; }
-  start_probes part api0 || { fail partition-server "tcp probe did not start"; return; }
+  # A settled fabric: a bond fails over at once only to a path proven for the fail-over hold
+  # (5 s), and the previous scenario has just restarted a shoot pod's clients.
+  poll 40 holds 6 healthy && poll 10 all_wl_ok $APIS || { fail partition-server "fabric not healthy before"; return; }
+  start_probes part api0 || { fail partition-server "tcp probe did not start: $PROBE_ERROR"; return; }
   T=$(now); ip -n seednet link set srv0 nomaster
   poll "${PARTITION_DEADLINE_S:-4}" all_active tap1 $PODS || { ip -n seednet link set srv0 master br0; stop_probes part; fail partition-server "bonds not off tap0 ${POLL_S}s after the cut (keepalive alone needs ~6 s)"; return; }
   res part_detect_s "$POLL_S"

@@ -6,8 +6,14 @@ a2_present() { local p; for p in $SHOOTPODS; do link_exists "$p" $A2_TNL && rout
 a2_absent() { local p; for p in $SHOOTPODS; do link_exists "$p" $A2_TNL && return 1; [ -z "$(route_dev "$p" $A2_IP)" ] || return 1; done; }
 scenario_new_apiserver() {
   needs_run new-apiserver || return 0
+  new_apiserver_steps
+  # api2 goes away whatever happened: its side-car, clients and beacons must not load later scenarios
+  stop_pid "$WORK/havpn-api2.pid" KILL; stop_pid "$WORK/api2-c0.pid" KILL; stop_pid "$WORK/api2-c1.pid" KILL
+  ip netns del api2 2>/dev/null; EXTRA_PODS=""
+}
+new_apiserver_steps() {
   local T d life=${ANNOUNCE_LIFETIME_S:-10}
-  ip netns add api2; echo "link set lo up" | b api2
+  ip netns add api2; echo "link set lo up" | b api2; EXTRA_PODS=api2
   plug api2 seednet eth0 api2 fd00:100::22/64 $A2_IP/24
   havpn_apply api2 || { fail new-apiserver "havpn apply api2 failed"; return; }
   havpn_run_start api2
@@ -30,7 +36,6 @@ scenario_new_apiserver() {
   holds $((life / 2)) a2_present || { fail new-apiserver "removed long before announcements.lifetime (${life}s)"; return; }
   poll $((life / 2 + 6)) a2_absent || { fail new-apiserver "not removed ${life}s+ after the silent vanish"; return; }
   res newapi_expiry_s "$(dt "$T" "$(now)")"
-  ip netns del api2
   d="learned $(grep newapi_learned_s "$R" | cut -d= -f2)s after path up; withdraw removed in $(grep newapi_withdraw_s "$R" | cut -d= -f2)s; silent vanish expired after $(grep newapi_expiry_s "$R" | cut -d= -f2)s (lifetime ${life}s)"
   # Deadlines above are the lab's (one loaded UML CPU); the side-car's own figure is in scripts/bench.
   # A withdraw must beat the lifetime by far: that is what tells it from expiry.
