@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Inside a pod netns: log every change of the bond's active slave and the tap carriers (10 ms polling).
+"""Inside a pod netns: log every change of the bond's active slave and the tap carriers (100 ms polling).
 usage: bondmon.py OUTFILE STOPFILE [BOND] [TAPS...]      line: epoch active carrier(tap0) carrier(tap1) ..."""
 import sys, time, os
 out, stop = open(sys.argv[1], 'a', buffering=1), sys.argv[2]
@@ -14,4 +14,4 @@ while not os.path.exists(stop):
     st = (rd('/sys/class/net/%s/bonding/active_slave' % bond),) + tuple(rd('/sys/class/net/%s/carrier' % t) for t in taps)
     if st != last:
         out.write('%.6f %s\n' % (time.time(), ' '.join(st))); last = st
-    time.sleep(0.05)  # 50 ms: finer polling in four pods costs the UML guest more than it measures
+    time.sleep(0.1)  # 100 ms: finer polling in four pods costs the loaded UML guest more than it measures

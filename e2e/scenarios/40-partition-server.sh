@@ -10,7 +10,7 @@ scenario_partition_server() {
   poll 40 holds 6 healthy && poll 10 all_wl_ok $APIS || { fail partition-server "fabric not healthy before"; return; }
   start_probes part api0 || { fail partition-server "tcp probe did not start: $PROBE_ERROR"; return; }
   T=$(now); ip -n seednet link set srv0 nomaster
-  poll "${PARTITION_DEADLINE_S:-4}" all_active tap1 $PODS || { ip -n seednet link set srv0 master br0; stop_probes part; fail partition-server "bonds not off tap0 ${POLL_S}s after the cut (keepalive alone needs ~6 s)"; return; }
+  poll "${PARTITION_DEADLINE_S:-5}" all_active tap1 $PODS || { ip -n seednet link set srv0 master br0; stop_probes part; fail partition-server "bonds not off tap0 ${POLL_S}s after the cut (keepalive alone needs ~6 s)"; return; }
   res part_detect_s "$POLL_S"
   poll 3 all_wl_ok $APIS || { ip -n seednet link set srv0 master br0; stop_probes part; fail partition-server "no path during the partition"; return; }
   # The stream must survive the failover itself: keep it running through 3 s of partition.

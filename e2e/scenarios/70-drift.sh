@@ -3,16 +3,17 @@
 foreign_there() {
   [ -n "$(nsx api0 ip route show 198.51.100.0/24)" ] && link_exists api0 foreign0 && [ -n "$(nsx shoot0 ip route show 203.0.113.0/24)" ]
 }
+shoot_route() { [[ $(route_dev "$1" 100.96.0.0/24) == bond0-ip6tnl[01] ]]; }
 scenario_drift() {
   needs_run drift || return 0
-  local cur T
+  local T
   poll 20 healthy && poll 10 all_wl_ok $APIS || { fail drift "fabric not healthy before"; return; }
   nsx api0 ip route add 198.51.100.0/24 dev bond0-ip6tnl1
   nsx api0 ip link add foreign0 type dummy
   nsx shoot0 ip route add 203.0.113.0/24 dev eth0
-  cur=$(route_dev api0 100.96.0.0/24)
   T=$(now); nsx api0 ip route del 100.96.0.0/24
-  poll "${DRIFT_DEADLINE_S:-5}" route_is api0 100.96.0.0/24 "$cur" || { fail drift "api0 shoot-pod route not repaired after ${POLL_S}s"; return; }
+  # Repaired through a shoot tunnel (which one is the path-controller's choice, tested elsewhere)
+  poll "${DRIFT_DEADLINE_S:-5}" shoot_route api0 || { fail drift "api0 shoot-pod route not repaired after ${POLL_S}s"; return; }
   res drift_route_s "$POLL_S"
   nsx shoot0 ip link del bond0ip6tnl0001
   poll "${DRIFT_DEADLINE_S:-5}" route_is shoot0 10.250.0.10 bond0ip6tnl0001 || { fail drift "shoot0 tunnel/route to api0 not repaired after ${POLL_S}s"; return; }
