@@ -35,6 +35,12 @@ public struct TunnelPeer: Hashable, Sendable, Comparable, CustomStringConvertibl
 /// (a new apiserver pod got a dead one's IP before the dead one expired); a peer left without pod
 /// IPs is removed. ``Step/changed`` tells the run loop whether ``peers`` changed.
 ///
+/// **Address conflicts.** Two pods announcing one bond address (colliding derived indices) are
+/// reported once as ``Step/conflict`` and listed by ``conflicts(at:)``: after a second pod IP set
+/// claims the address ``conflictClaims`` times within `defaultLifetime`, as a havpn sender whose
+/// sequence is below the other's (rejected as `replay`) or as vpn2 senders alternating. The
+/// newest accepted claim keeps the tunnel, as before; the report is what tells the operator.
+///
 /// **Sequence spaces.** The sequence floor lives with the entry. After the entry expired or was
 /// withdrawn it is forgotten, so a restarted apiserver that starts a new, lower sequence space is
 /// accepted then. Until then its lower numbers are `replay`s, so senders start from wall-clock
@@ -86,16 +92,46 @@ public struct TunnelRegistry: Sendable {
         /// ``TunnelRegistry/peers`` differs from before the event: reconcile.
         public var changed: Bool
         public var rejection: AnnouncementRejection?
-        public init(changed: Bool, rejection: AnnouncementRejection? = nil) {
+        /// Set once, when this event made two live claimants of one bond address evident.
+        public var conflict: AddressConflict?
+        public init(changed: Bool, rejection: AnnouncementRejection? = nil, conflict: AddressConflict? = nil) {
             self.changed = changed
             self.rejection = rejection
+            self.conflict = conflict
         }
     }
+
+    /// Two kube-apiserver pods announce the same bond address: their derived indices collided
+    /// (low 16 bits of an IPv4 pod IP, a hash of an IPv6 one) or two were given the same
+    /// `--index`. Only one of them can have the tunnel; the other's traffic goes nowhere.
+    public struct AddressConflict: Hashable, Sendable, CustomStringConvertible {
+        public var bondAddress: IPv6Address
+        /// The pod IPs the tunnel routes to now, and those of the other claimant.
+        public var podIPs: [IPAddress]
+        public var rivalPodIPs: [IPAddress]
+        public init(bondAddress: IPv6Address, podIPs: [IPAddress], rivalPodIPs: [IPAddress]) {
+            self.bondAddress = bondAddress
+            self.podIPs = podIPs
+            self.rivalPodIPs = rivalPodIPs
+        }
+        public var description: String {
+            "\(bondAddress) claimed by pods \(podIPs.map(\.description).joined(separator: ",")) and \(rivalPodIPs.map(\.description).joined(separator: ","))"
+        }
+    }
+
+    /// Claims by a second pod IP set before a conflict is reported: a pod that really changed its
+    /// IP (vpn2 #136) makes one, and a reordered or replayed old message one more; a live second
+    /// sender keeps making them every announcement interval.
+    static let conflictClaims = 3
 
     struct Entry: Sendable {
         var podIPs: [IPAddress]
         var expiresAt: Instant
         var lastSequence: UInt64?
+        /// Another pod IP set claiming this bond address lately, how often, and when last.
+        var rival: [IPAddress]? = nil
+        var rivalClaims = 0
+        var rivalSeenAt: Instant = .zero
     }
 
     public let configuration: Configuration
@@ -108,6 +144,15 @@ public struct TunnelRegistry: Sendable {
     /// Known peers, sorted by bond address.
     public var peers: [TunnelPeer] {
         entries.map { TunnelPeer(bondAddress: $0.key, podIPs: $0.value.podIPs) }.sorted()
+    }
+
+    /// Bond addresses that two pods have been claiming within the last `defaultLifetime`.
+    public func conflicts(at now: Instant) -> [AddressConflict] {
+        entries.compactMap { bond, e in
+            guard let rival = e.rival, e.rivalClaims >= Self.conflictClaims, now - e.rivalSeenAt < configuration.defaultLifetime
+            else { return nil }
+            return AddressConflict(bondAddress: bond, podIPs: e.podIPs, rivalPodIPs: rival)
+        }.sorted { $0.bondAddress < $1.bondAddress }
     }
 
     /// When the next peer expires (call ``tick(at:)`` then).
@@ -129,7 +174,7 @@ public struct TunnelRegistry: Sendable {
             } else {
                 acceptedCount += 1
             }
-            return Step(changed: expired || result.changed, rejection: result.rejection)
+            return Step(changed: expired || result.changed, rejection: result.rejection, conflict: result.conflict)
         }
     }
 
@@ -166,7 +211,17 @@ public struct TunnelRegistry: Sendable {
             podIPs = [ip]
             lifetime = configuration.defaultLifetime
         case .havpn(let m, _):
-            if let last = entries[bond]?.lastSequence, m.sequence <= last { return Step(changed: false, rejection: .replay) }
+            if let last = entries[bond]?.lastSequence, m.sequence <= last {
+                // A second sender with its own, lower sequence space looks like replays of
+                // another pod IP set; tell that apart from the one old message a change leaves.
+                let claimed = Array(Set(m.podIPs)).sorted()
+                var conflict: AddressConflict?
+                if m.kind == .announce, var e = entries[bond], claimed != e.podIPs {
+                    conflict = rivalClaim(&e, claimed, bond: bond, at: now)
+                    entries[bond] = e
+                }
+                return Step(changed: false, rejection: .replay, conflict: conflict)
+            }
             if m.kind == .withdraw {
                 return Step(changed: entries.removeValue(forKey: bond) != nil)
             }
@@ -179,7 +234,25 @@ public struct TunnelRegistry: Sendable {
         }
         let old = entries[bond]
         if old == nil && entries.count >= configuration.maxPeers { return Step(changed: false, rejection: .overCapacity) }
-        entries[bond] = Entry(podIPs: podIPs, expiresAt: now + lifetime, lastSequence: sequence ?? old?.lastSequence)
+        var entry = Entry(podIPs: podIPs, expiresAt: now + lifetime, lastSequence: sequence ?? old?.lastSequence)
+        var conflict: AddressConflict?
+        if let old {
+            entry.rival = old.rival
+            entry.rivalClaims = old.rivalClaims
+            entry.rivalSeenAt = old.rivalSeenAt
+            if old.podIPs != podIPs {
+                // The pod IPs changed. If the new set was the rival, two senders alternate (the
+                // vpn2 format has no sequence to keep one out): the old set becomes the rival
+                // and the count of alternations goes on.
+                entry.rival = old.podIPs
+                entry.rivalClaims = old.rival == podIPs && now - old.rivalSeenAt < configuration.defaultLifetime ? old.rivalClaims + 1 : 1
+                entry.rivalSeenAt = now
+                if entry.rivalClaims == Self.conflictClaims {
+                    conflict = AddressConflict(bondAddress: bond, podIPs: podIPs, rivalPodIPs: old.podIPs)
+                }
+            }
+        }
+        entries[bond] = entry
         var changed = old?.podIPs != podIPs
         // A pod IP belongs to one peer: the newest claim wins.
         for (other, var e) in entries where other != bond && e.podIPs.contains(where: podIPs.contains) {
@@ -187,7 +260,20 @@ public struct TunnelRegistry: Sendable {
             entries[other] = e.podIPs.isEmpty ? nil : e
             changed = true
         }
-        return Step(changed: changed)
+        return Step(changed: changed, conflict: conflict)
+    }
+
+    /// Records a claim of `claimed` for an entry that routes to other pod IPs; returns the
+    /// conflict when this claim is the one that makes it evident.
+    private func rivalClaim(_ e: inout Entry, _ claimed: [IPAddress], bond: IPv6Address, at now: Instant) -> AddressConflict? {
+        if e.rival == claimed, now - e.rivalSeenAt < configuration.defaultLifetime {
+            e.rivalClaims += 1
+        } else {
+            e.rival = claimed
+            e.rivalClaims = 1
+        }
+        e.rivalSeenAt = now
+        return e.rivalClaims == Self.conflictClaims ? AddressConflict(bondAddress: bond, podIPs: e.podIPs, rivalPodIPs: claimed) : nil
     }
 
     private mutating func expire(at now: Instant) -> Bool {

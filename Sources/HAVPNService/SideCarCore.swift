@@ -151,6 +151,7 @@ struct SideCarCore {
             let step = r.tick(at: now)
             registry = r
             if step.changed { peersChanged(at: now) }
+            metrics.apiserverAddressConflicts.set(to: Double(r.conflicts(at: now).count))
         }
         if !bootstrapPeers.isEmpty, now >= bootstrapUntil {
             bootstrapPeers = []
@@ -252,6 +253,13 @@ struct SideCarCore {
             logger.debug("announcement ignored", metadata: ["announcement.source": "\(source)", "announcement.reason": "\(rejection.rawValue)"])
         } else {
             metrics.announcementsReceived.increment()
+        }
+        if let conflict = step.conflict {
+            // Once per conflict; the gauge stays up while it lasts.
+            logger.warning(
+                "two kube-apiserver pods announce one bond address; give them distinct --index or --bond-address",
+                metadata: ["announcement.conflict": "\(conflict)"])
+            metrics.apiserverAddressConflicts.set(to: Double(r.conflicts(at: now).count))
         }
         if step.changed { peersChanged(at: now) }
         return startReconcileIfDue(at: now)

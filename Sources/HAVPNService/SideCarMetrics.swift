@@ -17,6 +17,7 @@ public final class SideCarMetrics: Sendable {
     let preferredServer: Gauge
     let serverPathSwitches: Counter
     let knownApiservers: Gauge
+    let apiserverAddressConflicts: Gauge
     let tunnels: Gauge
     let announcementsSent: Counter
     let announcementsReceived: Counter
@@ -38,6 +39,8 @@ public final class SideCarMetrics: Sendable {
         preferredServer = registry.makeGauge(descriptor: Self.name("havpn_preferred_server", "VPN server whose tap the bond prefers."))
         serverPathSwitches = registry.makeCounter(descriptor: Self.name("havpn_server_path_switches_total", "Moves of the bond to another VPN server path."))
         knownApiservers = registry.makeGauge(descriptor: Self.name("havpn_known_apiservers", "shoot role: apiserver instances known."))
+        apiserverAddressConflicts = registry.makeGauge(
+            descriptor: Self.name("havpn_apiserver_address_conflicts", "shoot role: bond addresses announced by two kube-apiserver pods (colliding indices)."))
         tunnels = registry.makeGauge(descriptor: Self.name("havpn_tunnels", "ip6tnl devices in the desired state."))
         announcementsSent = registry.makeCounter(descriptor: Self.name("havpn_announcements_sent_total", "apiserver role: announcements sent."))
         announcementsReceived = registry.makeCounter(descriptor: Self.name("havpn_announcements_received_total", "shoot role: announcements accepted."))

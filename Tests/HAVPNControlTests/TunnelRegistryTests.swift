@@ -31,6 +31,41 @@ private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAV
         #expect(r.peers.isEmpty)
         #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1]), at: .ms(4_000)).changed)
         #expect(r.acceptedCount == 5 && r.rejections == [.replay: 1])
+        // A changed pod IP and one stale message with the old one are not a conflict.
+        #expect(r.conflicts(at: .ms(4_000)).isEmpty)
+    }
+
+    /// Two havpn senders claim one bond address (their derived indices collided). The one with
+    /// the higher sequence space keeps the tunnel; the other's announcements are replays with
+    /// other pod IPs, and the third of them reports the conflict, once.
+    @Test mutating func twoHAVPNSendersOfOneBondAddressAreAConflict() {
+        let a = apiserver(0x2a)
+        var reported: [TunnelRegistry.AddressConflict] = []
+        for i in 0..<6 {
+            let t = Instant.ms(Int64(i) * 1_000)
+            for (seq, ip) in [(UInt64(5_000 + i), ip1), (UInt64(1_000 + i), ip2)] {
+                if let c = r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: seq, [ip]), at: t).conflict { reported.append(c) }
+            }
+        }
+        let expected = TunnelRegistry.AddressConflict(bondAddress: a, podIPs: [ip1], rivalPodIPs: [ip2])
+        #expect(reported == [expected])
+        #expect(r.peers == [TunnelPeer(bondAddress: a, podIPs: [ip1])])
+        #expect(r.conflicts(at: .ms(6_000)) == [expected])
+        // The second sender stops: the conflict clears a lifetime after its last claim.
+        _ = r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 6_000, [ip1]), at: .ms(60_000))
+        #expect(r.conflicts(at: .ms(64_999)) == [expected])
+        #expect(r.conflicts(at: .ms(65_000)).isEmpty)
+    }
+
+    /// vpn2's format has no sequence: two senders make the entry alternate.
+    @Test mutating func alternatingVPN2SendersAreAConflict() {
+        let a = apiserver(3)
+        var steps: [TunnelRegistry.Step] = []
+        for (i, ip) in ["10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.2"].enumerated() {
+            steps.append(r.announcement(from: .v6(a), device: "bond0", payload: Array(ip.utf8), at: .ms(Int64(i) * 500)))
+        }
+        #expect(steps.map { $0.conflict != nil } == [false, false, false, true])
+        #expect(r.conflicts(at: .ms(2_000)) == [.init(bondAddress: a, podIPs: [ip2], rivalPodIPs: [ip1])])
     }
 
     @Test mutating func expiryAfterLifetime() {

@@ -58,7 +58,7 @@ func first<T: Sendable>(_ stream: AsyncStream<T>, within timeout: Duration) asyn
 @Suite struct HealthServerTests {
     @Test func endpointsOverLoopback() async throws {
         let registry = PrometheusCollectorRegistry()
-        registry.makeCounter(name: "havpn_test_requests_total").increment(by: Int64(3))
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "havpn_test_requests_total", unitName: "", helpText: "Test.")).increment(by: Int64(3))
         let readiness = Mutex(Readiness(ready: false, reasons: ["first reconcile pending", "no healthy shoot client"]))
         let (bound, boundSink) = AsyncStream.makeStream(of: Int.self)
         let server = HealthServer(

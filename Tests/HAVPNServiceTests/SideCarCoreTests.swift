@@ -264,6 +264,21 @@ private let settled = ServerPathController.Configuration(timings: Topology.Timin
     let apiserver = IPv6Address("fd8f:6d53:b97a:1::a:7")!
     let podIP = IPAddress("10.1.0.9")!
 
+    @Test func twoPodsAnnouncingOneBondAddressShowInTheMetrics() throws {
+        let yaml = Self.vpn2YAML.replacingOccurrences(of: "apiservers:\n  - index: 1\n    podIPs: [10.1.0.5]\n", with: "")
+        let sim = try Simulation(role: .shoot, index: 0, yaml: yaml)
+        sim.start()
+        for ip in ["10.1.0.9", "10.1.0.10", "10.1.0.9"] {
+            sim.process(sim.core.announcement(from: apiserver, device: "bond0", payload: Array(ip.utf8), at: sim.now))
+            sim.advance(by: .milliseconds(100))
+        }
+        #expect(metricValue(sim.metrics, "havpn_apiserver_address_conflicts") == 0)
+        sim.process(sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.10".utf8), at: sim.now))
+        #expect(metricValue(sim.metrics, "havpn_apiserver_address_conflicts") == 1)
+        sim.advance(by: .seconds(61), step: .milliseconds(500))
+        #expect(metricValue(sim.metrics, "havpn_apiserver_address_conflicts") == 0)
+    }
+
     @Test func vpn2AnnouncementCreatesATunnelUntilItsLifetimeEnds() throws {
         // No apiserver declared in the file: the shoot pod knows only what is announced.
         let yaml = Self.vpn2YAML.replacingOccurrences(of: "apiservers:\n  - index: 1\n    podIPs: [10.1.0.5]\n", with: "")
