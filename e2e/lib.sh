@@ -131,7 +131,7 @@ stop_probes() { touch "$WORK/stop-$1"; wait "$PROBE_PID"; kill -TERM "$PING_PID"
 probe() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$WORK/probe-$1.json" "$2" 2>/dev/null; }
 ping_max_gap() { awk -F'[][]' '/icmp_seq/{t=$2; if(p&&t-p>m)m=t-p; p=t} END{printf "%.3f", m}' "$WORK/ping-$1.log"; }
 # first time (epoch) after T at which bondmon of POD shows active slave TAP
-bond_switch_at() { awk -v t="$2" -v s="$3" '$1>=t && $2==s {printf "%.3f", $1; exit}' "$WORK/bondmon-$1.log"; }
+bond_switch_at() { awk -v t="$2" -v s="$3" '$1>=t && $2==s {printf "%.6f", $1; exit}' "$WORK/bondmon-$1.log"; }
 all_logs_have() { local pat=$1 f; shift; for f in "$@"; do grep -q -- "$pat" "$f" 2>/dev/null || return 1; done; }
 # wait_jobs: wait for the short-lived background jobs started since the last call (renders + openvpn --daemon)
 wait_jobs() { local j; for j in $(jobs -p); do case " $LONG_PIDS " in *" $j "*) ;; *) wait "$j";; esac; done; }
