@@ -114,6 +114,8 @@ public struct TunnelRegistry: Sendable {
             self.podIPs = podIPs
             self.rivalPodIPs = rivalPodIPs
         }
+        /// The same conflict after the rival took the tunnel over.
+        var swapped: AddressConflict { AddressConflict(bondAddress: bondAddress, podIPs: rivalPodIPs, rivalPodIPs: podIPs) }
         public var description: String {
             "\(bondAddress) claimed by pods \(podIPs.map(\.description).joined(separator: ",")) and \(rivalPodIPs.map(\.description).joined(separator: ","))"
         }
@@ -236,21 +238,16 @@ public struct TunnelRegistry: Sendable {
         if old == nil && entries.count >= configuration.maxPeers { return Step(changed: false, rejection: .overCapacity) }
         var entry = Entry(podIPs: podIPs, expiresAt: now + lifetime, lastSequence: sequence ?? old?.lastSequence)
         var conflict: AddressConflict?
-        if let old {
-            entry.rival = old.rival
-            entry.rivalClaims = old.rivalClaims
-            entry.rivalSeenAt = old.rivalSeenAt
-            if old.podIPs != podIPs {
-                // The pod IPs changed. If the new set was the rival, two senders alternate (the
-                // vpn2 format has no sequence to keep one out): the old set becomes the rival
-                // and the count of alternations goes on.
-                entry.rival = old.podIPs
-                entry.rivalClaims = old.rival == podIPs && now - old.rivalSeenAt < configuration.defaultLifetime ? old.rivalClaims + 1 : 1
-                entry.rivalSeenAt = now
-                if entry.rivalClaims == Self.conflictClaims {
-                    conflict = AddressConflict(bondAddress: bond, podIPs: podIPs, rivalPodIPs: old.podIPs)
-                }
+        if var claim = old {
+            if claim.podIPs != podIPs {
+                // The pod IPs changed: a claim of the new set against the old one, which becomes
+                // the rival. Two vpn2 senders (no sequence keeps one out) alternate like this.
+                conflict = rivalClaim(&claim, podIPs, bond: bond, at: now).map { $0.swapped }
+                claim.rival = claim.podIPs
             }
+            entry.rival = claim.rival
+            entry.rivalClaims = claim.rivalClaims
+            entry.rivalSeenAt = claim.rivalSeenAt
         }
         entries[bond] = entry
         var changed = old?.podIPs != podIPs
