@@ -107,16 +107,11 @@ import Testing
 
     @Test func reloadThatRemovesThePreferredServerKeepsReconciling() throws {
         let three = Fixture.exampleYAML(replacing: "servers: 2 ", with: "servers: 3 ")
-        let sim = try Simulation(role: .apiserver, index: 1, yaml: three)
-        sim.answerProbe = { _ in true }
-        var live: Set<Int> = [0, 1, 2]
-        sim.answerBeacon = { live.contains($0) }
-        sim.start()
-        sim.advance(by: settled)
-        live = [2]
+        let (sim, live) = try settledServerPaths(role: .apiserver, yaml: three, live: [0, 1, 2])
+        live.servers = [2]
         #expect(sim.advance(until: { $0.desired.bondPrimary == "tap2" }, within: .seconds(2)) != nil)
 
-        live = [0, 1]
+        live.servers = [0, 1]
         sim.process(sim.core.configChanged(yaml: Fixture.exampleYAML, file: "t", at: sim.now))
         let reload = sim.advance(until: { $0.reasons.contains("configChanged") }, within: .milliseconds(200))
         #expect(reload?.desired.linkNames == ["bond0", "bond0-ip6tnl0", "bond0-ip6tnl1", "tap0", "tap1"])
@@ -124,26 +119,36 @@ import Testing
     }
 
     @Test func serverPathControllerRebuiltByAReloadKnowsTheTapInUse() throws {
-        let sim = try Simulation(role: .apiserver, index: 1)
-        sim.answerProbe = { _ in true }
-        var live: Set<Int> = [0, 1]
-        sim.answerBeacon = { live.contains($0) }
-        sim.start()
-        sim.advance(by: settled)
-        live = [1]
+        let (sim, live) = try settledServerPaths(role: .apiserver, live: [0, 1])
+        live.servers = [1]
         #expect(sim.advance(until: { $0.desired.bondPrimary == "tap1" }, within: .seconds(2)) != nil)
 
         let slower = Fixture.exampleYAML(replacing: "resyncInterval: 30s", with: "resyncInterval: 40s")
         sim.process(sim.core.configChanged(yaml: slower, file: "t", at: sim.now))
         #expect(sim.advance(until: { $0.reasons.contains("configChanged") }, within: .milliseconds(200))?.desired.bondPrimary == "tap1")
         // The rebuilt controller proves tap0 afresh: healthy after 3 beacons, then the fail-over hold.
-        live = [0]
+        live.servers = [0]
         #expect(sim.advance(until: { $0.desired.bondPrimary == "tap0" }, within: .seconds(7)) != nil)
     }
 }
 
-/// Past start-up and the server paths' fail-over hold: every path proven stable.
-private let settled = ServerPathController.Configuration(timings: Topology.Timings()).failoverHold + .seconds(1)
+/// The VPN servers whose paths answer beacons in a ``Simulation``; a test cuts one by removing it.
+private final class LiveServers {
+    var servers: Set<Int>
+    init(_ servers: Set<Int>) { self.servers = servers }
+}
+
+/// A pod (apiserver 1 or shoot 0, every peer answering) past start-up and the server paths'
+/// fail-over hold, so every path in `live` is proven stable before the test cuts one.
+private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, live: Set<Int>) throws -> (Simulation, LiveServers) {
+    let sim = try Simulation(role: role, index: role == .apiserver ? 1 : 0, yaml: yaml)
+    let paths = LiveServers(live)
+    if role == .apiserver { sim.answerProbe = { _ in true } } else { sim.beaconPeer = (.apiserver, 1) }
+    sim.answerBeacon = { paths.servers.contains($0) }
+    sim.start()
+    sim.advance(by: ServerPathController.Configuration(timings: Topology.Timings()).failoverHold + .seconds(1))
+    return (sim, paths)
+}
 
 @Suite struct SideCarCorePathTests {
     @Test func deadActiveShootClientIsSwitchedAwayWithinTwoSeconds() throws {
@@ -411,16 +416,11 @@ private let settled = ServerPathController.Configuration(timings: Topology.Timin
     }
 
     @Test func deadServerPathMovesTheBondWithinTwoSeconds() throws {
-        let sim = try Simulation(role: .apiserver, index: 1)
-        sim.answerProbe = { _ in true }
-        var live: Set<Int> = [0, 1]
-        sim.answerBeacon = { live.contains($0) }
-        sim.start()
-        sim.advance(by: settled)
+        let (sim, live) = try settledServerPaths(role: .apiserver, live: [0, 1])
         #expect(sim.reconciles.allSatisfy { $0.desired.bondPrimary == "tap0" })
         #expect(sim.core.serverPaths?.usableServers == [0, 1])
 
-        live = [1]
+        live.servers = [1]
         let died = sim.now
         let moved = try #require(sim.advance(until: { $0.desired.bondPrimary == "tap1" }, within: .seconds(2)))
         #expect(moved.at - died <= .seconds(2))
@@ -430,13 +430,8 @@ private let settled = ServerPathController.Configuration(timings: Topology.Timin
     }
 
     @Test func shootSideAlsoMovesTheBond() throws {
-        let sim = try Simulation(role: .shoot, index: 0)
-        sim.beaconPeer = (.apiserver, 1)
-        var live: Set<Int> = [0, 1]
-        sim.answerBeacon = { live.contains($0) }
-        sim.start()
-        sim.advance(by: settled)
-        live = [1]
+        let (sim, live) = try settledServerPaths(role: .shoot, live: [0, 1])
+        live.servers = [1]
         #expect(sim.advance(until: { $0.desired.bondPrimary == "tap1" }, within: .seconds(2)) != nil)
     }
 
