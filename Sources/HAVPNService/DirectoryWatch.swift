@@ -8,10 +8,13 @@ import Glibc
 /// "look again": the content comparison in ``ConfigWatcher`` decides, and polling stays the
 /// correctness path (queue overflows, missed events, filesystems without inotify).
 final class DirectoryWatch: @unchecked Sendable {
-    // @unchecked: `fd` is immutable; `closed` is guarded by `lock`.
+    // @unchecked: `fd` is immutable; `closed` and `reading` are guarded by `lock`.
     private let fd: Int32
     private let lock = NSLock()
     private var closed = false
+    /// The reader thread runs; it closes the descriptor when it ends, so that the number is
+    /// never reused by another open while it still polls and reads it.
+    private var reading = false
 
     /// nil when inotify is unavailable or the directory cannot be watched (polling still works).
     init?(directory: String) {
@@ -30,7 +33,11 @@ final class DirectoryWatch: @unchecked Sendable {
     /// One element per batch of directory events, read on a dedicated thread.
     func events() -> AsyncStream<Void> {
         AsyncStream { continuation in
+            lock.lock()
+            reading = !closed
+            lock.unlock()
             let thread = Thread { [self] in
+                defer { finishReading() }
                 var buffer = [UInt8](repeating: 0, count: 4096)
                 while !isClosed {
                     var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
@@ -56,12 +63,21 @@ final class DirectoryWatch: @unchecked Sendable {
         return closed
     }
 
+    /// Stops the watch; the reader (if any) notices within its 1 s poll and closes the descriptor.
     func close() {
         lock.lock()
         defer { lock.unlock() }
-        if !closed {
-            closed = true
-            _ = Glibc.close(fd)
-        }
+        guard !closed else { return }
+        closed = true
+        if !reading { _ = Glibc.close(fd) }
+    }
+
+    private func finishReading() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard reading else { return }
+        reading = false
+        closed = true
+        _ = Glibc.close(fd)
     }
 }

@@ -48,7 +48,7 @@ final class ICMPv6Prober: @unchecked Sendable {
         var packet: [UInt8] = [128, 0, 0, 0, UInt8(identifier >> 8), UInt8(identifier & 0xff), UInt8(sequence >> 8), UInt8(sequence & 0xff)]
         packet += Array("havpn-probe".utf8)
         let sent = withSockaddr(sockaddr_in6(address: address, port: 0)) { sa, len in
-            sendto(socket.fd, packet, packet.count, Int32(MSG_DONTWAIT), sa, len)
+            socket.withFD { sendto($0, packet, packet.count, Int32(MSG_DONTWAIT), sa, len) } ?? -1
         }
         return sent == packet.count
     }

@@ -35,7 +35,7 @@ final class PacketSocket: @unchecked Sendable {
     @discardableResult
     func send(_ payload: [UInt8], to mac: [UInt8]?) -> Bool {
         let n = Self.withLinkLayerAddress(ifindex: interfaceIndex, etherType: etherType, destination: mac ?? Self.broadcastMAC) { sa, len in
-            sendto(socket.fd, payload, payload.count, Int32(MSG_DONTWAIT), sa, len)
+            socket.withFD { sendto($0, payload, payload.count, Int32(MSG_DONTWAIT), sa, len) } ?? -1
         }
         return n == payload.count
     }

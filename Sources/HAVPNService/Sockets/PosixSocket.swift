@@ -11,10 +11,14 @@ import HAVPNNetlink
 /// timeout costs wake-ups in every idle side-car).
 final class PosixSocket: @unchecked Sendable {
     // @unchecked: the fd is immutable after init and the kernel serialises concurrent
-    // send/recv on one socket; `closed` is guarded by `lock`.
+    // send/recv on one socket; `closed`, `users` and `released` are guarded by `lock`.
+    /// Used directly only in `init` (bind) and by the receive thread, which holds a use for as
+    /// long as it runs; everything else goes through ``withFD(_:)``.
     let fd: Int32
     private let lock = NSLock()
     private var closed = false
+    private var users = 0
+    private var released = false
 
     init(domain: Int32, type: Int32, protocol proto: Int32, netns: String?, what: String) throws(HAVPNError) {
         let fd = try NetworkNamespace.run(in: netns) { () throws(HAVPNError) -> Int32 in
@@ -29,19 +33,51 @@ final class PosixSocket: @unchecked Sendable {
 
     deinit { close() }
 
+    /// Stops all use. The descriptor itself is released only when nobody uses it any more: a
+    /// receive thread may still sit in `recv` (up to its 1 s timeout), and closing the number
+    /// under it would let it read from whatever socket the process opens next with that number
+    /// (seen in the tests: another test's HTTP connection lost its bytes).
     func close() {
         lock.lock()
         defer { lock.unlock() }
-        if !closed {
-            closed = true
-            _ = Glibc.close(fd)
-        }
+        guard !closed else { return }
+        closed = true
+        releaseIfUnused()
     }
 
     var isClosed: Bool {
         lock.lock()
         defer { lock.unlock() }
         return closed
+    }
+
+    /// Runs `body` with the descriptor, or returns nil once the socket is closed.
+    func withFD<R>(_ body: (Int32) -> R) -> R? {
+        guard acquire() else { return nil }
+        defer { release() }
+        return body(fd)
+    }
+
+    fileprivate func acquire() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !closed else { return false }
+        users += 1
+        return true
+    }
+
+    fileprivate func release() {
+        lock.lock()
+        defer { lock.unlock() }
+        users -= 1
+        releaseIfUnused()
+    }
+
+    private func releaseIfUnused() {
+        if closed, users == 0, !released {
+            released = true
+            _ = Glibc.close(fd)
+        }
     }
 
     func setOption(_ level: Int32, _ name: Int32, _ value: Int32) {
@@ -60,6 +96,8 @@ final class PosixSocket: @unchecked Sendable {
 /// until the socket is closed.
 func startReceiveThread(name: String, socket: PosixSocket, _ loop: @escaping @Sendable () -> Void) {
     let thread = Thread {
+        guard socket.acquire() else { return }
+        defer { socket.release() }
         while !socket.isClosed { loop() }
     }
     thread.name = name

@@ -37,7 +37,7 @@ final class UDP6Socket: @unchecked Sendable {
     @discardableResult
     func send(_ payload: [UInt8], to address: IPv6Address, port: UInt16) -> Bool {
         let n = withSockaddr(sockaddr_in6(address: address, port: port)) { sa, len in
-            sendto(socket.fd, payload, payload.count, Int32(MSG_DONTWAIT), sa, len)
+            socket.withFD { sendto($0, payload, payload.count, Int32(MSG_DONTWAIT), sa, len) } ?? -1
         }
         return n == payload.count
     }
