@@ -95,6 +95,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Runs the built `havpn` executable (exit codes, one-line errors); no kernel access.
+        .testTarget(name: "HAVPNCLITests", dependencies: ["havpn"]),
         // Runs only inside the real-kernel lab (lab/run); skipped elsewhere.
         .testTarget(
             name: "HAVPNKernelTests",
