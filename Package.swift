@@ -104,3 +104,24 @@ let package = Package(
         ),
     ]
 )
+
+// MARK: - Fuzz targets (scripts/fuzz)
+// libFuzzer provides `main` and the coverage instrumentation comes from `-sanitize=fuzzer` on every
+// module, so these exist only in the fuzz build (HAVPN_FUZZ=1, its own scratch path).
+if Context.environment["HAVPN_FUZZ"] == "1" {
+    let fuzzSettings: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
+    package.targets += [
+        .executableTarget(
+            name: "FuzzAnnouncement",
+            dependencies: ["HAVPNModel", "HAVPNControl"],
+            path: "Fuzz/FuzzAnnouncement",
+            swiftSettings: fuzzSettings
+        ),
+        .executableTarget(
+            name: "FuzzTopology",
+            dependencies: ["HAVPNModel"],
+            path: "Fuzz/FuzzTopology",
+            swiftSettings: fuzzSettings
+        ),
+    ]
+}
