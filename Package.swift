@@ -55,13 +55,16 @@ let package = Package(
         ),
 
         // MARK: - CLI
+        // The git commit, captured at build time for `--version` and `havpn_build_info`.
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
         .executableTarget(
             name: "havpn",
             dependencies: [
                 "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNControl", "HAVPNOpenVPN", "HAVPNService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            plugins: ["BuildInfoPlugin"]
         ),
 
         // MARK: - Tests

@@ -1,6 +1,9 @@
 import ArgumentParser
 import HAVPNModel
 
+/// The release this source is; the commit comes from the build (BuildInfoPlugin).
+let havpnVersion = "0.1.0"
+
 @main
 struct HAVPNCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,7 +18,7 @@ struct HAVPNCommand: AsyncParsableCommand {
             Exit codes: 0 ok or in sync; 1 error (one line on stderr: error[code]: ...); \
             2 changes pending (plan) or a conflict with a foreign object (plan, apply); 64 usage error.
             """,
-        version: "0.1.0",
+        version: "\(havpnVersion) (commit \(BuildInfo.commit))",
         subcommands: [
             ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ShowCommand.self, RunCommand.self, OpenVPNConfigCommand.self,
         ]

@@ -98,4 +98,23 @@ import Testing
         #expect(text.contains("Exit codes: 0 ok or in sync; 1 error"))
         #expect(text.contains("64 usage error."))
     }
+
+    @Test func versionNamesTheCommitTheBinaryWasBuiltFrom() throws {
+        let r = try havpn(["--version"])
+        #expect(r.status == 0)
+        let version = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(version.wholeMatch(of: /\d+\.\d+\.\d+ \(commit ([0-9a-f]{12}(-dirty)?|unknown)\)/) != nil, "\(version)")
+        // In a git checkout the commit is the checkout's own.
+        let head = Process()
+        head.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        head.arguments = ["-C", URL(fileURLWithPath: #filePath).deletingLastPathComponent().path, "rev-parse", "--short=12", "HEAD"]
+        let pipe = Pipe()
+        head.standardOutput = pipe
+        head.standardError = FileHandle.nullDevice
+        guard (try? head.run()) != nil else { return }
+        let commit = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        head.waitUntilExit()
+        if head.terminationStatus == 0 { #expect(version.contains("commit \(commit)"), "\(version) vs HEAD \(commit)") }
+    }
 }
