@@ -7,8 +7,8 @@ Prints one line per check and a summary; exits 1 when any check failed.
   manifests   every object in examples/kubernetes/*.yaml and every patch in examples/kubernetes/patches/, merged
               onto a minimal object, passes `kubernetes-validate --strict` for KUBERNETES_VERSION;
   pods        every container has CPU and memory requests and a memory limit, every pod runs seccomp RuntimeDefault,
-              only kubelet-safe pod sysctls, privileged only in init containers, no readiness gate on /readyz in
-              the kube-apiserver pod;
+              only kubelet-safe pod sysctls, privileged only in init containers, every mount names a volume of its
+              pod, no readiness probe on the side-cars of the kube-apiserver pod;
   topology    the seed's and the shoot's havpn-topology ConfigMaps carry the same topology, which the schema (and
               `havpn validate`, when a built binary is at hand) accepts; every mounted ConfigMap exists in the
               pod's namespace; the shoot NetworkPolicy's ipBlocks are the topology's shoot networks;
@@ -168,6 +168,10 @@ for path, obj, template in pod_templates():
             seccomp = security.get("seccompProfile", {}).get("type", pod_seccomp)
             if seccomp != "RuntimeDefault" and not privileged:
                 problems.append(f"{where}: seccompProfile is {seccomp or 'unset'}, not RuntimeDefault")
+            volumes = {volume["name"] for volume in spec.get("volumes", [])}
+            for mount in container.get("volumeMounts", []):
+                if mount["name"] not in volumes:
+                    problems.append(f"{where}: mounts {mount['name']}, which is not a volume of the pod")
             if (name, container["name"]) in PENDING:
                 continue
             resources = container.get("resources", {})
@@ -182,7 +186,7 @@ for path, obj, template in pod_templates():
             if container["name"] != "kube-apiserver" and probe:
                 problems.append(f"{path.name}: {name}/{container['name']}: a readiness probe in the kube-apiserver pod "
                                 "gates the API server on the shoot (vpn-shoot is deployed through it)")
-check("pods: resources, seccomp RuntimeDefault, safe sysctls, privileges, no readiness gate on the shoot", problems)
+check("pods: resources, seccomp RuntimeDefault, safe sysctls, privileges, mounts, no readiness gate on the shoot", problems)
 for (pod, container), reason in PENDING.items():
     print(f"       (pending: {pod}/{container} has no resources: {reason})")
 
