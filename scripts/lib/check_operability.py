@@ -14,7 +14,7 @@ Prints one line per check and a summary; exits 1 when any check failed.
               pod's namespace; the shoot NetworkPolicy's ipBlocks are the topology's shoot networks;
   schema      every example topology has a yaml-language-server modeline naming the schema's $id;
   rules       `promtool check rules`, `promtool test rules`, and `promtool check config` of the scrape job;
-  dashboard   the Grafana dashboard parses as JSON, every panel has a query;
+  dashboard   the Grafana dashboard parses as JSON, has a uid and unique panel ids, every panel has a query;
   metrics     every metric a dashboard query or an alert rule names is one havpn's code exports, and every
               announcement rejection `reason` they name is one the code has.
 """
@@ -305,9 +305,14 @@ for variable in dashboard.get("templating", {}).get("list", []):
     if variable.get("type") == "query":
         query = variable.get("query")
         queries.append((f"dashboard variable ${variable['name']}", query.get("query") if isinstance(query, dict) else query))
+ids = [panel.get("id") for panel in dashboard.get("panels", [])]
+if len(ids) != len(set(ids)):
+    problems.append("havpn-dashboard.json: panel ids are not unique")
+if not dashboard.get("uid"):
+    problems.append("havpn-dashboard.json: no uid")
 if len(queries) < 20:
     problems.append(f"only {len(queries)} dashboard queries found")
-check("havpn-dashboard.json parses, every panel has a query", problems)
+check("havpn-dashboard.json parses, has a uid, unique panel ids and a query in every panel", problems)
 for group in yaml.safe_load(rules_file.read_text(encoding="utf-8"))["groups"]:
     for rule in group["rules"]:
         queries.append((f"rule {rule.get('alert') or rule.get('record')}", str(rule["expr"])))
