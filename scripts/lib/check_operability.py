@@ -234,7 +234,8 @@ with tempfile.TemporaryDirectory() as scratch:
             result = run([havpn, "validate", "-f", file])
             if result.returncode != 0:
                 problems.append((result.stdout + result.stderr).strip())
-        check(f"the embedded topologies pass `havpn validate` ({os.path.relpath(havpn, ROOT)})", problems)
+        shown = os.path.relpath(havpn, ROOT) if havpn.startswith(str(ROOT) + os.sep) else havpn
+        check(f"the embedded topologies pass `havpn validate` ({shown})", problems)
     else:
         print(f"skip havpn validate of the embedded topologies (no binary at {havpn}; set HAVPN)")
 
