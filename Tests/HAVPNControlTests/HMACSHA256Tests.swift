@@ -1,4 +1,5 @@
 import HAVPNControl
+import HAVPNModel
 import PropertyBased
 import Testing
 
@@ -69,5 +70,32 @@ private func bytes(hex s: String) -> [UInt8] {
             #expect(!HMACSHA256.isValid(authenticationCode: tag, for: msg, key: key))
             #expect(!HMACSHA256.isValid(authenticationCode: tag.dropLast(), for: msg, key: key))
         }
+    }
+}
+
+/// The wire format did not change with the HMAC's implementation: a signed announcement's bytes, computed
+/// independently (Python's hmac module over the documented layout), are what the codec writes and accepts.
+@Suite struct SignedAnnouncementWireTests {
+    private let golden =
+        "48415650010101000000000000002a0000ea60fd8f6d53b97a000100000000000a000702040a01000506fd0000200000000000"
+        + "0000000000000595bf668795f1ff5142c4e5991f19c5b3b33edebbb70e962204cc400452fc5b93"
+
+    private var message: HAVPNAnnouncement {
+        HAVPNAnnouncement(
+            kind: .announce, sequence: 42, lifetimeMilliseconds: 60_000,
+            bondAddress: IPv6Address("fd8f:6d53:b97a:1::a:7")!,
+            podIPs: [IPAddress("10.1.0.5")!, IPAddress("fd00:20::5")!])
+    }
+
+    @Test func encodesTheKnownBytes() {
+        #expect(hex(AnnouncementCodec.encode(message, key: Array("shared-secret".utf8))) == golden)
+    }
+
+    @Test func acceptsTheKnownBytesOnlyWithTheRightKey() {
+        let bytes = bytes(hex: golden)
+        #expect(
+            AnnouncementCodec.decode(bytes, key: Array("shared-secret".utf8))
+                == .success(.havpn(message, authenticated: true)))
+        #expect(AnnouncementCodec.decode(bytes, key: Array("shared-secreT".utf8)) == .failure(.authFailed))
     }
 }
