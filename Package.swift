@@ -4,14 +4,15 @@ import PackageDescription
 // Data flows one way and the targets show it:
 // HAVPNModel (topology file, address plan) → HAVPNPlanner (desired state, diff, plan)
 // → HAVPNNetlink (the kernel) → HAVPNService (run loop, controllers, HTTP) → havpn (CLI).
-// HAVPNModel, HAVPNPlanner and HAVPNControl are pure: no Glibc, no libnl, no NIO.
+// HAVPNModel, HAVPNPlanner and HAVPNControl are pure: no Glibc, no libnl, no NIO. The two C libraries they
+// use stay behind one file each: libyaml (CYAML) in HAVPNModel's YAML reader, swift-crypto's HMAC in the
+// announcement codec.
 let package = Package(
     name: "havpn",
     products: [
         .executable(name: "havpn", targets: ["havpn"])
     ],
     dependencies: [
-        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
@@ -19,15 +20,22 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // 4.x imports FoundationEssentials where 3.x imports all of Foundation (the shipping binary's size).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // MARK: - Pure core
-        .target(
-            name: "HAVPNModel",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
         ),
+        .target(name: "HAVPNModel", dependencies: ["CYAML"]),
         .target(name: "HAVPNPlanner", dependencies: ["HAVPNModel"]),
-        .target(name: "HAVPNControl", dependencies: ["HAVPNModel"]),
+        .target(
+            name: "HAVPNControl",
+            dependencies: ["HAVPNModel", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(name: "HAVPNOpenVPN", dependencies: ["HAVPNModel"]),
 
         // MARK: - Kernel

@@ -8,5 +8,5 @@ import HAVPNModel
 /// - shoot side: ``TunnelRegistry`` (which apiservers exist, from announcements);
 /// - every side with a bond: ``ServerPathController`` (which tap the bond uses);
 /// - shared: ``ProbeMonitor``, ``HealthHysteresis``, ``PathSelector``, ``AnnouncementCodec``,
-///   ``SHA256`` / ``HMACSHA256``, ``ReconcileTrigger``.
+///   ``HMACSHA256`` (swift-crypto), ``ReconcileTrigger``.
 public enum HAVPNControl {}

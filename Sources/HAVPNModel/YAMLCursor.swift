@@ -1,54 +1,56 @@
-import Yams
-
 /// A YAML node together with where it is: its key path (`networks.shoot.pods[1]`) and its position in the
 /// file. Every typed read either returns a value or throws an ``HAVPNError`` that points at this node.
+///
+/// The read decides the type, never the spelling alone: a plain `no` is the string "no" where a string is
+/// expected, `0x10` is refused where an integer is expected, and quoted scalars are always strings.
 struct YAMLCursor {
-    let node: Node
+    let document: YAMLDocument
+    let index: Int
     /// Dotted key path from the document root; empty for the root itself.
     let path: String
     let file: String
 
+    var node: YAMLDocument.Node { document[index] }
+
     var location: SourceLocation {
-        let mark = node.mark
-        return SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+        let node = node
+        return SourceLocation(file: file, line: node.line, column: node.column)
     }
 
     func error(_ code: HAVPNError.Code, _ message: String) -> HAVPNError {
         HAVPNError(code, message, location: location, keyPath: path)
     }
 
-    func child(_ key: String, _ node: Node) -> YAMLCursor {
-        YAMLCursor(node: node, path: path.isEmpty ? key : "\(path).\(key)", file: file)
+    func child(_ key: String, _ index: Int) -> YAMLCursor {
+        YAMLCursor(document: document, index: index, path: path.isEmpty ? key : "\(path).\(key)", file: file)
     }
 
     // MARK: - Describing what was found
 
-    /// What the node is, for "expected X, got Y" messages: `string "two"`, `integer 2`, `a list`.
+    /// What the node is, for "expected X, got Y" messages: `string "two"`, `integer 2`, `a list`. A plain
+    /// scalar is described as YAML 1.2's core schema would read it; that is only a description.
     var found: String {
-        switch node {
+        let node = node
+        switch node.kind {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
-        case .alias: return "an alias"
-        case .scalar(let scalar):
-            switch tagName {
+        case .scalar:
+            let text = node.text
+            guard node.isPlain else { return "string \"\(text)\"" }
+            switch PlainScalar.kind(of: text) {
             case .null: return "null"
-            case .bool: return "boolean \(scalar.string)"
-            case .int: return "integer \(scalar.string)"
-            case .float: return "number \(scalar.string)"
-            case .str: return "string \"\(scalar.string)\""
-            default: return "\(tagName.rawValue) \"\(scalar.string)\""
+            case .bool: return "boolean \(text)"
+            case .int: return "integer \(text)"
+            case .float: return "number \(text)"
+            case .string: return "string \"\(text)\""
             }
         }
     }
 
-    /// The resolved tag (plain scalars get one from their spelling: `2` is int, `two` is str).
-    var tagName: Tag.Name { Self.tagName(of: node) }
-
-    static func tagName(of node: Node) -> Tag.Name { Tag.Name(rawValue: node.tag.rawValue) }
-
+    /// A plain `null`, `~` or nothing at all; a quoted "null" is a string.
     var isNull: Bool {
-        if case .scalar = node, tagName == .null { return true }
-        return false
+        let node = node
+        return node.kind == .scalar && node.isPlain && PlainScalar.kind(of: node.text) == .null
     }
 
     private func wrongType(_ expected: String) -> HAVPNError {
@@ -60,19 +62,22 @@ struct YAMLCursor {
     /// The mapping's entries in document order. Keys outside `allowedKeys` are rejected, naming the keys
     /// that are allowed, so a typo is reported instead of silently becoming a default.
     func mapping(allowedKeys: [String]) throws(HAVPNError) -> [(key: String, value: YAMLCursor)] {
-        guard case .mapping(let mapping) = node else { throw wrongType("a mapping") }
+        guard node.kind == .mapping else { throw wrongType("a mapping") }
         var entries: [(key: String, value: YAMLCursor)] = []
-        for (keyNode, valueNode) in mapping {
-            let keyCursor = YAMLCursor(node: keyNode, path: path, file: file)
-            guard case .scalar(let scalar) = keyNode, YAMLCursor.tagName(of: keyNode) == .str else {
+        let pairs = document.children(of: index)
+        for keyIndex in stride(from: pairs.startIndex, to: pairs.endIndex, by: 2) {
+            let keyCursor = YAMLCursor(document: document, index: pairs[keyIndex], path: path, file: file)
+            let keyNode = keyCursor.node
+            guard keyNode.kind == .scalar, !keyNode.isPlain || PlainScalar.kind(of: keyNode.text) == .string else {
                 throw keyCursor.error(.wrongType, "keys must be strings, got \(keyCursor.found)")
             }
-            let key = scalar.string
+            let key = keyNode.text
             guard allowedKeys.contains(key) else {
                 let allowed = allowedKeys.joined(separator: ", ")
-                throw child(key, keyNode).error(.unknownKey, "unknown key \"\(key)\"; allowed keys: \(allowed)")
+                throw child(key, keyCursor.index).error(
+                    .unknownKey, "unknown key \"\(key)\"; allowed keys: \(allowed)")
             }
-            entries.append((key, child(key, valueNode)))
+            entries.append((key, child(key, pairs[keyIndex + 1])))
         }
         return entries
     }
@@ -86,9 +91,9 @@ struct YAMLCursor {
     }
 
     func sequence() throws(HAVPNError) -> [YAMLCursor] {
-        guard case .sequence(let sequence) = node else { throw wrongType("a list") }
-        return sequence.enumerated().map { index, element in
-            YAMLCursor(node: element, path: "\(path)[\(index)]", file: file)
+        guard node.kind == .sequence else { throw wrongType("a list") }
+        return document.children(of: index).enumerated().map { position, element in
+            YAMLCursor(document: document, index: element, path: "\(path)[\(position)]", file: file)
         }
     }
 
@@ -101,11 +106,15 @@ struct YAMLCursor {
 
     // MARK: - Scalars
 
-    /// A string scalar. Numbers, booleans and null are rejected rather than converted: `bond: 0` is more
-    /// likely a mistake than a device called "0", and the user can quote it.
+    /// A string scalar: quoted, or plain text that YAML 1.2 would not read as null, a boolean or a number.
+    /// Those are rejected rather than converted: `bond: 0` is more likely a mistake than a device called
+    /// "0", and the user can quote it. YAML 1.1's `no` or `on` is just text here.
     func string() throws(HAVPNError) -> String {
-        guard case .scalar(let scalar) = node, tagName == .str else { throw wrongType("a string") }
-        return scalar.string
+        let node = node
+        guard node.kind == .scalar, !node.isPlain || PlainScalar.kind(of: node.text) == .string else {
+            throw wrongType("a string")
+        }
+        return node.text
     }
 
     func nonEmptyString() throws(HAVPNError) -> String {
@@ -114,11 +123,14 @@ struct YAMLCursor {
         return text
     }
 
-    /// A decimal integer within `range`. YAML 1.1's octal, hex and sexagesimal spellings are rejected
-    /// because `010` meaning 8 is a trap.
+    /// A plain decimal integer within `range`. Octal, hex, binary, sexagesimal and `1_000` spellings are
+    /// rejected because `010` meaning 8 is a trap; a quoted number is a string, as before.
     func int(in range: ClosedRange<Int>) throws(HAVPNError) -> Int {
-        guard case .scalar(let scalar) = node, tagName == .int else { throw wrongType("an integer") }
-        let text = scalar.string
+        let node = node
+        let text = node.text
+        guard node.kind == .scalar, node.isPlain, PlainScalar.looksLikeInteger(text) else {
+            throw wrongType("an integer")
+        }
         let digits = text.first == "-" || text.first == "+" ? text.dropFirst() : Substring(text)
         guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
             digits == "0" || digits.first != "0"
@@ -131,8 +143,13 @@ struct YAMLCursor {
         return value
     }
 
+    /// A plain boolean. Where the key expects one, YAML 1.1's `yes`/`no`/`on`/`off` are accepted as they
+    /// always were; nowhere else do they mean anything but their text.
     func bool() throws(HAVPNError) -> Bool {
-        guard tagName == .bool, let value = node.bool else { throw wrongType("a boolean") }
+        let node = node
+        guard node.kind == .scalar, node.isPlain, let value = PlainScalar.bool(node.text) else {
+            throw wrongType("a boolean")
+        }
         return value
     }
 
