@@ -95,6 +95,11 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Host-only: parsing and message construction through libnl, no kernel needed.
+        .testTarget(
+            name: "HAVPNNetlinkTests",
+            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink"]
+        ),
         // Runs only inside the real-kernel lab (lab/run); skipped elsewhere.
         .testTarget(
             name: "HAVPNKernelTests",
