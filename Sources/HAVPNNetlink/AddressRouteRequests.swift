@@ -3,33 +3,37 @@ import Glibc
 import HAVPNModel
 import HAVPNPlanner
 
-/// Builds RTM_NEWADDR / RTM_DELADDR requests. Raw, because libnl 3.7 cannot set IFA_PROTO.
+/// Builds RTM_NEWADDR / RTM_DELADDR requests with libnl-route's rtnl_addr; IFA_PROTO, which
+/// rtnl_addr does not know in 3.7, is added with `nla_put_u8`.
 enum AddressRequests {
-    private static func header(_ spec: AddressSpec, index: Int32) -> ifaddrmsg {
-        var header = ifaddrmsg()
-        header.ifa_family = UInt8(spec.address.family == .ipv4 ? AF_INET : AF_INET6)
-        header.ifa_prefixlen = UInt8(spec.prefixLength)
-        header.ifa_flags = spec.nodad ? UInt8(IFA_F_NODAD) : 0
-        header.ifa_scope = UInt8(RT_SCOPE_UNIVERSE.rawValue)
-        header.ifa_index = UInt32(bitPattern: index)
-        return header
+    private static func build(
+        _ batch: inout NetlinkBatch, _ spec: AddressSpec, index: Int32,
+        _ request: (OpaquePointer, UnsafeMutablePointer<OpaquePointer?>) -> Int32
+    ) {
+        guard let address = rtnl_addr_alloc() else { fatalError("rtnl_addr_alloc: out of memory") }
+        defer { rtnl_addr_put(address) }
+        let family = spec.address.family == .ipv4 ? AF_INET : AF_INET6
+        let bytes = spec.address.bytes
+        guard let local = nl_addr_build(family, bytes, bytes.count) else { fatalError("nl_addr_build: out of memory") }
+        defer { nl_addr_put(local) }
+        rtnl_addr_set_ifindex(address, index)
+        // Local and address equal: no peer (what `ip addr add` sends; rtnl_addr puts IFA_LOCAL
+        // and IFA_ADDRESS both).
+        _ = rtnl_addr_set_local(address, local)
+        rtnl_addr_set_prefixlen(address, Int32(spec.prefixLength))
+        rtnl_addr_set_scope(address, Int32(RT_SCOPE_UNIVERSE.rawValue))
+        if spec.nodad { rtnl_addr_set_flags(address, UInt32(IFA_F_NODAD)) }
+        batch.beginMessage { request(address, $0) }
     }
 
     static func add(_ batch: inout NetlinkBatch, _ spec: AddressSpec, index: Int32) {
-        batch.beginMessage(type: Int(RTM_NEWADDR), flags: Int32(NLM_F_CREATE | NLM_F_EXCL))
-        batch.appendFixed(header(spec, index: index))
-        // Local and address equal: no peer (what `ip addr add` sends).
-        batch.put(Int(IFA_LOCAL), spec.address.bytes)
-        batch.put(Int(IFA_ADDRESS), spec.address.bytes)
-        batch.put(Int(IFA_FLAGS), u32: spec.nodad ? UInt32(IFA_F_NODAD) : 0)
+        build(&batch, spec, index: index) { rtnl_addr_build_add_request($0, NLM_F_EXCL, $1) }
         batch.put(Int(IFA_PROTO), u8: havpnRouteProtocol)
         batch.endMessage()
     }
 
     static func delete(_ batch: inout NetlinkBatch, _ spec: AddressSpec, index: Int32) {
-        batch.beginMessage(type: Int(RTM_DELADDR), flags: 0)
-        batch.appendFixed(header(spec, index: index))
-        batch.put(Int(IFA_LOCAL), spec.address.bytes)
+        build(&batch, spec, index: index) { rtnl_addr_build_delete_request($0, 0, $1) }
         batch.endMessage()
     }
 }
@@ -76,5 +80,13 @@ enum RouteRequests {
         batch.appendFixed(header(spec, scope: UInt8(RT_SCOPE_NOWHERE.rawValue)))
         putAttributes(&batch, spec, oif: oif)
         batch.endMessage()
+    }
+}
+
+extension in6_addr {
+    /// The address from its 16 bytes in network order.
+    init(_ bytes: [UInt8]) {
+        self.init()
+        withUnsafeMutableBytes(of: &self) { $0.copyBytes(from: bytes.prefix(16)) }
     }
 }

@@ -40,6 +40,23 @@ struct NetlinkBatch {
         openMessage = message
     }
 
+    /// Starts a request from a message libnl-route built (`rtnl_*_build_*_request`): it gets
+    /// havpn's sequence number and asks for an acknowledgement; `put` may add what libnl-route
+    /// does not know, and `endMessage` finishes it like any other.
+    mutating func beginMessage(builtBy build: (UnsafeMutablePointer<OpaquePointer?>) -> Int32) {
+        precondition(openMessage == nil, "previous netlink message not finished")
+        var built: OpaquePointer?
+        let result = build(&built)
+        guard result >= 0, let message = built else {
+            fatalError("libnl-route could not build a request: \(String(cString: nl_geterror(result)))")
+        }
+        let header = nlmsg_hdr(message)!
+        header.pointee.nlmsg_seq = firstSequence &+ UInt32(messageOffsets.count)
+        header.pointee.nlmsg_pid = 0
+        header.pointee.nlmsg_flags |= UInt16(NLM_F_REQUEST) | UInt16(NLM_F_ACK)
+        openMessage = message
+    }
+
     /// Copies the finished request into the batch and frees libnl's message.
     mutating func endMessage() {
         guard let message = openMessage else { preconditionFailure("no open netlink message") }
