@@ -3,7 +3,10 @@ import Glibc
 import HAVPNModel
 import HAVPNPlanner
 
-/// Builds RTM_NEWLINK / RTM_DELLINK / RTM_GETLINK requests.
+/// Builds RTM_NEWLINK / RTM_DELLINK / RTM_GETLINK requests: ip6tnl links with libnl-route's
+/// ip6tnl type; bonds with `nla_put*` (libnl 3.7's bonding API has no fail_over_mac,
+/// use_carrier, primary or num_peer_notif); one-attribute changes with `nla_put*` too, since an
+/// rtnl_link object per request would only add allocations and an empty IFLA_AF_SPEC.
 ///
 /// Requests address existing links by name (ifi_index 0 plus IFLA_IFNAME, which the kernel
 /// resolves itself), so they can be batched right behind the request that creates the link.

@@ -73,10 +73,6 @@ struct NetlinkBatch {
         check(nlmsg_append(current, &value, MemoryLayout<T>.size, Int32(NLMSG_ALIGNTO)), "family header")
     }
 
-    mutating func put(_ type: Int, _ payload: [UInt8]) {
-        check(nla_put(current, Int32(type), Int32(payload.count), payload), "attribute \(type)")
-    }
-
     mutating func put(_ type: Int, u8 value: UInt8) { check(nla_put_u8(current, Int32(type), value), "attribute \(type)") }
 
     mutating func put(_ type: Int, u32 value: UInt32) {
