@@ -68,9 +68,12 @@ struct NetlinkBatch {
     }
 
     /// Appends a fixed family header (ifinfomsg, ifaddrmsg, rtmsg), padded to 4 bytes.
-    mutating func appendFixed<T>(_ value: T) {
+    mutating func appendFixed<T: BitwiseCopyable>(_ value: T) {
         var value = value
-        check(nlmsg_append(current, &value, MemoryLayout<T>.size, Int32(NLMSG_ALIGNTO)), "family header")
+        let result = withUnsafeMutableBytes(of: &value) {
+            nlmsg_append(current, $0.baseAddress, $0.count, Int32(NLMSG_ALIGNTO))
+        }
+        check(result, "family header")
     }
 
     mutating func put(_ type: Int, u8 value: UInt8) { check(nla_put_u8(current, Int32(type), value), "attribute \(type)") }

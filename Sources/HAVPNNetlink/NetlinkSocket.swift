@@ -89,7 +89,7 @@ final class NetlinkSocket {
     /// Dumps all objects of one kind (`type` = RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE) and calls
     /// `body` for each. Returns false when the kernel flagged the dump as interrupted by a
     /// concurrent change (NLM_F_DUMP_INTR); the caller then starts over.
-    func dump<Header>(
+    func dump<Header: BitwiseCopyable>(
         _ type: Int, header: Header, _ body: (NetlinkMessage) -> Void
     ) throws(HAVPNError) -> Bool {
         var request = makeBatch()
