@@ -108,6 +108,11 @@ let package = Package(
         ),
         // Runs the built `havpn` executable (exit codes, one-line errors); no kernel access.
         .testTarget(name: "HAVPNCLITests", dependencies: ["havpn"]),
+        // Host-only: parsing and message construction through libnl, no kernel needed.
+        .testTarget(
+            name: "HAVPNNetlinkTests",
+            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink"]
+        ),
         // Runs only inside the real-kernel lab (lab/run); skipped elsewhere.
         .testTarget(
             name: "HAVPNKernelTests",
@@ -126,6 +131,12 @@ if Context.environment["HAVPN_FUZZ"] == "1" {
             name: "FuzzAnnouncement",
             dependencies: ["HAVPNModel", "HAVPNControl"],
             path: "Fuzz/FuzzAnnouncement",
+            swiftSettings: fuzzSettings
+        ),
+        .executableTarget(
+            name: "FuzzNetlink",
+            dependencies: ["HAVPNNetlink"],
+            path: "Fuzz/FuzzNetlink",
             swiftSettings: fuzzSettings
         ),
         .executableTarget(
