@@ -155,7 +155,11 @@ final class NetlinkSocket {
             if message.flags & Int32(NLM_F_CAPPED) == 0 {
                 offset += Int(error.msg.nlmsg_len) - MemoryLayout<nlmsghdr>.size
             }
-            let length = Int(nlmsg_attrlen(message.header, Int32(offset)))
+            // The echoed length is the sender's word: an offset outside this message (found by
+            // fuzzing: a length near 2^32 trapped the conversion) means there is no text to read.
+            let total = Int(message.header.pointee.nlmsg_len)
+            let length = (MemoryLayout<nlmsgerr>.size...total).contains(offset)
+                ? Int(nlmsg_attrlen(message.header, Int32(offset))) : 0
             if length > 0, let start = nlmsg_attrdata(message.header, Int32(offset)),
                 let attributes = NetlinkAttributes(
                     stream: start, length: length,
