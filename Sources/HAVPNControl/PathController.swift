@@ -1,13 +1,5 @@
 import HAVPNModel
 
-/// Readiness of a path-choosing controller.
-public enum Readiness: Hashable, Sendable {
-    /// The active path is proven healthy.
-    case ready
-    /// No path is healthy; the last active path (if any) is kept.
-    case noHealthyPath
-}
-
 /// The apiserver-side path-controller: probes every shoot client's bond address (`::b:<j>`) and
 /// picks the client whose `bond0-ip6tnl<j>` carries the routes to the shoot networks.
 ///

@@ -2,6 +2,7 @@ import Foundation
 import HAVPNControl
 import HAVPNModel
 import HAVPNPlanner
+import HAVPNReconcile
 import Logging
 
 /// What the side-car must do in the world after an event.

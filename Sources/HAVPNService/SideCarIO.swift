@@ -3,6 +3,7 @@ import HAVPNControl
 import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
+import HAVPNReconcile
 import Logging
 import Synchronization
 

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import HAVPNControl
 import HAVPNService
 import Logging
 import Prometheus

@@ -2,6 +2,7 @@ import Foundation
 import HAVPNControl
 import HAVPNModel
 import HAVPNPlanner
+import HAVPNReconcile
 @testable import HAVPNService
 import Logging
 import Prometheus
