@@ -12,7 +12,7 @@ enum SideCarEffect: Sendable, Equatable {
     case sendBeacon(server: Int, bytes: [UInt8], to: [UInt8]?)
     case sendAnnouncement(to: IPv6Address, payload: [UInt8])
     /// Run one reconcile pass on the kernel thread; `reconciled` reports back.
-    case reconcile(DesiredState, reasons: String)
+    case reconcile(DesiredState, reasons: ReconcileReasons)
 }
 
 /// The run loop's brain, in NIO's style: events in, effects out, no I/O.
@@ -68,6 +68,21 @@ struct SideCarCore {
 
     /// When a coalesced reconcile is due, so the loop can wake for it rather than at its next tick.
     var reconcileDeadline: Instant? { reconcileInFlight ? nil : trigger.deadline }
+
+    /// The earliest instant at which ``tick(at:)`` has something to do: the run loop sleeps until
+    /// then (or until an event), so the controllers' proven bounds hold without a fixed tick.
+    var nextDeadline: Instant {
+        var due = nextResync
+        func consider(_ d: Instant?) { if let d, d < due { due = d } }
+        consider(reconcileDeadline)
+        consider(pathController?.nextDeadline)
+        consider(serverPaths?.nextDeadline)
+        consider(registry?.nextExpiry)
+        consider(scheduler?.nextDeadline)
+        if !bootstrapPeers.isEmpty { consider(bootstrapUntil) }
+        if heldSwitch != nil, let changed = lastServerTapChange { consider(changed + Self.switchHoldAfterTapChange) }
+        return due
+    }
 
     init(
         topology: Topology,
@@ -266,14 +281,14 @@ struct SideCarCore {
         return startReconcileIfDue(at: now)
     }
 
-    mutating func reconciled(_ result: Result<ReconcileOutcome, any Error>, reasons: String, at now: Instant) -> [SideCarEffect] {
+    mutating func reconciled(_ result: Result<ReconcileOutcome, any Error>, reasons: ReconcileReasons, at now: Instant) -> [SideCarEffect] {
         reconcileInFlight = false
         metrics.reconciles.increment()
         switch result {
         case .success(let outcome):
             metrics.reconcileDuration.record(outcome.duration)
             metrics.actions(outcome.applied)
-            if !outcome.applied.isEmpty && reasons.contains("drift") { metrics.driftRepairs.increment() }
+            if !outcome.applied.isEmpty && reasons.isDrift { metrics.driftRepairs.increment() }
             converged = outcome.converged
             lastReconcileError = outcome.converged
                 ? (outcome.plan.conflicts.isEmpty ? nil : outcome.plan.conflicts.map(\.description).joined(separator: "; "))
@@ -358,16 +373,6 @@ struct SideCarCore {
         trigger.trigger(.controllerInput, at: now)
     }
 
-    static func describe(_ reason: ReconcileTrigger.Reason) -> String {
-        switch reason {
-        case .configChanged: "configChanged"
-        case .drift(let kind): "drift:\(kind.rawValue)"
-        case .timer: "timer"
-        case .controllerInput: "controllerInput"
-        case .netlinkOverflow: "netlinkOverflow"
-        }
-    }
-
     private mutating func peersChanged(at now: Instant) {
         inputs.apiserverPeers = currentPeers
         metrics.knownApiservers.set(to: Double(inputs.apiserverPeers.count))
@@ -376,7 +381,7 @@ struct SideCarCore {
 
     private mutating func startReconcileIfDue(at now: Instant) -> [SideCarEffect] {
         guard !reconcileInFlight, let run = trigger.tick(at: now) else { return [] }
-        let reasons = run.reasons.map(Self.describe).sorted().joined(separator: ",")
+        let reasons = ReconcileReasons(run.reasons)
         do {
             let desired = try desiredState()
             reconcileInFlight = true

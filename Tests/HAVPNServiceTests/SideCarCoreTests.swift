@@ -32,7 +32,7 @@ import Testing
         let next = sim.core.reconciled(.success(.converged), reasons: sim.reconciles[0].reasons, at: sim.now)
         #expect(next.filter { $0.isReconcile }.count == 1)
         if case .reconcile(_, let reasons)? = next.first(where: { $0.isReconcile }) {
-            #expect(reasons.contains("drift"))
+            #expect(reasons.isDrift)
         }
     }
 
@@ -60,7 +60,7 @@ import Testing
 
         let changed = Fixture.exampleYAML(replacing: "nodes: [10.250.0.0/16]", with: "nodes: [10.250.0.0/16, 10.251.0.0/16]")
         sim.process(sim.core.configChanged(yaml: changed, file: "topology.yaml", at: sim.now))
-        let reload = sim.advance(until: { $0.reasons.contains("configChanged") }, within: .milliseconds(200))
+        let reload = sim.advance(until: { $0.reasons.contains(.configChanged) }, within: .milliseconds(200))
         let good = try #require(reload?.desired)
         #expect(good.routes.contains { $0.destination.description == "10.251.0.0/16" && $0.device == "bond0-ip6tnl0" })
         #expect(metricValue(sim.metrics, "havpn_config_reloads_total") == 1)
@@ -113,7 +113,7 @@ import Testing
 
         live.servers = [0, 1]
         sim.process(sim.core.configChanged(yaml: Fixture.exampleYAML, file: "t", at: sim.now))
-        let reload = sim.advance(until: { $0.reasons.contains("configChanged") }, within: .milliseconds(200))
+        let reload = sim.advance(until: { $0.reasons.contains(.configChanged) }, within: .milliseconds(200))
         #expect(reload?.desired.linkNames == ["bond0", "bond0-ip6tnl0", "bond0-ip6tnl1", "tap0", "tap1"])
         #expect(sim.core.lastReconcileError == nil)
     }
@@ -125,7 +125,7 @@ import Testing
 
         let slower = Fixture.exampleYAML(replacing: "resyncInterval: 30s", with: "resyncInterval: 40s")
         sim.process(sim.core.configChanged(yaml: slower, file: "t", at: sim.now))
-        #expect(sim.advance(until: { $0.reasons.contains("configChanged") }, within: .milliseconds(200))?.desired.bondPrimary == "tap1")
+        #expect(sim.advance(until: { $0.reasons.contains(.configChanged) }, within: .milliseconds(200))?.desired.bondPrimary == "tap1")
         // The rebuilt controller proves tap0 afresh: healthy after 3 beacons, then the fail-over hold.
         live.servers = [0]
         #expect(sim.advance(until: { $0.desired.bondPrimary == "tap0" }, within: .seconds(7)) != nil)
@@ -240,7 +240,7 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         let seen = sim.reconciles.count
         sim.now = at
         sim.process(sim.core.kernelEvent(.ownedRoute, at: at))
-        let repair = sim.advance(until: { $0.reasons.contains("drift") }, within: .milliseconds(100), step: .milliseconds(5))
+        let repair = sim.advance(until: { $0.reasons.isDrift }, within: .milliseconds(100), step: .milliseconds(5))
         let hit = try #require(repair)
         #expect(hit.at - at <= .milliseconds(100))
         #expect(sim.reconciles[seen...].count == 1)
@@ -319,7 +319,7 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         sim.process(sim.core.announcement(from: IPv6Address("fd8f:6d53:b97a:1::b:1")!, device: "bond0", payload: payload, at: sim.now))
         let seen = sim.reconciles.count
         sim.advance(by: .milliseconds(300))
-        #expect(sim.reconciles[seen...].allSatisfy { !$0.desired.linkNames.contains("bond0ip6tnl0007") && !$0.reasons.contains("controllerInput") })
+        #expect(sim.reconciles[seen...].allSatisfy { !$0.desired.linkNames.contains("bond0ip6tnl0007") && !$0.reasons.contains(.controllerInput) })
         #expect(sim.core.currentPeers.isEmpty)
         #expect(metricValue(sim.metrics, "havpn_announcements_rejected_total{reason=\"sourceOutsideBondNetwork\"}") == 1)
         #expect(metricValue(sim.metrics, "havpn_announcements_rejected_total{reason=\"wrongDevice\"}") == 1)
@@ -345,7 +345,7 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
 
         let longer = Self.vpn2YAML.replacingOccurrences(of: "lifetime: 60s", with: "lifetime: 90s")
         sim.process(sim.core.configChanged(yaml: longer, file: "t", at: sim.now))
-        let reload = try #require(sim.advance(until: { $0.reasons.contains("configChanged") }, within: .milliseconds(200)))
+        let reload = try #require(sim.advance(until: { $0.reasons.contains(.configChanged) }, within: .milliseconds(200)))
         #expect(reload.desired.linkNames.contains("bond0ip6tnl0007"))
         #expect(sim.core.readiness.ready)
         sim.advance(by: .seconds(91), step: .milliseconds(500))

@@ -42,7 +42,7 @@ func metricValue(_ metrics: SideCarMetrics, _ sample: String) -> Double? {
 struct RecordedReconcile {
     var at: Instant
     var desired: DesiredState
-    var reasons: String
+    var reasons: ReconcileReasons
 }
 
 /// Drives a `SideCarCore` in simulated time and plays the world: answers probes and beacons as
@@ -93,6 +93,23 @@ final class Simulation {
             if let hit = reconciles[seen...].first(where: predicate) { return hit }
         }
         return nil
+    }
+
+    /// Like the run loop: jumps straight to the core's next deadline (no fixed tick) until
+    /// `predicate` holds for a new reconcile; returns it, or nil after `limit`. Also counts the wake-ups.
+    func advanceByDeadlines(
+        until predicate: (RecordedReconcile) -> Bool = { _ in false }, within limit: Duration
+    ) -> (hit: RecordedReconcile?, wakeUps: Int) {
+        let end = now + limit
+        let seen = reconciles.count
+        var wakeUps = 0
+        while now < end {
+            now = max(now + .nanoseconds(1), min(core.nextDeadline, end))
+            wakeUps += 1
+            tick()
+            if let hit = reconciles[seen...].first(where: predicate) { return (hit, wakeUps) }
+        }
+        return (nil, wakeUps)
     }
 
     func process(_ new: [SideCarEffect]) {
