@@ -66,6 +66,7 @@ let package = Package(
                 "HAVPNService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
 
@@ -95,6 +96,7 @@ let package = Package(
             dependencies: [
                 "HAVPNModel", "HAVPNPlanner", "HAVPNReconcile", "HAVPNControl", "HAVPNService",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

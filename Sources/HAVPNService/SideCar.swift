@@ -52,11 +52,20 @@ public struct SideCar {
     let options: SideCarOptions
     let logger: Logger
     let metrics: SideCarMetrics
+    /// The Prometheus text served on /metrics.
+    let exposition: @Sendable () -> [UInt8]
 
-    public init(options: SideCarOptions, logger: Logger, metrics: SideCarMetrics = SideCarMetrics()) {
+    /// - Parameters:
+    ///   - metrics: records through swift-metrics (by default into the bootstrapped `MetricsSystem`);
+    ///   - exposition: what /metrics serves, e.g. the registry of the ``PrometheusBackend`` bootstrapped.
+    public init(
+        options: SideCarOptions, logger: Logger, metrics: SideCarMetrics = SideCarMetrics(),
+        exposition: @escaping @Sendable () -> [UInt8]
+    ) {
         self.options = options
         self.logger = logger
         self.metrics = metrics
+        self.exposition = exposition
     }
 
     /// Loads the topology and starts every service; returns when shut down (SIGTERM/SIGINT).
@@ -99,7 +108,7 @@ public struct SideCar {
                 return quiet < .seconds(10) ? Readiness(ready: true) : Readiness(ready: false, reasons: ["run loop stalled for \(quiet)"])
             },
             readiness: { status.readiness.withLock { $0 } },
-            metrics: { [metrics] in metrics.registry.emitToBuffer() })
+            metrics: exposition)
         let watcher = ConfigWatcher(
             path: options.topologyPath, pollInterval: topology.timings.configPollInterval, logger: logger,
             onChange: { inbox.post(.snapshot($0)) }, onReadError: { inbox.post(.unreadable($0)) })

@@ -106,7 +106,7 @@ struct SideCarCore {
         bootstrapUntil = now + topology.announcements.lifetime
         nextResync = now + topology.timings.resyncInterval
         setUpControllers(at: now)
-        metrics.configValid.set(to: 1)
+        metrics.configValid.record(1)
     }
 
     private mutating func setUpControllers(at now: Instant) {
@@ -167,7 +167,7 @@ struct SideCarCore {
             let step = r.tick(at: now)
             registry = r
             if step.changed { peersChanged(at: now) }
-            metrics.apiserverAddressConflicts.set(to: Double(r.conflicts(at: now).count))
+            metrics.apiserverAddressConflicts.record(Double(r.conflicts(at: now).count))
         }
         if !bootstrapPeers.isEmpty, now >= bootstrapUntil {
             bootstrapPeers = []
@@ -190,7 +190,7 @@ struct SideCarCore {
             let new = try TopologyDecoder.decode(yaml: yaml, file: file)
             try Identity.validate(role: identity.role, index: identity.index, topology: new, source: "--index")
             configError = nil
-            metrics.configValid.set(to: 1)
+            metrics.configValid.record(1)
             guard new != topology else { return [] }
             metrics.configReloads.increment()
             logger.notice("topology changed", metadata: ["config.file": "\(file)"])
@@ -215,7 +215,7 @@ struct SideCarCore {
         }
         configError = message
         metrics.configReloadFailures.increment()
-        metrics.configValid.set(to: 0)
+        metrics.configValid.record(0)
     }
 
     mutating func kernelEvent(_ event: KernelEvent, at now: Instant) -> [SideCarEffect] {
@@ -275,7 +275,7 @@ struct SideCarCore {
             logger.warning(
                 "two kube-apiserver pods announce one bond address; give them distinct --index or --bond-address",
                 metadata: ["announcement.conflict": "\(conflict)"])
-            metrics.apiserverAddressConflicts.set(to: Double(r.conflicts(at: now).count))
+            metrics.apiserverAddressConflicts.record(Double(r.conflicts(at: now).count))
         }
         if step.changed { peersChanged(at: now) }
         return startReconcileIfDue(at: now)
@@ -286,7 +286,7 @@ struct SideCarCore {
         metrics.reconciles.increment()
         switch result {
         case .success(let outcome):
-            metrics.reconcileDuration.record(outcome.duration)
+            metrics.reconcileDuration.recordNanoseconds(outcome.duration.nanoseconds)
             metrics.actions(outcome.applied)
             if !outcome.applied.isEmpty && reasons.isDrift { metrics.driftRepairs.increment() }
             converged = outcome.converged
@@ -368,14 +368,14 @@ struct SideCarCore {
         guard pc.active == target, target != routed else { return }
         logger.notice("switching active shoot client", metadata: ["path.from": "\(routed)", "path.to": "\(target)"])
         metrics.pathSwitches.increment()
-        metrics.activeShootClient.set(to: Double(target))
+        metrics.activeShootClient.record(Double(target))
         inputs.activeShootClient = target
         trigger.trigger(.controllerInput, at: now)
     }
 
     private mutating func peersChanged(at now: Instant) {
         inputs.apiserverPeers = currentPeers
-        metrics.knownApiservers.set(to: Double(inputs.apiserverPeers.count))
+        metrics.knownApiservers.record(Double(inputs.apiserverPeers.count))
         trigger.trigger(.controllerInput, at: now)
     }
 
@@ -385,7 +385,7 @@ struct SideCarCore {
         do {
             let desired = try desiredState()
             reconcileInFlight = true
-            metrics.tunnels.set(to: Double(desired.links.filter { if case .ip6tnl = $0.kind { true } else { false } }.count))
+            metrics.tunnels.record(Double(desired.links.filter { if case .ip6tnl = $0.kind { true } else { false } }.count))
             return [.reconcile(desired, reasons: reasons)]
         } catch {
             lastReconcileError = "\(error)"
@@ -414,7 +414,7 @@ struct SideCarCore {
                 heldSwitch = nil
                 logger.notice("switching active shoot client", metadata: ["path.from": "\(from.map(String.init) ?? "none")", "path.to": "\(to)"])
                 if from != nil { metrics.pathSwitches.increment() }
-                metrics.activeShootClient.set(to: Double(to))
+                metrics.activeShootClient.record(Double(to))
                 inputs.activeShootClient = to
                 trigger.trigger(.controllerInput, at: now)
             case .healthChanged(let client, let health):
@@ -445,7 +445,7 @@ struct SideCarCore {
         }
         logger.notice("moving bond to VPN server path", metadata: ["path.from": "\(current)", "path.to": "\(chosen)"])
         metrics.serverPathSwitches.increment()
-        metrics.preferredServer.set(to: Double(chosen))
+        metrics.preferredServer.record(Double(chosen))
         inputs.preferredServer = chosen
         lastServerTapChange = now  // our own move starts a failover (or failback) too
         trigger.trigger(.controllerInput, at: now)

@@ -42,7 +42,7 @@ struct SideCarLoop: Service {
                     status.lastTick.withLock { $0 = ContinuousClock.now }
                     let readiness = core.readiness
                     status.readiness.withLock { $0 = readiness }
-                    core.metrics.ready.set(to: readiness.ready ? 1 : 0)
+                    core.metrics.ready.record(readiness.ready ? 1 : 0)
 
                     // Re-armed on every turn: the deadline moves with every event, and a task is
                     // cheaper than reasoning about a stale alarm.

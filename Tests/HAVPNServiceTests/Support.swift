@@ -5,7 +5,7 @@ import HAVPNPlanner
 import HAVPNReconcile
 @testable import HAVPNService
 import Logging
-import Prometheus
+import MetricsTestKit
 
 enum Fixture {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -30,12 +30,20 @@ extension ReconcileOutcome {
     static let converged = ReconcileOutcome(plan: Plan(), applied: [], remaining: Plan(), duration: .milliseconds(1))
 }
 
-/// The value of one sample in the Prometheus text, e.g. `name` or `name{reason="x"}`.
-func metricValue(_ metrics: SideCarMetrics, _ sample: String) -> Double? {
-    for line in metrics.registry.emitToString().split(separator: "\n") where !line.hasPrefix("#") {
-        let parts = line.split(separator: " ")
-        if parts.count == 2, parts[0] == sample { return Double(parts[1]) }
+/// The value the side-car last recorded for a sample written as in the Prometheus text,
+/// e.g. `name` or `name{reason="x"}`: a counter's total, a gauge's last value; nil if never made.
+func metricValue(_ metrics: TestMetrics, _ sample: String) -> Double? {
+    var label = sample
+    var dimensions: [(String, String)] = []
+    if let open = sample.firstIndex(of: "{") {
+        label = String(sample[..<open])
+        for pair in sample[sample.index(after: open)..<sample.index(before: sample.endIndex)].split(separator: ",") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            dimensions.append((String(kv[0]), String(kv[1].dropFirst().dropLast())))
+        }
     }
+    if let counter = try? metrics.expectCounter(label, dimensions) { return Double(counter.totalValue) }
+    if let gauge = try? metrics.expectGauge(label, dimensions) { return gauge.lastValue }
     return nil
 }
 
@@ -49,7 +57,7 @@ struct RecordedReconcile {
 /// told, records effects, completes reconciles (at once, converged) unless told not to.
 final class Simulation {
     var core: SideCarCore
-    let metrics: SideCarMetrics
+    let metrics = TestMetrics()
     var now: Instant = .zero
     var effects: [(at: Instant, effect: SideCarEffect)] = []
     var reconciles: [RecordedReconcile] = []
@@ -60,10 +68,9 @@ final class Simulation {
 
     init(role: Role, index: Int, yaml: String = Fixture.exampleYAML, podIPs: [IPAddress] = [], learned: ControllerInputs = ControllerInputs()) throws {
         let topology = try TopologyDecoder.decode(yaml: yaml, file: "test.yaml")
-        metrics = SideCarMetrics(registry: PrometheusCollectorRegistry())
         core = SideCarCore(
             topology: topology, identity: Identity(role: role, index: index), podIPs: podIPs, key: nil, learned: learned,
-            logger: Fixture.silentLogger, metrics: metrics, at: now)
+            logger: Fixture.silentLogger, metrics: SideCarMetrics(factory: metrics), at: now)
     }
 
     var plan: AddressPlan { core.plan }
