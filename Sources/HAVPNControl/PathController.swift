@@ -121,6 +121,15 @@ public struct PathController: Sendable {
         process(monitor.probeReply(target: client, sequence: sequence, rtt: rtt, at: now), at: now)
     }
 
+    /// Puts the choice back on `client` (a supervisor vetoed a switch) without rebuilding the
+    /// controller, so every other client keeps its hysteresis. `rejudging` also forgets the
+    /// client's own verdict, for a client whose losses were the fabric settling.
+    public mutating func keep(client: Int, rejudging: Bool) {
+        guard (0..<monitor.targetCount).contains(client) else { return }
+        selector.keep(client)
+        if rejudging { monitor.rejudge(target: client) }
+    }
+
     /// The number of shoot clients changed. New clients start unknown and are probed at once; if
     /// the active client is removed, the lowest healthy one takes over (if none is healthy there
     /// is no active client until one is).

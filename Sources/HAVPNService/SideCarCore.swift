@@ -32,32 +32,14 @@ struct SideCarCore {
     private(set) var configError: String?
     private(set) var lastReconcileError: String?
     private(set) var converged = false
-    private(set) var pathController: PathController?
-    private(set) var serverPaths: ServerPathController?
+    private(set) var clientPaths: ClientPathSupervisor?
+    private(set) var serverPaths: ServerPathSupervisor?
     private(set) var registry: TunnelRegistry?
     private var scheduler: AnnouncementScheduler?
     private var trigger = ReconcileTrigger()
     private var reconcileInFlight = false
-    private var pendingReasons: [String] = []
     private var nextResync: Instant
-    private var probeSentAt: [Int: [UInt16: Instant]] = [:]
-    private var beaconSentAt: [Int: [UInt16: Instant]] = [:]
-    private var serversSeenHealthy: Set<Int> = []
-    /// When one of this pod's taps last changed (carrier lost or regained) or one of its server
-    /// paths turned dead or healthy: a VPN server is going or coming back, and every bond of the
-    /// fabric is failing over at its own pace.
-    private var lastServerTapChange: Instant?
-    /// A client switch the path-controller decided during that settling time, not applied yet.
-    private var heldSwitch: Int?
-    /// How long client switches wait after a tap change. A bond fails over ~0.2 s after its tap
-    /// loses carrier, but the *peers'* bonds may take longer (their openvpn clients notice the
-    /// server's end at their own time); during that window some shoot clients are briefly
-    /// unreachable while others are not. Moving the routes then would reset every connection
-    /// through the active client (its SNAT address changes) for nothing.
-    static let switchHoldAfterTapChange: Duration = .seconds(3)
     private let startedAt: Instant
-    /// Longer than openvpn needs to connect (connect-retry 1 5 plus TLS).
-    static let startupGrace: Duration = .seconds(30)
     /// Peers whose tunnels a previous havpn process left in the kernel, kept for one lifetime
     /// so a restart of the side-car does not tear down working tunnels before announcements
     /// arrive again.
@@ -75,12 +57,11 @@ struct SideCarCore {
         var due = nextResync
         func consider(_ d: Instant?) { if let d, d < due { due = d } }
         consider(reconcileDeadline)
-        consider(pathController?.nextDeadline)
+        consider(clientPaths?.nextDeadline)
         consider(serverPaths?.nextDeadline)
         consider(registry?.nextExpiry)
         consider(scheduler?.nextDeadline)
         if !bootstrapPeers.isEmpty { consider(bootstrapUntil) }
-        if heldSwitch != nil, let changed = lastServerTapChange { consider(changed + Self.switchHoldAfterTapChange) }
         return due
     }
 
@@ -113,9 +94,13 @@ struct SideCarCore {
         let plan = self.plan
         switch identity.role {
         case .apiserver:
-            pathController = PathController(
-                configuration: .init(timings: topology.timings), clientCount: topology.shootClients,
-                initialActive: inputs.activeShootClient, at: now)
+            let configuration = PathController.Configuration(timings: topology.timings)
+            if clientPaths == nil {
+                clientPaths = ClientPathSupervisor(
+                    configuration: configuration, clientCount: topology.shootClients, routed: inputs.activeShootClient, at: now)
+            } else {
+                clientPaths!.reconfigure(configuration: configuration, clientCount: topology.shootClients, at: now)
+            }
             if let own = plan.bondAddress(of: identity) {
                 scheduler = AnnouncementScheduler(
                     configuration: .init(announcements: topology.announcements, bondAddress: own, key: key),
@@ -136,9 +121,14 @@ struct SideCarCore {
         }
         if identity.role != .server, topology.bond.mode == .activeBackup {
             if let p = inputs.preferredServer, p >= topology.servers { inputs.preferredServer = nil }
-            serverPaths = ServerPathController(
-                configuration: .init(timings: topology.timings), serverCount: topology.servers,
-                initialActive: inputs.preferredServer ?? topology.bond.primary ?? 0, at: now)
+            let configuration = ServerPathController.Configuration(timings: topology.timings)
+            let preferred = inputs.preferredServer ?? topology.bond.primary ?? 0
+            if serverPaths == nil {
+                serverPaths = ServerPathSupervisor(
+                    configuration: configuration, serverCount: topology.servers, preferred: preferred, startedAt: startedAt, at: now)
+            } else {
+                serverPaths!.reconfigure(configuration: configuration, serverCount: topology.servers, preferred: preferred, at: now)
+            }
         }
     }
 
@@ -154,14 +144,15 @@ struct SideCarCore {
 
     mutating func tick(at now: Instant) -> [SideCarEffect] {
         var effects: [SideCarEffect] = []
-        if var pc = pathController {
-            effects += handle(pc.tick(at: now), &pc, at: now)
-            releaseHeldSwitch(&pc, at: now)
-            pathController = pc
+        if var cp = clientPaths {
+            let actions = cp.tick(at: now)
+            clientPaths = cp
+            effects += apply(actions, at: now)
         }
         if var sp = serverPaths {
-            effects += handle(sp.tick(at: now), &sp, at: now)
+            let actions = sp.tick(at: now)
             serverPaths = sp
+            effects += apply(actions, at: now)
         }
         if var r = registry {
             let step = r.tick(at: now)
@@ -198,6 +189,7 @@ struct SideCarCore {
             topology = new
             if old.shootClients != new.shootClients || old.servers != new.servers
                 || old.timings != new.timings || old.announcements != new.announcements || old.transport != new.transport || old.devices != new.devices
+                || old.bond != new.bond
             {
                 setUpControllers(at: now)
             }
@@ -222,7 +214,7 @@ struct SideCarCore {
         switch event {
         case .link: trigger.trigger(.drift(.link), at: now)
         case .serverTap:
-            lastServerTapChange = now
+            clientPaths?.tapChanged(at: now)
             trigger.trigger(.drift(.link), at: now)
         case .address: trigger.trigger(.drift(.address), at: now)
         case .ownedRoute: trigger.trigger(.drift(.route), at: now)
@@ -232,13 +224,10 @@ struct SideCarCore {
     }
 
     mutating func probeReply(from address: IPv6Address, sequence: UInt16, at now: Instant) -> [SideCarEffect] {
-        guard var pc = pathController, let client = plan.shootClientIndex(ofBondAddress: address),
-            let sent = probeSentAt[client]?.removeValue(forKey: sequence)
-        else { return [] }
-        let effects = handle(pc.probeReply(client: client, sequence: sequence, rtt: now - sent, at: now), &pc, at: now)
-        pathController = pc
-        metrics.probe(client: client, rtt: now - sent, lossRatio: pc.statistics(of: client)?.lossRatio ?? 0)
-        return effects
+        guard var cp = clientPaths, let client = plan.shootClientIndex(ofBondAddress: address) else { return [] }
+        let actions = cp.probeReply(client: client, sequence: sequence, at: now)
+        clientPaths = cp
+        return apply(actions, at: now)
     }
 
     /// A beacon frame heard on tap `server`, from the Ethernet address `source`.
@@ -252,11 +241,11 @@ struct SideCarCore {
             return [.sendBeacon(server: server, bytes: beacon.reply(role: identity.role, index: identity.index).bytes, to: source)]
         case .reply:
             guard let r = beacon.requester, r.role == identity.role, r.index == identity.index,
-                var sp = serverPaths, let sent = beaconSentAt[server]?.removeValue(forKey: beacon.sequence)
+                var sp = serverPaths
             else { return [] }
-            let effects = handle(sp.probeReply(server: server, sequence: beacon.sequence, rtt: now - sent, at: now), &sp, at: now)
+            let actions = sp.beaconReply(server: server, sequence: beacon.sequence, at: now)
             serverPaths = sp
-            return effects
+            return apply(actions, at: now)
         }
     }
 
@@ -329,7 +318,7 @@ struct SideCarCore {
         if !converged && lastReconcileError == nil { reasons.append("first reconcile pending") }
         switch identity.role {
         case .apiserver:
-            if let pc = pathController, pc.active == nil || !(0..<topology.shootClients).contains(where: { pc.health(of: $0).isHealthy }) {
+            if let pc = clientPaths?.controller, pc.active == nil || !(0..<topology.shootClients).contains(where: { pc.health(of: $0).isHealthy }) {
                 reasons.append("no healthy shoot client")
             }
         case .shoot:
@@ -353,26 +342,6 @@ struct SideCarCore {
 
     // MARK: - Internals
 
-    /// After the hold: if the routed client answers again it was only the fabric settling, so the
-    /// controller is put back on it; otherwise the held switch happens now.
-    private mutating func releaseHeldSwitch(_ pc: inout PathController, at now: Instant) {
-        guard let target = heldSwitch, let changed = lastServerTapChange, now - changed >= Self.switchHoldAfterTapChange
-        else { return }
-        heldSwitch = nil
-        let routed = inputs.activeShootClient
-        if pc.health(of: routed) != .dead || pc.answeredLastProbe(routed) {
-            logger.info("shoot client recovered during the hold; no switch", metadata: ["path.client": "\(routed)"])
-            pc = PathController(configuration: pc.configuration, clientCount: topology.shootClients, initialActive: routed, at: now)
-            return
-        }
-        guard pc.active == target, target != routed else { return }
-        logger.notice("switching active shoot client", metadata: ["path.from": "\(routed)", "path.to": "\(target)"])
-        metrics.pathSwitches.increment()
-        metrics.activeShootClient.record(Double(target))
-        inputs.activeShootClient = target
-        trigger.trigger(.controllerInput, at: now)
-    }
-
     private mutating func peersChanged(at now: Instant) {
         inputs.apiserverPeers = currentPeers
         metrics.knownApiservers.record(Double(inputs.apiserverPeers.count))
@@ -394,32 +363,28 @@ struct SideCarCore {
         }
     }
 
-    private mutating func handle(_ actions: [PathController.Action], _ pc: inout PathController, at now: Instant) -> [SideCarEffect] {
+    /// What the apiserver's path supervision decided, carried into the planner's inputs, logs and metrics.
+    private mutating func apply(_ actions: [ClientPathSupervisor.Action], at now: Instant) -> [SideCarEffect] {
         var effects: [SideCarEffect] = []
         for action in actions {
             switch action {
             case .sendProbe(let client, let sequence):
-                pc.probeSent(client: client, sequence: sequence, at: now)
-                probeSentAt[client, default: [:]][sequence] = now
-                if probeSentAt[client]!.count > 64 { probeSentAt[client] = probeSentAt[client]!.filter { now - $0.value < .seconds(5) } }
                 effects.append(.sendProbe(to: plan.shootClientBondAddress(client), sequence: sequence))
-            case .switchActive(let from, let to):
-                if let changed = lastServerTapChange, now - changed < Self.switchHoldAfterTapChange, from != nil {
-                    if heldSwitch == nil {
-                        logger.info("holding a shoot client switch while bonds fail over", metadata: ["path.from": "\(from.map(String.init) ?? "none")", "path.to": "\(to)"])
-                    }
-                    heldSwitch = to
-                    continue
-                }
-                heldSwitch = nil
+            case .route(let from, let to):
                 logger.notice("switching active shoot client", metadata: ["path.from": "\(from.map(String.init) ?? "none")", "path.to": "\(to)"])
                 if from != nil { metrics.pathSwitches.increment() }
                 metrics.activeShootClient.record(Double(to))
                 inputs.activeShootClient = to
                 trigger.trigger(.controllerInput, at: now)
+            case .switchHeld(let from, let to):
+                logger.info("holding a shoot client switch while bonds fail over", metadata: ["path.from": "\(from)", "path.to": "\(to)"])
+            case .keptAfterHold(let client):
+                logger.info("shoot client recovered during the hold; no switch", metadata: ["path.client": "\(client)"])
             case .healthChanged(let client, let health):
                 logger.info("shoot client health changed", metadata: ["path.client": "\(client)", "path.health": "\(health.rawValue)"])
                 metrics.clientHealthy(client, health.isHealthy)
+            case .probeAnswered(let client, let rtt, let lossRatio):
+                metrics.probe(client: client, rtt: rtt, lossRatio: lossRatio)
             case .readinessChanged(let r):
                 logger.notice("path readiness changed", metadata: ["path.readiness": "\(r)"])
             }
@@ -427,52 +392,26 @@ struct SideCarCore {
         return effects
     }
 
-    /// Moves the bond to the server path the controller chose, once that is allowed: only a path
-    /// that carried beacons and then stopped is a partition. At start every path looks dead until
-    /// openvpn connects, and moving to whichever server connects first would split the pods across
-    /// servers (a tap without carrier is already left by the bond itself). After `startupGrace` a
-    /// never-healthy path is left too, so a side-car restarted during a partition still moves.
-    private mutating func followServerPath(_ sp: inout ServerPathController, at now: Instant) {
-        guard let chosen = sp.active else { return }
-        let current = inputs.preferredServer ?? topology.bond.primary ?? 0
-        guard chosen != current else { return }
-        guard serversSeenHealthy.contains(current) || now - startedAt >= Self.startupGrace else {
-            // A choice made while the current path had not answered yet is start-up noise:
-            // put the controller back on the current path rather than act on it later.
-            sp = ServerPathController(
-                configuration: sp.configuration, serverCount: topology.servers, initialActive: current, at: now)
-            return
-        }
-        logger.notice("moving bond to VPN server path", metadata: ["path.from": "\(current)", "path.to": "\(chosen)"])
-        metrics.serverPathSwitches.increment()
-        metrics.preferredServer.record(Double(chosen))
-        inputs.preferredServer = chosen
-        lastServerTapChange = now  // our own move starts a failover (or failback) too
-        trigger.trigger(.controllerInput, at: now)
-    }
-
-    private mutating func handle(_ actions: [ServerPathController.Action], _ sp: inout ServerPathController, at now: Instant) -> [SideCarEffect] {
-        defer { followServerPath(&sp, at: now) }
+    /// What the server path supervision decided. A server path changing state, or the bond's own
+    /// move, starts a failover of bonds everywhere: client switches are held meanwhile.
+    private mutating func apply(_ actions: [ServerPathSupervisor.Action], at now: Instant) -> [SideCarEffect] {
         var effects: [SideCarEffect] = []
         for action in actions {
             switch action {
-            case .sendProbe(let server, let sequence):
-                sp.probeSent(server: server, sequence: sequence, at: now)
-                beaconSentAt[server, default: [:]][sequence] = now
-                if beaconSentAt[server]!.count > 64 { beaconSentAt[server] = beaconSentAt[server]!.filter { now - $0.value < .seconds(5) } }
+            case .sendBeacon(let server, let sequence):
                 let beacon = PathBeacon(kind: .request, role: identity.role, index: identity.index, server: server, sequence: sequence)
                 effects.append(.sendBeacon(server: server, bytes: beacon.bytes, to: nil))
-            case .setBondActive:
-                break  // followServerPath applies the controller's choice, when allowed
+            case .moveBond(let from, let to):
+                logger.notice("moving bond to VPN server path", metadata: ["path.from": "\(from)", "path.to": "\(to)"])
+                metrics.serverPathSwitches.increment()
+                metrics.preferredServer.record(Double(to))
+                inputs.preferredServer = to
+                clientPaths?.tapChanged(at: now)
+                trigger.trigger(.controllerInput, at: now)
             case .healthChanged(let server, let health):
-                if health.isHealthy { serversSeenHealthy.insert(server) }
-                // A server path changing state is the silent variant of a tap change (a partition
-                // keeps carrier up): bonds everywhere are about to move, so hold client switches.
-                lastServerTapChange = now
+                clientPaths?.tapChanged(at: now)
                 logger.info("VPN server path health changed", metadata: ["path.server": "\(server)", "path.health": "\(health.rawValue)"])
                 metrics.serverPathHealthy(server, health.isHealthy)
-            case .readinessChanged:
-                break
             }
         }
         return effects

@@ -157,7 +157,7 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         sim.answerBeacon = { _ in true }
         sim.start()
         sim.advance(by: .seconds(2))
-        #expect(sim.core.pathController?.active == 0)
+        #expect(sim.core.clientPaths?.controller.active == 0)
         #expect(sim.core.readiness == Readiness(ready: true))
         #expect(sim.reconciles.allSatisfy { $0.desired.routeDevices == ["bond0-ip6tnl0"] })
         #expect(sim.effects.contains { if case .sendProbe(let to, _) = $0.effect { to == sim.plan.shootClientBondAddress(1) } else { false } })
@@ -168,7 +168,7 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         let switched = try #require(sim.advance(until: { $0.desired.routeDevices == ["bond0-ip6tnl1"] }, within: .seconds(2)))
         #expect(switched.at - died <= .seconds(2))
         #expect(switched.desired.routes.count == 3)
-        #expect(sim.core.pathController?.active == 1)
+        #expect(sim.core.clientPaths?.controller.active == 1)
         #expect(metricValue(sim.metrics, "havpn_path_switches_total") == 1)
         #expect(metricValue(sim.metrics, "havpn_active_shoot_client") == 1)
         #expect(metricValue(sim.metrics, "havpn_shoot_client_healthy{client=\"0\"}") == 0)
@@ -214,7 +214,7 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         sim.start()
         #expect(sim.core.probeReply(from: IPv6Address("fd8f:6d53:b97a:1::b:9")!, sequence: 0, at: sim.now).isEmpty)
         #expect(sim.core.probeReply(from: sim.plan.shootClientBondAddress(0), sequence: 999, at: sim.now).isEmpty)
-        #expect(sim.core.pathController?.statistics(of: 0)?.replies == 0)
+        #expect(sim.core.clientPaths?.controller.statistics(of: 0)?.replies == 0)
     }
 
     @Test func apiserverIsNotReadyWithoutAHealthyClient() throws {
@@ -417,7 +417,7 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
     @Test func deadServerPathMovesTheBondWithinTwoSeconds() throws {
         let (sim, live) = try settledServerPaths(role: .apiserver, live: [0, 1])
         #expect(sim.reconciles.allSatisfy { $0.desired.bondPrimary == "tap0" })
-        #expect(sim.core.serverPaths?.usableServers == [0, 1])
+        #expect(sim.core.serverPaths?.controller.usableServers == [0, 1])
 
         live.servers = [1]
         let died = sim.now

@@ -65,7 +65,7 @@ import Testing
         sim.answerBeacon = { _ in true }
         sim.start()
         _ = sim.advanceByDeadlines(within: .seconds(2))
-        #expect(sim.core.pathController?.active == 0)
+        #expect(sim.core.clientPaths?.controller.active == 0)
         live = [1]
         let died = sim.now
         let (hit, _) = sim.advanceByDeadlines(until: { $0.desired.routeDevices == ["bond0-ip6tnl1"] }, within: .seconds(3))
@@ -82,6 +82,19 @@ import Testing
         let resync = sim.core.topology.timings.resyncInterval
         #expect(wakeUps <= Int(60 / resync.components.seconds) + 2)
         #expect(sim.core.nextDeadline > sim.now)
+    }
+
+    /// During the start-up grace a vetoed move is not a deadline of its own: the shoot pod wakes for
+    /// its beacons (every 250 ms per server) and timeouts, and moves when the grace ends.
+    @Test func aVetoedMoveDoesNotSpinTheLoop() throws {
+        let sim = try Simulation(role: .shoot, index: 0)
+        sim.beaconPeer = (.apiserver, 1)
+        sim.answerBeacon = { $0 == 1 }
+        sim.start()
+        let (hit, wakeUps) = sim.advanceByDeadlines(until: { $0.desired.bondPrimary == "tap1" }, within: .seconds(35))
+        let moved = try #require(hit)
+        #expect(moved.at >= .zero + ServerPathSupervisor.startupGrace)
+        #expect(wakeUps < 35 * 4 * 2 * 2)
     }
 
     @Test func aPendingReconcileIsTheNextDeadline() throws {
