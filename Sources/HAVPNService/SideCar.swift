@@ -93,7 +93,7 @@ public struct SideCar {
         let now: @Sendable () -> Instant = { Instant(nanoseconds: (clock.now - origin).nanoseconds) }
         let core = SideCarCore(
             topology: topology, identity: identity, podIPs: podIPs, key: key, learned: learned,
-            logger: logger, metrics: metrics, at: now())
+            logger: logger, metrics: metrics, wallClockMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), at: now())
         logger.notice(
             "havpn side-car starting",
             metadata: ["role": "\(identity.role.rawValue)", "index": "\(identity.index)", "netns": "\(options.netns ?? "-")"])

@@ -1,4 +1,3 @@
-import Foundation
 import HAVPNControl
 import HAVPNModel
 import HAVPNPlanner
@@ -25,6 +24,9 @@ struct SideCarCore {
     let identity: Identity
     let podIPs: [IPAddress]
     let key: [UInt8]?
+    /// Milliseconds since 1970 when the process started, read by the shell: the announcement
+    /// sequence must grow across restarts of the process, so it starts from the wall clock.
+    let wallClockMilliseconds: Int64
     let logger: Logger
     let metrics: SideCarMetrics
 
@@ -73,8 +75,10 @@ struct SideCarCore {
         learned: ControllerInputs,
         logger: Logger,
         metrics: SideCarMetrics,
+        wallClockMilliseconds: Int64,
         at now: Instant
     ) {
+        self.wallClockMilliseconds = wallClockMilliseconds
         self.topology = topology
         self.identity = identity
         self.podIPs = podIPs
@@ -106,7 +110,7 @@ struct SideCarCore {
                     configuration: .init(announcements: topology.announcements, bondAddress: own, key: key),
                     targets: (0..<topology.shootClients).map(plan.shootClientBondAddress),
                     podIPs: podIPs,
-                    initialSequence: UInt64(max(0, now.nanoseconds)) &+ UInt64(Self.wallClockMilliseconds()) << 16,
+                    initialSequence: UInt64(max(0, now.nanoseconds)) &+ UInt64(max(0, wallClockMilliseconds)) << 16,
                     at: now)
             }
         case .shoot:
@@ -132,8 +136,6 @@ struct SideCarCore {
         }
     }
 
-    /// The announcement sequence must grow across restarts of the process, so it starts from the wall clock.
-    private static func wallClockMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     // MARK: - Events
 

@@ -59,6 +59,8 @@ final class Simulation {
     var core: SideCarCore
     let metrics = TestMetrics()
     var now: Instant = .zero
+    /// The wall clock the shell would read at start (28 Nov 2026).
+    let wallClockMilliseconds: Int64 = 1_795_900_000_000
     var effects: [(at: Instant, effect: SideCarEffect)] = []
     var reconciles: [RecordedReconcile] = []
     var completeReconciles = true
@@ -70,7 +72,8 @@ final class Simulation {
         let topology = try TopologyDecoder.decode(yaml: yaml, file: "test.yaml")
         core = SideCarCore(
             topology: topology, identity: Identity(role: role, index: index), podIPs: podIPs, key: nil, learned: learned,
-            logger: Fixture.silentLogger, metrics: SideCarMetrics(factory: metrics), at: now)
+            logger: Fixture.silentLogger, metrics: SideCarMetrics(factory: metrics),
+            wallClockMilliseconds: wallClockMilliseconds, at: now)
     }
 
     var plan: AddressPlan { core.plan }
