@@ -36,17 +36,12 @@ struct SideCarCore {
     private(set) var converged = false
     private(set) var clientPaths: ClientPathSupervisor?
     private(set) var serverPaths: ServerPathSupervisor?
-    private(set) var registry: TunnelRegistry?
+    private(set) var peers: ApiserverPeerSet?
     private var scheduler: AnnouncementScheduler?
     private var trigger = ReconcileTrigger()
     private var reconcileInFlight = false
     private var nextResync: Instant
     private let startedAt: Instant
-    /// Peers whose tunnels a previous havpn process left in the kernel, kept for one lifetime
-    /// so a restart of the side-car does not tear down working tunnels before announcements
-    /// arrive again.
-    private var bootstrapPeers: [ApiserverPeer]
-    private var bootstrapUntil: Instant
 
     var plan: AddressPlan { AddressPlan(topology: topology) }
 
@@ -61,9 +56,8 @@ struct SideCarCore {
         consider(reconcileDeadline)
         consider(clientPaths?.nextDeadline)
         consider(serverPaths?.nextDeadline)
-        consider(registry?.nextExpiry)
+        consider(peers?.nextDeadline)
         consider(scheduler?.nextDeadline)
-        if !bootstrapPeers.isEmpty { consider(bootstrapUntil) }
         return due
     }
 
@@ -87,14 +81,13 @@ struct SideCarCore {
         self.metrics = metrics
         inputs = ControllerInputs(activeShootClient: learned.activeShootClient)
         startedAt = now
-        bootstrapPeers = learned.apiserverPeers
-        bootstrapUntil = now + topology.announcements.lifetime
         nextResync = now + topology.timings.resyncInterval
-        setUpControllers(at: now)
+        setUpControllers(bootstrap: learned.apiserverPeers, at: now)
         metrics.configValid.record(1)
     }
 
-    private mutating func setUpControllers(at now: Instant) {
+    /// - Parameter bootstrap: at start, the peers whose tunnels the kernel still has.
+    private mutating func setUpControllers(bootstrap: [ApiserverPeer] = [], at now: Instant) {
         let plan = self.plan
         switch identity.role {
         case .apiserver:
@@ -114,11 +107,12 @@ struct SideCarCore {
                     at: now)
             }
         case .shoot:
-            if registry != nil {
-                bootstrapPeers = currentPeers.filter { plan.apiserverIndex(ofBondAddress: $0.bondAddress) != nil }
-                bootstrapUntil = now + topology.announcements.lifetime
+            let configuration = TunnelRegistry.Configuration(topology: topology, key: key)
+            if peers == nil {
+                peers = ApiserverPeerSet(configuration: configuration, bootstrap: bootstrap, at: now)
+            } else {
+                peers!.rebuild(configuration: configuration, plan: plan, at: now)
             }
-            registry = TunnelRegistry(configuration: .init(topology: topology, key: key))
             inputs.apiserverPeers = currentPeers
         case .server:
             break
@@ -156,15 +150,11 @@ struct SideCarCore {
             serverPaths = sp
             effects += apply(actions, at: now)
         }
-        if var r = registry {
-            let step = r.tick(at: now)
-            registry = r
+        if var p = peers {
+            let step = p.tick(at: now)
+            peers = p
             if step.changed { peersChanged(at: now) }
-            metrics.apiserverAddressConflicts.record(Double(r.conflicts(at: now).count))
-        }
-        if !bootstrapPeers.isEmpty, now >= bootstrapUntil {
-            bootstrapPeers = []
-            peersChanged(at: now)
+            metrics.apiserverAddressConflicts.record(Double(p.registry.conflicts(at: now).count))
         }
         if var s = scheduler {
             effects += s.tick(at: now).map(announcementEffect)
@@ -252,9 +242,9 @@ struct SideCarCore {
     }
 
     mutating func announcement(from source: IPv6Address, device: String, payload: [UInt8], at now: Instant) -> [SideCarEffect] {
-        guard var r = registry else { return [] }
-        let step = r.announcement(from: .v6(source), device: device, payload: payload, at: now)
-        registry = r
+        guard var p = peers else { return [] }
+        let step = p.announcement(from: .v6(source), device: device, payload: payload, at: now)
+        peers = p
         if let rejection = step.rejection {
             metrics.announcementRejected(rejection.rawValue)
             logger.debug("announcement ignored", metadata: ["announcement.source": "\(source)", "announcement.reason": "\(rejection.rawValue)"])
@@ -266,7 +256,7 @@ struct SideCarCore {
             logger.warning(
                 "two kube-apiserver pods announce one bond address; give them distinct --index or --bond-address",
                 metadata: ["announcement.conflict": "\(conflict)"])
-            metrics.apiserverAddressConflicts.record(Double(r.conflicts(at: now).count))
+            metrics.apiserverAddressConflicts.record(Double(p.registry.conflicts(at: now).count))
         }
         if step.changed { peersChanged(at: now) }
         return startReconcileIfDue(at: now)
@@ -331,12 +321,7 @@ struct SideCarCore {
         return Readiness(ready: reasons.isEmpty, reasons: reasons)
     }
 
-    var currentPeers: [ApiserverPeer] {
-        var byAddress: [IPv6Address: ApiserverPeer] = [:]
-        for p in bootstrapPeers { byAddress[p.bondAddress] = p }
-        for p in registry?.peers ?? [] { byAddress[p.bondAddress] = ApiserverPeer(bondAddress: p.bondAddress, podIPs: p.podIPs) }
-        return byAddress.values.sorted()
-    }
+    var currentPeers: [ApiserverPeer] { peers?.peers ?? [] }
 
     func desiredState() throws(HAVPNError) -> DesiredState {
         try Planner.desiredState(topology: topology, identity: identity, inputs: inputs)
