@@ -14,11 +14,13 @@ enum SideCarEffect: Sendable, Equatable {
     case reconcile(DesiredState, reasons: ReconcileReasons)
 }
 
-/// The run loop's brain, in NIO's style: events in, effects out, no I/O.
+/// The run loop's brain, in NIO's style: events and an `Instant` in, effects out; no sockets, no clock.
 ///
-/// It owns the controllers (path-controller, server-path controller, tunnel registry,
-/// announcement scheduler) and the reconcile trigger, turns their decisions into planner
-/// inputs, and keeps the last good topology when a new file is invalid.
+/// It composes HAVPNControl's machines (``ClientPathSupervisor``, ``ServerPathSupervisor``,
+/// ``ApiserverPeerSet``, the announcement scheduler, the reconcile trigger), where the policy
+/// lives, turns their decisions into planner inputs, and keeps the last good topology when a new
+/// file is invalid. Logs and metrics are still written here, through the injected logger and
+/// ``SideCarMetrics``, rather than returned as effects.
 struct SideCarCore {
     private(set) var topology: Topology
     let identity: Identity
