@@ -26,7 +26,7 @@ private let timings = Topology.Timings()
 private let rtt: Duration = .milliseconds(2)
 
 /// A network whose live targets answer in 2 ms; the test edits `live` between runs.
-private final class Links: @unchecked Sendable {
+private final class Links {
     var live: Set<Int>
     init(_ live: Set<Int>) { self.live = live }
 }
