@@ -3,7 +3,7 @@ import PackageDescription
 
 // Data flows one way and the targets show it:
 // HAVPNModel (topology file, address plan) → HAVPNPlanner (desired state, diff, plan)
-// → HAVPNNetlink (the kernel) → HAVPNService (run loop, controllers, HTTP) → havpn (CLI).
+// → HAVPNNetlink (the kernel) → HAVPNReconcile (one pass) → HAVPNService (run loop, controllers, HTTP) → havpn (CLI).
 // HAVPNModel, HAVPNPlanner and HAVPNControl are pure: no Glibc, no libnl, no NIO. The two C libraries they
 // use stay behind one file each: libyaml (CYAML) in HAVPNModel's YAML reader, swift-crypto's HMAC in the
 // announcement codec.
@@ -46,11 +46,15 @@ let package = Package(
         ),
         .target(name: "HAVPNNetlink", dependencies: ["CNetlink", "HAVPNModel", "HAVPNPlanner"]),
 
+        // MARK: - One reconcile pass (observe → plan → apply → verify): the one-shot commands need
+        // only this, not the side-car's NIO, metrics and service stack.
+        .target(name: "HAVPNReconcile", dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink"]),
+
         // MARK: - Services (reconcile loop, controllers' I/O, HTTP)
         .target(
             name: "HAVPNService",
             dependencies: [
-                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNControl",
+                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNReconcile", "HAVPNControl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -68,9 +72,11 @@ let package = Package(
         .executableTarget(
             name: "havpn",
             dependencies: [
-                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNControl", "HAVPNOpenVPN", "HAVPNService",
+                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNReconcile", "HAVPNControl", "HAVPNOpenVPN",
+                "HAVPNService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             plugins: ["BuildInfoPlugin"]
         ),
@@ -99,8 +105,9 @@ let package = Package(
         .testTarget(
             name: "HAVPNServiceTests",
             dependencies: [
-                "HAVPNModel", "HAVPNPlanner", "HAVPNControl", "HAVPNService",
+                "HAVPNModel", "HAVPNPlanner", "HAVPNReconcile", "HAVPNControl", "HAVPNService",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

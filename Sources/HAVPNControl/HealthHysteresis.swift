@@ -31,6 +31,13 @@ public struct HealthHysteresis: Hashable, Sendable {
         self.healthyThreshold = healthyThreshold
     }
 
+    /// Forgets the verdict: the next outcome judges the path afresh, as at start.
+    public mutating func rejudge() {
+        health = .unknown
+        consecutiveLosses = 0
+        consecutiveSuccesses = 0
+    }
+
     /// Feeds one outcome; returns the new health when it changed.
     public mutating func record(success: Bool) -> PathHealth? {
         if success {

@@ -1,13 +1,5 @@
 import HAVPNModel
 
-/// Readiness of a path-choosing controller.
-public enum Readiness: Hashable, Sendable {
-    /// The active path is proven healthy.
-    case ready
-    /// No path is healthy; the last active path (if any) is kept.
-    case noHealthyPath
-}
-
 /// The apiserver-side path-controller: probes every shoot client's bond address (`::b:<j>`) and
 /// picks the client whose `bond0-ip6tnl<j>` carries the routes to the shoot networks.
 ///
@@ -127,6 +119,15 @@ public struct PathController: Sendable {
 
     public mutating func probeReply(client: Int, sequence: UInt16, rtt: Duration, at now: Instant) -> [Action] {
         process(monitor.probeReply(target: client, sequence: sequence, rtt: rtt, at: now), at: now)
+    }
+
+    /// Puts the choice back on `client` (a supervisor vetoed a switch) without rebuilding the
+    /// controller, so every other client keeps its hysteresis. `rejudging` also forgets the
+    /// client's own verdict, for a client whose losses were the fabric settling.
+    public mutating func keep(client: Int, rejudging: Bool) {
+        guard (0..<monitor.targetCount).contains(client) else { return }
+        selector.keep(client)
+        if rejudging { monitor.rejudge(target: client) }
     }
 
     /// The number of shoot clients changed. New clients start unknown and are probed at once; if

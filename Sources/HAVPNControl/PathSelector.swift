@@ -66,6 +66,10 @@ public struct PathSelector: Hashable, Sendable {
         }
     }
 
+    /// Puts the selector back on `path` without counting a switch (the caller vetoed the last
+    /// choice); what it knows about every path's health stays.
+    public mutating func keep(_ path: Int) { active = path }
+
     /// Takes the current health of every path (index = path) and returns a switch, if one is due.
     public mutating func update(health: [PathHealth], at now: Instant) -> Decision? {
         if healthySince.count != health.count {

@@ -147,6 +147,14 @@ public struct ProbeMonitor: Sendable {
         }
     }
 
+    /// Forgets one target's verdict (its probes in flight, sequence numbers and statistics stay):
+    /// what it did while the fabric was settling says nothing about it now.
+    public mutating func rejudge(target: Int) {
+        guard targets.indices.contains(target) else { return }
+        targets[target].hysteresis.rejudge()
+        targets[target].recentLossBits = 0
+    }
+
     /// Expires timed-out probes, then sends the probes that are due.
     public mutating func tick(at now: Instant) -> [Output] {
         var out: [Output] = []

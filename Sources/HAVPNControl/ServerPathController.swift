@@ -85,6 +85,10 @@ public struct ServerPathController: Sendable {
         }
     }
 
+    /// The next probe or timeout alone, without a due fail-over or fail-back (which a supervisor
+    /// that vetoes moves must not wake for again and again).
+    public var probeDeadline: Instant? { monitor.nextDeadline }
+
     public mutating func tick(at now: Instant) -> [Action] { process(monitor.tick(at: now), at: now) }
 
     public mutating func probeSent(server: Int, sequence: UInt16, at now: Instant) {
@@ -98,6 +102,16 @@ public struct ServerPathController: Sendable {
     public mutating func probeReply(server: Int, sequence: UInt16, rtt: Duration, at now: Instant) -> [Action] {
         process(monitor.probeReply(target: server, sequence: sequence, rtt: rtt, at: now), at: now)
     }
+
+    /// Puts the choice back on `server` (a supervisor vetoed a move) without rebuilding the
+    /// controller: every path keeps its hysteresis and how long it has been healthy.
+    public mutating func keep(server: Int) {
+        guard (0..<monitor.targetCount).contains(server) else { return }
+        selector.keep(server)
+    }
+
+    /// Chooses again from what is known now (a veto ended).
+    public mutating func reevaluate(at now: Instant) -> [Action] { process([], at: now, force: true) }
 
     public mutating func setServerCount(_ count: Int, at now: Instant) -> [Action] {
         monitor.setTargetCount(count, at: now)

@@ -1,21 +1,5 @@
 import HAVPNModel
 
-/// A kube-apiserver instance as the shoot side knows it: its bond address (the tunnel's remote
-/// end) and its pod IPs (the host routes through that tunnel).
-public struct TunnelPeer: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public var bondAddress: IPv6Address
-    /// Sorted, without duplicates.
-    public var podIPs: [IPAddress]
-
-    public init(bondAddress: IPv6Address, podIPs: [IPAddress]) {
-        self.bondAddress = bondAddress
-        self.podIPs = podIPs
-    }
-
-    public static func < (a: Self, b: Self) -> Bool { a.bondAddress < b.bondAddress }
-    public var description: String { "\(bondAddress) → \(podIPs.map(\.description).joined(separator: ","))" }
-}
-
 /// The tunnel-controller's brain (shoot side): which kube-apiservers exist, from announcements.
 ///
 /// Admission, in order; the first failing rule rejects the packet and counts it by reason:
@@ -49,7 +33,7 @@ public struct TunnelPeer: Hashable, Sendable, Comparable, CustomStringConvertibl
 /// it for at most one lifetime, and only with pod IPs that peer really had.
 public struct TunnelRegistry: Sendable {
     public struct Configuration: Hashable, Sendable {
-        /// The bond network (/104 with vpn2's layout: byte 13 is `0x0a` for apiservers).
+        /// The bond network (``AddressPlan/bondNetwork``).
         public var bondNetwork: IPNetwork
         public var bondDevice: String
         public var defaultLifetime: Duration
@@ -80,7 +64,7 @@ public struct TunnelRegistry: Sendable {
         /// peers is an explicit choice (`format: vpn2`).
         public init(topology: Topology, key: [UInt8]?) {
             self.init(
-                bondNetwork: IPNetwork(address: topology.transport.network.address, prefixLength: 104),
+                bondNetwork: AddressPlan.bondNetwork(transport: topology.transport.network),
                 bondDevice: topology.devices.bond, defaultLifetime: topology.announcements.lifetime,
                 maxPeers: topology.announcements.maxPeers, key: key,
                 acceptedFormats: [topology.announcements.format])
@@ -144,8 +128,8 @@ public struct TunnelRegistry: Sendable {
     public init(configuration: Configuration) { self.configuration = configuration }
 
     /// Known peers, sorted by bond address.
-    public var peers: [TunnelPeer] {
-        entries.map { TunnelPeer(bondAddress: $0.key, podIPs: $0.value.podIPs) }.sorted()
+    public var peers: [ApiserverPeer] {
+        entries.map { ApiserverPeer(bondAddress: $0.key, podIPs: $0.value.podIPs) }.sorted()
     }
 
     /// Bond addresses that two pods have been claiming within the last `defaultLifetime`.
@@ -187,8 +171,7 @@ public struct TunnelRegistry: Sendable {
         guard case .v6(let bond) = source, configuration.bondNetwork.contains(source) else {
             return .failure(.sourceOutsideBondNetwork)
         }
-        let b = bond.bytes
-        guard b[13] == 0x0a, b[14] != 0 || b[15] != 0 else { return .failure(.sourceNotApiserver) }
+        guard AddressPlan.apiserverIndex(ofAddressInBondNetwork: bond) != nil else { return .failure(.sourceNotApiserver) }
         let decoded: DecodedAnnouncement
         switch AnnouncementCodec.decode(payload, key: configuration.key) {
         case .failure(let r): return .failure(r)

@@ -56,8 +56,11 @@ public struct AddressPlan: Hashable, Sendable {
     }
 
     /// The /104 network holding every bond address.
-    public var bondNetwork: IPNetwork {
-        IPNetwork(address: .v6(IPv6Address(bytes: transportBytes)), prefixLength: Self.bondPrefixLength)
+    public var bondNetwork: IPNetwork { Self.bondNetwork(transport: topology.transport.network) }
+
+    /// The /104 bond network of a /96 transport network.
+    public static func bondNetwork(transport: IPNetwork) -> IPNetwork {
+        IPNetwork(address: transport.address, prefixLength: bondPrefixLength)
     }
 
     /// Shoot client `index`'s bond address, `…::b:<index>` (vpn2 `BondingShootClientIP`).
@@ -94,10 +97,15 @@ public struct AddressPlan: Hashable, Sendable {
     /// x for `…::a:x` (x in 1...0xffff) inside the bond network; nil for anything else.
     public func apiserverIndex(ofBondAddress address: IPv6Address) -> Int? {
         guard isInBondNetwork(address) else { return nil }
+        return Self.apiserverIndex(ofAddressInBondNetwork: address)
+    }
+
+    /// x for an address already known to lie in a bond network and to read `…::a:x` (x in 1...0xffff).
+    public static func apiserverIndex(ofAddressInBondNetwork address: IPv6Address) -> Int? {
         let b = address.bytes
-        guard b[13] == Self.apiserverMarker else { return nil }
+        guard b[13] == apiserverMarker else { return nil }
         let x = Int(b[14]) << 8 | Int(b[15])
-        return Self.apiserverIndexRange.contains(x) ? x : nil
+        return apiserverIndexRange.contains(x) ? x : nil
     }
 
     /// j for `…::b:j` (byte 14 zero) inside the bond network; nil for anything else.
@@ -113,7 +121,20 @@ public struct AddressPlan: Hashable, Sendable {
     public var bondName: String { topology.devices.bond }
 
     /// `tap<i>`: the openvpn client for server i uses `dev tap<i>`.
-    public func tapName(server index: Int) -> String { topology.devices.tapPrefix + String(index) }
+    public func tapName(server index: Int) -> String { Self.tapName(prefix: topology.devices.tapPrefix, server: index) }
+
+    public static func tapName(prefix: String, server index: Int) -> String { prefix + String(index) }
+
+    /// The server index of a device named like a tap (`<prefix><digits>`), nil for any other name.
+    public static func tapServer(ofDevice name: String, prefix: String) -> Int? {
+        guard name.hasPrefix(prefix) else { return nil }
+        let digits = name.dropFirst(prefix.count)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(digits)
+    }
+
+    /// Linux IFNAMSIZ - 1: the longest interface name the kernel accepts.
+    public static let maxInterfaceNameLength = DeviceNameRules.maximumLength
 
     /// apiserver side: `bond0-ip6tnl<j>` towards shoot client j.
     public func apiserverTunnelName(shootClient index: Int) -> String {

@@ -189,3 +189,19 @@ public enum Role: String, Hashable, Sendable, CaseIterable {
     case shoot
     case server
 }
+
+extension Topology.OpenVPNSettings {
+    /// Why `text` cannot be openvpn's `keepalive <interval> <timeout>`, or nil when it can: two positive
+    /// whole seconds, the timeout longer than the interval (openvpn refuses the reverse at start).
+    /// The decoder and the config renderer both ask here, so `validate` rejects what `openvpn-config` would.
+    public static func keepaliveProblem(_ text: String) -> String? {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 2,
+            parts.allSatisfy({ !$0.isEmpty && $0.first != "0" && $0.allSatisfy { $0.isASCII && $0.isNumber } })
+        else { return "\"\(text)\" is not \"<interval> <timeout>\" in whole seconds, e.g. \"10 30\"" }
+        guard let interval = Int(parts[0]), let timeout = Int(parts[1]), timeout > interval else {
+            return "\"\(text)\": the timeout must be longer than the interval, e.g. \"10 30\""
+        }
+        return nil
+    }
+}

@@ -121,7 +121,7 @@ struct TopologyReader {
         let podIPsCursor = try cursor.required("podIPs", in: entries)
         note(indexCursor)
         // The index is the last two bytes of the bond address `<transport>::a:<index>`; 0 is the network.
-        let index = try indexCursor.int(in: 1...0xffff)
+        let index = try indexCursor.int(in: AddressPlan.apiserverIndexRange)
         let items = try podIPsCursor.sequence()
         guard !items.isEmpty else { throw podIPsCursor.error(.invalidValue, "must list at least one pod IP") }
         var podIPs: [IPAddress] = []
@@ -238,13 +238,7 @@ struct TopologyReader {
     /// OpenVPN's `keepalive <interval> <timeout>`: two positive whole seconds, written as in the directive.
     private static func readKeepalive(_ cursor: YAMLCursor) throws(HAVPNError) -> String {
         let text = try cursor.string()
-        let parts = text.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 2,
-            parts.allSatisfy({ !$0.isEmpty && $0.first != "0" && $0.allSatisfy { $0.isASCII && $0.isNumber } })
-        else {
-            throw cursor.error(
-                .invalidValue, "\"\(text)\" is not \"<interval> <timeout>\" in whole seconds, e.g. \"10 30\"")
-        }
+        if let problem = Topology.OpenVPNSettings.keepaliveProblem(text) { throw cursor.error(.invalidValue, problem) }
         return text
     }
 }

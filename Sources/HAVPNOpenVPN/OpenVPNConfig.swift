@@ -15,7 +15,7 @@ public enum OpenVPNConfig {
     /// openvpn rejects longer config lines (OPTION_LINE_SIZE); vpn2 checks the same limit.
     public static let maxLineLength = 256
     /// Linux IFNAMSIZ - 1.
-    public static let maxInterfaceNameLength = 15
+    public static let maxInterfaceNameLength = AddressPlan.maxInterfaceNameLength
     public static let clientProtocols = ["tcp-client", "tcp4-client", "tcp6-client"]
 
     /// Certificate/key base name (and CN convention) in `openvpn.secretsDir` per role.
@@ -88,7 +88,7 @@ public enum OpenVPNConfig {
         try checkCommon(o)
         switch role {
         case .apiserver:
-            guard (1...0xffff).contains(podIndex) else {
+            guard AddressPlan.apiserverIndexRange.contains(podIndex) else {
                 throw HAVPNError(.invalidIdentity, "apiserver index \(podIndex) is outside 1...65535")
             }
         case .shoot:
@@ -100,7 +100,7 @@ public enum OpenVPNConfig {
         case .server:
             throw HAVPNError(.usage, "openvpn clients run in apiserver or shoot pods, not in role server")
         }
-        let tap = topology.devices.tapPrefix + String(server)
+        let tap = AddressPlan(topology: topology).tapName(server: server)
         guard tap.utf8.count <= maxInterfaceNameLength else {
             throw HAVPNError(
                 .nameTooLong, "tap name \(tap) is longer than \(maxInterfaceNameLength) bytes",
@@ -177,12 +177,8 @@ public enum OpenVPNConfig {
                 throw HAVPNError(.outOfRange, "port \(port) is outside 1...65535", keyPath: key)
             }
         }
-        let ka = o.keepalive.split(separator: " ", omittingEmptySubsequences: true)
-        guard ka.count == 2, let interval = Int(ka[0]), let timeout = Int(ka[1]), interval > 0, timeout > interval
-        else {
-            throw HAVPNError(
-                .invalidValue, "keepalive must be \"<interval> <timeout>\" with 0 < interval < timeout, got \"\(o.keepalive)\"",
-                keyPath: "openvpn.keepalive")
+        if let problem = Topology.OpenVPNSettings.keepaliveProblem(o.keepalive) {
+            throw HAVPNError(.invalidValue, problem, keyPath: "openvpn.keepalive")
         }
         guard clientProtocols.contains(o.clientProtocol) else {
             throw HAVPNError(

@@ -17,16 +17,3 @@ public struct ControllerInputs: Hashable, Sendable {
         self.preferredServer = preferredServer
     }
 }
-
-/// A kube-apiserver instance as the shoot side knows it: its bond address and pod IPs.
-public struct ApiserverPeer: Hashable, Sendable, Comparable {
-    public var bondAddress: IPv6Address
-    public var podIPs: [IPAddress]
-
-    public init(bondAddress: IPv6Address, podIPs: [IPAddress]) {
-        self.bondAddress = bondAddress
-        self.podIPs = podIPs
-    }
-
-    public static func < (a: Self, b: Self) -> Bool { a.bondAddress < b.bondAddress }
-}

@@ -1,19 +1,9 @@
+import HAVPNControl
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
-
-/// Readiness as the side-car reports it on /readyz: ready, or not with the reasons why.
-public struct Readiness: Sendable, Equatable {
-    public var ready: Bool
-    public var reasons: [String]
-
-    public init(ready: Bool, reasons: [String] = []) {
-        self.ready = ready
-        self.reasons = reasons
-    }
-}
 
 /// The side-car's three endpoints: /healthz (process alive and its loop turning), /readyz,
 /// /metrics (Prometheus text format). A plain NIOHTTP1 server: three GETs do not need a framework.

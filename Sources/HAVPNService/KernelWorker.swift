@@ -1,6 +1,7 @@
 import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
+import HAVPNReconcile
 import NIOPosix
 
 /// Runs the blocking netlink work on one dedicated thread, off Swift's cooperative pool.

@@ -3,6 +3,7 @@ import HAVPNControl
 import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
+import HAVPNReconcile
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -35,19 +36,6 @@ public struct SideCarOptions: Sendable {
     }
 }
 
-/// Everything that happens to the side-car, funnelled into one ordered stream.
-enum SideCarEvent: Sendable {
-    case tick
-    case config(ConfigSnapshot)
-    case configUnreadable(String)
-    case kernel(KernelEvent)
-    case probeReply(IPv6Address, UInt16, at: Instant)
-    case beacon([UInt8], server: Int, from: [UInt8], at: Instant)
-    case datagram(ReceivedDatagram, at: Instant)
-    case reconciled(Result<ReconcileOutcome, any Error>, reasons: String)
-    case shutdown
-}
-
 /// Status the HTTP endpoint reads while the loop writes it.
 final class SideCarStatus: Sendable {
     let readiness = Mutex(Readiness(ready: false, reasons: ["starting"]))
@@ -64,11 +52,20 @@ public struct SideCar {
     let options: SideCarOptions
     let logger: Logger
     let metrics: SideCarMetrics
+    /// The Prometheus text served on /metrics.
+    let exposition: @Sendable () -> [UInt8]
 
-    public init(options: SideCarOptions, logger: Logger, metrics: SideCarMetrics = SideCarMetrics()) {
+    /// - Parameters:
+    ///   - metrics: records through swift-metrics (by default into the bootstrapped `MetricsSystem`);
+    ///   - exposition: what /metrics serves, e.g. the registry of the ``PrometheusBackend`` bootstrapped.
+    public init(
+        options: SideCarOptions, logger: Logger, metrics: SideCarMetrics = SideCarMetrics(),
+        exposition: @escaping @Sendable () -> [UInt8]
+    ) {
         self.options = options
         self.logger = logger
         self.metrics = metrics
+        self.exposition = exposition
     }
 
     /// Loads the topology and starts every service; returns when shut down (SIGTERM/SIGINT).
@@ -94,14 +91,14 @@ public struct SideCar {
         let now: @Sendable () -> Instant = { Instant(nanoseconds: (clock.now - origin).nanoseconds) }
         let core = SideCarCore(
             topology: topology, identity: identity, podIPs: podIPs, key: key, learned: learned,
-            logger: logger, metrics: metrics, at: now())
+            logger: logger, metrics: metrics, wallClockMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), at: now())
         logger.notice(
             "havpn side-car starting",
             metadata: ["role": "\(identity.role.rawValue)", "index": "\(identity.index)", "netns": "\(options.netns ?? "-")"])
 
-        let (events, sink) = AsyncStream.makeStream(of: SideCarEvent.self, bufferingPolicy: .bufferingNewest(4096))
-        let io = try SideCarIO(options: options, identity: identity, topology: topology, sink: sink, now: now, logger: logger)
-        let loop = SideCarLoop(core: core, io: io, worker: worker, events: events, sink: sink, status: status, now: now, logger: logger)
+        let inbox = SideCarInbox()
+        let io = try SideCarIO(options: options, identity: identity, topology: topology, inbox: inbox, now: now, logger: logger)
+        let loop = SideCarLoop(core: core, io: io, worker: worker, inbox: inbox, status: status, now: now, logger: logger)
         let health = HealthServer(
             host: options.httpAddress ?? topology.http.address, port: options.httpPort ?? topology.http.port, logger: logger,
             liveness: {
@@ -109,113 +106,15 @@ public struct SideCar {
                 return quiet < .seconds(10) ? Readiness(ready: true) : Readiness(ready: false, reasons: ["run loop stalled for \(quiet)"])
             },
             readiness: { status.readiness.withLock { $0 } },
-            metrics: { [metrics] in metrics.registry.emitToBuffer() })
+            metrics: exposition)
         let watcher = ConfigWatcher(
             path: options.topologyPath, pollInterval: topology.timings.configPollInterval, logger: logger,
-            onChange: { sink.yield(.config($0)) }, onReadError: { sink.yield(.configUnreadable($0)) })
+            onChange: { inbox.post(.snapshot($0)) }, onReadError: { inbox.post(.unreadable($0)) })
         let group = ServiceGroup(
             services: [health, watcher, loop], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
             logger: logger)
         try await group.run()
         io.close()
         await worker.shutdown()
-    }
-}
-
-/// The loop that feeds events to the core and carries out its effects.
-struct SideCarLoop: Service {
-    var core: SideCarCore
-    let io: SideCarIO
-    let worker: KernelWorker
-    let events: AsyncStream<SideCarEvent>
-    let sink: AsyncStream<SideCarEvent>.Continuation
-    let status: SideCarStatus
-    let now: @Sendable () -> Instant
-    let logger: Logger
-
-    func run() async throws {
-        var core = self.core
-        let sink = self.sink
-        await withDiscardingTaskGroup { group in
-            group.addTask {
-                // Deadlines of the controllers are checked at this granularity: fine enough for
-                // 100 ms probes and the 100 ms drift-repair target, coarse enough to keep an idle
-                // side-car cheap. Events themselves are handled as they arrive.
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(50))
-                    sink.yield(.tick)
-                }
-            }
-            for effect in core.start(at: now()) { perform(effect, group: &group) }
-            var scheduledWake: Instant?
-            await withGracefulShutdownHandler {
-                for await event in events {
-                    let t = now()
-                    var effects: [SideCarEffect]
-                    switch event {
-                    case .tick:
-                        status.lastTick.withLock { $0 = ContinuousClock.now }
-                        effects = core.tick(at: t)
-                    case .config(let snapshot):
-                        effects = core.configChanged(yaml: String(decoding: snapshot.content, as: UTF8.self), file: snapshot.resolvedPath, at: t)
-                        io.update(topology: core.topology)
-                    case .configUnreadable(let message):
-                        core.configRejected(message)
-                        effects = []
-                    case .kernel(let e):
-                        effects = core.kernelEvent(e, at: t)
-                    case .probeReply(let address, let sequence, let at):
-                        effects = core.probeReply(from: address, sequence: sequence, at: at)
-                    case .beacon(let bytes, let server, let source, let at):
-                        effects = core.beacon(bytes, server: server, from: source, at: at)
-                    case .datagram(let d, let at):
-                        effects = core.announcement(from: d.source, device: io.deviceName(ofInterface: d.interfaceIndex), payload: d.payload, at: at)
-                    case .reconciled(let result, let reasons):
-                        if case .success(let outcome) = result { io.afterReconcile(outcome) }
-                        effects = core.reconciled(result, reasons: reasons, at: t)
-                    case .shutdown:
-                        for effect in core.shutdown(at: t) { perform(effect, group: &group) }
-                        sink.finish()
-                        continue
-                    }
-                    for effect in effects { perform(effect, group: &group) }
-                    // A pending reconcile wakes the loop at its own deadline (the 20 ms coalescing
-                    // window), not at the next tick: drift repair and new tunnels in ~25 ms.
-                    if let due = core.reconcileDeadline, due != scheduledWake {
-                        scheduledWake = due
-                        let delay = due - t
-                        group.addTask {
-                            if delay > .zero { try? await Task.sleep(for: delay) }
-                            sink.yield(.tick)
-                        }
-                    }
-                    let readiness = core.readiness
-                    status.readiness.withLock { $0 = readiness }
-                    core.metrics.ready.set(to: readiness.ready ? 1 : 0)
-                }
-            } onGracefulShutdown: {
-                sink.yield(.shutdown)
-            }
-            group.cancelAll()
-        }
-    }
-
-    private func perform(_ effect: SideCarEffect, group: inout DiscardingTaskGroup) {
-        switch effect {
-        case .sendProbe(let to, let sequence):
-            io.prober?.send(to: to, sequence: sequence)
-        case .sendBeacon(let server, let bytes, let mac):
-            io.beacon(server: server, bytes, to: mac)
-        case .sendAnnouncement(let to, let payload):
-            io.announce(payload, to: to)
-        case .reconcile(let desired, let reasons):
-            let worker = self.worker
-            let sink = self.sink
-            group.addTask {
-                let result: Result<ReconcileOutcome, any Error>
-                do { result = .success(try await worker.apply(desired)) } catch { result = .failure(error) }
-                sink.yield(.reconciled(result, reasons: reasons))
-            }
-        }
     }
 }

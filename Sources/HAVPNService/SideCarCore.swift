@@ -1,7 +1,7 @@
-import Foundation
 import HAVPNControl
 import HAVPNModel
 import HAVPNPlanner
+import HAVPNReconcile
 import Logging
 
 /// What the side-car must do in the world after an event.
@@ -11,19 +11,24 @@ enum SideCarEffect: Sendable, Equatable {
     case sendBeacon(server: Int, bytes: [UInt8], to: [UInt8]?)
     case sendAnnouncement(to: IPv6Address, payload: [UInt8])
     /// Run one reconcile pass on the kernel thread; `reconciled` reports back.
-    case reconcile(DesiredState, reasons: String)
+    case reconcile(DesiredState, reasons: ReconcileReasons)
 }
 
-/// The run loop's brain, in NIO's style: events in, effects out, no I/O.
+/// The run loop's brain, in NIO's style: events and an `Instant` in, effects out; no sockets, no clock.
 ///
-/// It owns the controllers (path-controller, server-path controller, tunnel registry,
-/// announcement scheduler) and the reconcile trigger, turns their decisions into planner
-/// inputs, and keeps the last good topology when a new file is invalid.
+/// It composes HAVPNControl's machines (``ClientPathSupervisor``, ``ServerPathSupervisor``,
+/// ``ApiserverPeerSet``, the announcement scheduler, the reconcile trigger), where the policy
+/// lives, turns their decisions into planner inputs, and keeps the last good topology when a new
+/// file is invalid. Logs and metrics are still written here, through the injected logger and
+/// ``SideCarMetrics``, rather than returned as effects.
 struct SideCarCore {
     private(set) var topology: Topology
     let identity: Identity
     let podIPs: [IPAddress]
     let key: [UInt8]?
+    /// Milliseconds since 1970 when the process started, read by the shell: the announcement
+    /// sequence must grow across restarts of the process, so it starts from the wall clock.
+    let wallClockMilliseconds: Int64
     let logger: Logger
     let metrics: SideCarMetrics
 
@@ -31,42 +36,32 @@ struct SideCarCore {
     private(set) var configError: String?
     private(set) var lastReconcileError: String?
     private(set) var converged = false
-    private(set) var pathController: PathController?
-    private(set) var serverPaths: ServerPathController?
-    private(set) var registry: TunnelRegistry?
+    private(set) var clientPaths: ClientPathSupervisor?
+    private(set) var serverPaths: ServerPathSupervisor?
+    private(set) var peers: ApiserverPeerSet?
     private var scheduler: AnnouncementScheduler?
     private var trigger = ReconcileTrigger()
     private var reconcileInFlight = false
-    private var pendingReasons: [String] = []
     private var nextResync: Instant
-    private var probeSentAt: [Int: [UInt16: Instant]] = [:]
-    private var beaconSentAt: [Int: [UInt16: Instant]] = [:]
-    private var serversSeenHealthy: Set<Int> = []
-    /// When one of this pod's taps last changed (carrier lost or regained) or one of its server
-    /// paths turned dead or healthy: a VPN server is going or coming back, and every bond of the
-    /// fabric is failing over at its own pace.
-    private var lastServerTapChange: Instant?
-    /// A client switch the path-controller decided during that settling time, not applied yet.
-    private var heldSwitch: Int?
-    /// How long client switches wait after a tap change. A bond fails over ~0.2 s after its tap
-    /// loses carrier, but the *peers'* bonds may take longer (their openvpn clients notice the
-    /// server's end at their own time); during that window some shoot clients are briefly
-    /// unreachable while others are not. Moving the routes then would reset every connection
-    /// through the active client (its SNAT address changes) for nothing.
-    static let switchHoldAfterTapChange: Duration = .seconds(3)
     private let startedAt: Instant
-    /// Longer than openvpn needs to connect (connect-retry 1 5 plus TLS).
-    static let startupGrace: Duration = .seconds(30)
-    /// Peers whose tunnels a previous havpn process left in the kernel, kept for one lifetime
-    /// so a restart of the side-car does not tear down working tunnels before announcements
-    /// arrive again.
-    private var bootstrapPeers: [ApiserverPeer]
-    private var bootstrapUntil: Instant
 
     var plan: AddressPlan { AddressPlan(topology: topology) }
 
     /// When a coalesced reconcile is due, so the loop can wake for it rather than at its next tick.
     var reconcileDeadline: Instant? { reconcileInFlight ? nil : trigger.deadline }
+
+    /// The earliest instant at which ``tick(at:)`` has something to do: the run loop sleeps until
+    /// then (or until an event), so the controllers' proven bounds hold without a fixed tick.
+    var nextDeadline: Instant {
+        var due = nextResync
+        func consider(_ d: Instant?) { if let d, d < due { due = d } }
+        consider(reconcileDeadline)
+        consider(clientPaths?.nextDeadline)
+        consider(serverPaths?.nextDeadline)
+        consider(peers?.nextDeadline)
+        consider(scheduler?.nextDeadline)
+        return due
+    }
 
     init(
         topology: Topology,
@@ -76,8 +71,10 @@ struct SideCarCore {
         learned: ControllerInputs,
         logger: Logger,
         metrics: SideCarMetrics,
+        wallClockMilliseconds: Int64,
         at now: Instant
     ) {
+        self.wallClockMilliseconds = wallClockMilliseconds
         self.topology = topology
         self.identity = identity
         self.podIPs = podIPs
@@ -86,48 +83,55 @@ struct SideCarCore {
         self.metrics = metrics
         inputs = ControllerInputs(activeShootClient: learned.activeShootClient)
         startedAt = now
-        bootstrapPeers = learned.apiserverPeers
-        bootstrapUntil = now + topology.announcements.lifetime
         nextResync = now + topology.timings.resyncInterval
-        setUpControllers(at: now)
-        metrics.configValid.set(to: 1)
+        setUpControllers(bootstrap: learned.apiserverPeers, at: now)
+        metrics.configValid.record(1)
     }
 
-    private mutating func setUpControllers(at now: Instant) {
+    /// - Parameter bootstrap: at start, the peers whose tunnels the kernel still has.
+    private mutating func setUpControllers(bootstrap: [ApiserverPeer] = [], at now: Instant) {
         let plan = self.plan
         switch identity.role {
         case .apiserver:
-            pathController = PathController(
-                configuration: .init(timings: topology.timings), clientCount: topology.shootClients,
-                initialActive: inputs.activeShootClient, at: now)
+            let configuration = PathController.Configuration(timings: topology.timings)
+            if clientPaths == nil {
+                clientPaths = ClientPathSupervisor(
+                    configuration: configuration, clientCount: topology.shootClients, routed: inputs.activeShootClient, at: now)
+            } else {
+                clientPaths!.reconfigure(configuration: configuration, clientCount: topology.shootClients, at: now)
+            }
             if let own = plan.bondAddress(of: identity) {
                 scheduler = AnnouncementScheduler(
                     configuration: .init(announcements: topology.announcements, bondAddress: own, key: key),
                     targets: (0..<topology.shootClients).map(plan.shootClientBondAddress),
                     podIPs: podIPs,
-                    initialSequence: UInt64(max(0, now.nanoseconds)) &+ UInt64(Self.wallClockMilliseconds()) << 16,
+                    initialSequence: UInt64(max(0, now.nanoseconds)) &+ UInt64(max(0, wallClockMilliseconds)) << 16,
                     at: now)
             }
         case .shoot:
-            if registry != nil {
-                bootstrapPeers = currentPeers.filter { plan.apiserverIndex(ofBondAddress: $0.bondAddress) != nil }
-                bootstrapUntil = now + topology.announcements.lifetime
+            let configuration = TunnelRegistry.Configuration(topology: topology, key: key)
+            if peers == nil {
+                peers = ApiserverPeerSet(configuration: configuration, bootstrap: bootstrap, at: now)
+            } else {
+                peers!.rebuild(configuration: configuration, plan: plan, at: now)
             }
-            registry = TunnelRegistry(configuration: .init(topology: topology, key: key))
             inputs.apiserverPeers = currentPeers
         case .server:
             break
         }
         if identity.role != .server, topology.bond.mode == .activeBackup {
             if let p = inputs.preferredServer, p >= topology.servers { inputs.preferredServer = nil }
-            serverPaths = ServerPathController(
-                configuration: .init(timings: topology.timings), serverCount: topology.servers,
-                initialActive: inputs.preferredServer ?? topology.bond.primary ?? 0, at: now)
+            let configuration = ServerPathController.Configuration(timings: topology.timings)
+            let preferred = inputs.preferredServer ?? topology.bond.primary ?? 0
+            if serverPaths == nil {
+                serverPaths = ServerPathSupervisor(
+                    configuration: configuration, serverCount: topology.servers, preferred: preferred, startedAt: startedAt, at: now)
+            } else {
+                serverPaths!.reconfigure(configuration: configuration, serverCount: topology.servers, preferred: preferred, at: now)
+            }
         }
     }
 
-    /// The announcement sequence must grow across restarts of the process, so it starts from the wall clock.
-    private static func wallClockMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     // MARK: - Events
 
@@ -138,24 +142,21 @@ struct SideCarCore {
 
     mutating func tick(at now: Instant) -> [SideCarEffect] {
         var effects: [SideCarEffect] = []
-        if var pc = pathController {
-            effects += handle(pc.tick(at: now), &pc, at: now)
-            releaseHeldSwitch(&pc, at: now)
-            pathController = pc
+        if var cp = clientPaths {
+            let actions = cp.tick(at: now)
+            clientPaths = cp
+            effects += apply(actions, at: now)
         }
         if var sp = serverPaths {
-            effects += handle(sp.tick(at: now), &sp, at: now)
+            let actions = sp.tick(at: now)
             serverPaths = sp
+            effects += apply(actions, at: now)
         }
-        if var r = registry {
-            let step = r.tick(at: now)
-            registry = r
+        if var p = peers {
+            let step = p.tick(at: now)
+            peers = p
             if step.changed { peersChanged(at: now) }
-            metrics.apiserverAddressConflicts.set(to: Double(r.conflicts(at: now).count))
-        }
-        if !bootstrapPeers.isEmpty, now >= bootstrapUntil {
-            bootstrapPeers = []
-            peersChanged(at: now)
+            metrics.apiserverAddressConflicts.record(Double(p.registry.conflicts(at: now).count))
         }
         if var s = scheduler {
             effects += s.tick(at: now).map(announcementEffect)
@@ -174,7 +175,7 @@ struct SideCarCore {
             let new = try TopologyDecoder.decode(yaml: yaml, file: file)
             try Identity.validate(role: identity.role, index: identity.index, topology: new, source: "--index")
             configError = nil
-            metrics.configValid.set(to: 1)
+            metrics.configValid.record(1)
             guard new != topology else { return [] }
             metrics.configReloads.increment()
             logger.notice("topology changed", metadata: ["config.file": "\(file)"])
@@ -182,6 +183,7 @@ struct SideCarCore {
             topology = new
             if old.shootClients != new.shootClients || old.servers != new.servers
                 || old.timings != new.timings || old.announcements != new.announcements || old.transport != new.transport || old.devices != new.devices
+                || old.bond != new.bond
             {
                 setUpControllers(at: now)
             }
@@ -199,14 +201,14 @@ struct SideCarCore {
         }
         configError = message
         metrics.configReloadFailures.increment()
-        metrics.configValid.set(to: 0)
+        metrics.configValid.record(0)
     }
 
     mutating func kernelEvent(_ event: KernelEvent, at now: Instant) -> [SideCarEffect] {
         switch event {
         case .link: trigger.trigger(.drift(.link), at: now)
         case .serverTap:
-            lastServerTapChange = now
+            clientPaths?.tapChanged(at: now)
             trigger.trigger(.drift(.link), at: now)
         case .address: trigger.trigger(.drift(.address), at: now)
         case .ownedRoute: trigger.trigger(.drift(.route), at: now)
@@ -216,13 +218,10 @@ struct SideCarCore {
     }
 
     mutating func probeReply(from address: IPv6Address, sequence: UInt16, at now: Instant) -> [SideCarEffect] {
-        guard var pc = pathController, let client = plan.shootClientIndex(ofBondAddress: address),
-            let sent = probeSentAt[client]?.removeValue(forKey: sequence)
-        else { return [] }
-        let effects = handle(pc.probeReply(client: client, sequence: sequence, rtt: now - sent, at: now), &pc, at: now)
-        pathController = pc
-        metrics.probe(client: client, rtt: now - sent, lossRatio: pc.statistics(of: client)?.lossRatio ?? 0)
-        return effects
+        guard var cp = clientPaths, let client = plan.shootClientIndex(ofBondAddress: address) else { return [] }
+        let actions = cp.probeReply(client: client, sequence: sequence, at: now)
+        clientPaths = cp
+        return apply(actions, at: now)
     }
 
     /// A beacon frame heard on tap `server`, from the Ethernet address `source`.
@@ -236,18 +235,18 @@ struct SideCarCore {
             return [.sendBeacon(server: server, bytes: beacon.reply(role: identity.role, index: identity.index).bytes, to: source)]
         case .reply:
             guard let r = beacon.requester, r.role == identity.role, r.index == identity.index,
-                var sp = serverPaths, let sent = beaconSentAt[server]?.removeValue(forKey: beacon.sequence)
+                var sp = serverPaths
             else { return [] }
-            let effects = handle(sp.probeReply(server: server, sequence: beacon.sequence, rtt: now - sent, at: now), &sp, at: now)
+            let actions = sp.beaconReply(server: server, sequence: beacon.sequence, at: now)
             serverPaths = sp
-            return effects
+            return apply(actions, at: now)
         }
     }
 
     mutating func announcement(from source: IPv6Address, device: String, payload: [UInt8], at now: Instant) -> [SideCarEffect] {
-        guard var r = registry else { return [] }
-        let step = r.announcement(from: .v6(source), device: device, payload: payload, at: now)
-        registry = r
+        guard var p = peers else { return [] }
+        let step = p.announcement(from: .v6(source), device: device, payload: payload, at: now)
+        peers = p
         if let rejection = step.rejection {
             metrics.announcementRejected(rejection.rawValue)
             logger.debug("announcement ignored", metadata: ["announcement.source": "\(source)", "announcement.reason": "\(rejection.rawValue)"])
@@ -259,20 +258,20 @@ struct SideCarCore {
             logger.warning(
                 "two kube-apiserver pods announce one bond address; give them distinct --index or --bond-address",
                 metadata: ["announcement.conflict": "\(conflict)"])
-            metrics.apiserverAddressConflicts.set(to: Double(r.conflicts(at: now).count))
+            metrics.apiserverAddressConflicts.record(Double(p.registry.conflicts(at: now).count))
         }
         if step.changed { peersChanged(at: now) }
         return startReconcileIfDue(at: now)
     }
 
-    mutating func reconciled(_ result: Result<ReconcileOutcome, any Error>, reasons: String, at now: Instant) -> [SideCarEffect] {
+    mutating func reconciled(_ result: Result<ReconcileOutcome, any Error>, reasons: ReconcileReasons, at now: Instant) -> [SideCarEffect] {
         reconcileInFlight = false
         metrics.reconciles.increment()
         switch result {
         case .success(let outcome):
-            metrics.reconcileDuration.record(outcome.duration)
+            metrics.reconcileDuration.recordNanoseconds(outcome.duration.nanoseconds)
             metrics.actions(outcome.applied)
-            if !outcome.applied.isEmpty && reasons.contains("drift") { metrics.driftRepairs.increment() }
+            if !outcome.applied.isEmpty && reasons.isDrift { metrics.driftRepairs.increment() }
             converged = outcome.converged
             lastReconcileError = outcome.converged
                 ? (outcome.plan.conflicts.isEmpty ? nil : outcome.plan.conflicts.map(\.description).joined(separator: "; "))
@@ -313,7 +312,7 @@ struct SideCarCore {
         if !converged && lastReconcileError == nil { reasons.append("first reconcile pending") }
         switch identity.role {
         case .apiserver:
-            if let pc = pathController, pc.active == nil || !(0..<topology.shootClients).contains(where: { pc.health(of: $0).isHealthy }) {
+            if let pc = clientPaths?.controller, pc.active == nil || !(0..<topology.shootClients).contains(where: { pc.health(of: $0).isHealthy }) {
                 reasons.append("no healthy shoot client")
             }
         case .shoot:
@@ -324,12 +323,7 @@ struct SideCarCore {
         return Readiness(ready: reasons.isEmpty, reasons: reasons)
     }
 
-    var currentPeers: [ApiserverPeer] {
-        var byAddress: [IPv6Address: ApiserverPeer] = [:]
-        for p in bootstrapPeers { byAddress[p.bondAddress] = p }
-        for p in registry?.peers ?? [] { byAddress[p.bondAddress] = ApiserverPeer(bondAddress: p.bondAddress, podIPs: p.podIPs) }
-        return byAddress.values.sorted()
-    }
+    var currentPeers: [ApiserverPeer] { peers?.peers ?? [] }
 
     func desiredState() throws(HAVPNError) -> DesiredState {
         try Planner.desiredState(topology: topology, identity: identity, inputs: inputs)
@@ -337,49 +331,19 @@ struct SideCarCore {
 
     // MARK: - Internals
 
-    /// After the hold: if the routed client answers again it was only the fabric settling, so the
-    /// controller is put back on it; otherwise the held switch happens now.
-    private mutating func releaseHeldSwitch(_ pc: inout PathController, at now: Instant) {
-        guard let target = heldSwitch, let changed = lastServerTapChange, now - changed >= Self.switchHoldAfterTapChange
-        else { return }
-        heldSwitch = nil
-        let routed = inputs.activeShootClient
-        if pc.health(of: routed) != .dead || pc.answeredLastProbe(routed) {
-            logger.info("shoot client recovered during the hold; no switch", metadata: ["path.client": "\(routed)"])
-            pc = PathController(configuration: pc.configuration, clientCount: topology.shootClients, initialActive: routed, at: now)
-            return
-        }
-        guard pc.active == target, target != routed else { return }
-        logger.notice("switching active shoot client", metadata: ["path.from": "\(routed)", "path.to": "\(target)"])
-        metrics.pathSwitches.increment()
-        metrics.activeShootClient.set(to: Double(target))
-        inputs.activeShootClient = target
-        trigger.trigger(.controllerInput, at: now)
-    }
-
-    static func describe(_ reason: ReconcileTrigger.Reason) -> String {
-        switch reason {
-        case .configChanged: "configChanged"
-        case .drift(let kind): "drift:\(kind.rawValue)"
-        case .timer: "timer"
-        case .controllerInput: "controllerInput"
-        case .netlinkOverflow: "netlinkOverflow"
-        }
-    }
-
     private mutating func peersChanged(at now: Instant) {
         inputs.apiserverPeers = currentPeers
-        metrics.knownApiservers.set(to: Double(inputs.apiserverPeers.count))
+        metrics.knownApiservers.record(Double(inputs.apiserverPeers.count))
         trigger.trigger(.controllerInput, at: now)
     }
 
     private mutating func startReconcileIfDue(at now: Instant) -> [SideCarEffect] {
         guard !reconcileInFlight, let run = trigger.tick(at: now) else { return [] }
-        let reasons = run.reasons.map(Self.describe).sorted().joined(separator: ",")
+        let reasons = ReconcileReasons(run.reasons)
         do {
             let desired = try desiredState()
             reconcileInFlight = true
-            metrics.tunnels.set(to: Double(desired.links.filter { if case .ip6tnl = $0.kind { true } else { false } }.count))
+            metrics.tunnels.record(Double(desired.links.filter { if case .ip6tnl = $0.kind { true } else { false } }.count))
             return [.reconcile(desired, reasons: reasons)]
         } catch {
             lastReconcileError = "\(error)"
@@ -388,32 +352,28 @@ struct SideCarCore {
         }
     }
 
-    private mutating func handle(_ actions: [PathController.Action], _ pc: inout PathController, at now: Instant) -> [SideCarEffect] {
+    /// What the apiserver's path supervision decided, carried into the planner's inputs, logs and metrics.
+    private mutating func apply(_ actions: [ClientPathSupervisor.Action], at now: Instant) -> [SideCarEffect] {
         var effects: [SideCarEffect] = []
         for action in actions {
             switch action {
             case .sendProbe(let client, let sequence):
-                pc.probeSent(client: client, sequence: sequence, at: now)
-                probeSentAt[client, default: [:]][sequence] = now
-                if probeSentAt[client]!.count > 64 { probeSentAt[client] = probeSentAt[client]!.filter { now - $0.value < .seconds(5) } }
                 effects.append(.sendProbe(to: plan.shootClientBondAddress(client), sequence: sequence))
-            case .switchActive(let from, let to):
-                if let changed = lastServerTapChange, now - changed < Self.switchHoldAfterTapChange, from != nil {
-                    if heldSwitch == nil {
-                        logger.info("holding a shoot client switch while bonds fail over", metadata: ["path.from": "\(from.map(String.init) ?? "none")", "path.to": "\(to)"])
-                    }
-                    heldSwitch = to
-                    continue
-                }
-                heldSwitch = nil
+            case .route(let from, let to):
                 logger.notice("switching active shoot client", metadata: ["path.from": "\(from.map(String.init) ?? "none")", "path.to": "\(to)"])
                 if from != nil { metrics.pathSwitches.increment() }
-                metrics.activeShootClient.set(to: Double(to))
+                metrics.activeShootClient.record(Double(to))
                 inputs.activeShootClient = to
                 trigger.trigger(.controllerInput, at: now)
+            case .switchHeld(let from, let to):
+                logger.info("holding a shoot client switch while bonds fail over", metadata: ["path.from": "\(from)", "path.to": "\(to)"])
+            case .keptAfterHold(let client):
+                logger.info("shoot client recovered during the hold; no switch", metadata: ["path.client": "\(client)"])
             case .healthChanged(let client, let health):
                 logger.info("shoot client health changed", metadata: ["path.client": "\(client)", "path.health": "\(health.rawValue)"])
                 metrics.clientHealthy(client, health.isHealthy)
+            case .probeAnswered(let client, let rtt, let lossRatio):
+                metrics.probe(client: client, rtt: rtt, lossRatio: lossRatio)
             case .readinessChanged(let r):
                 logger.notice("path readiness changed", metadata: ["path.readiness": "\(r)"])
             }
@@ -421,52 +381,26 @@ struct SideCarCore {
         return effects
     }
 
-    /// Moves the bond to the server path the controller chose, once that is allowed: only a path
-    /// that carried beacons and then stopped is a partition. At start every path looks dead until
-    /// openvpn connects, and moving to whichever server connects first would split the pods across
-    /// servers (a tap without carrier is already left by the bond itself). After `startupGrace` a
-    /// never-healthy path is left too, so a side-car restarted during a partition still moves.
-    private mutating func followServerPath(_ sp: inout ServerPathController, at now: Instant) {
-        guard let chosen = sp.active else { return }
-        let current = inputs.preferredServer ?? topology.bond.primary ?? 0
-        guard chosen != current else { return }
-        guard serversSeenHealthy.contains(current) || now - startedAt >= Self.startupGrace else {
-            // A choice made while the current path had not answered yet is start-up noise:
-            // put the controller back on the current path rather than act on it later.
-            sp = ServerPathController(
-                configuration: sp.configuration, serverCount: topology.servers, initialActive: current, at: now)
-            return
-        }
-        logger.notice("moving bond to VPN server path", metadata: ["path.from": "\(current)", "path.to": "\(chosen)"])
-        metrics.serverPathSwitches.increment()
-        metrics.preferredServer.set(to: Double(chosen))
-        inputs.preferredServer = chosen
-        lastServerTapChange = now  // our own move starts a failover (or failback) too
-        trigger.trigger(.controllerInput, at: now)
-    }
-
-    private mutating func handle(_ actions: [ServerPathController.Action], _ sp: inout ServerPathController, at now: Instant) -> [SideCarEffect] {
-        defer { followServerPath(&sp, at: now) }
+    /// What the server path supervision decided. A server path changing state, or the bond's own
+    /// move, starts a failover of bonds everywhere: client switches are held meanwhile.
+    private mutating func apply(_ actions: [ServerPathSupervisor.Action], at now: Instant) -> [SideCarEffect] {
         var effects: [SideCarEffect] = []
         for action in actions {
             switch action {
-            case .sendProbe(let server, let sequence):
-                sp.probeSent(server: server, sequence: sequence, at: now)
-                beaconSentAt[server, default: [:]][sequence] = now
-                if beaconSentAt[server]!.count > 64 { beaconSentAt[server] = beaconSentAt[server]!.filter { now - $0.value < .seconds(5) } }
+            case .sendBeacon(let server, let sequence):
                 let beacon = PathBeacon(kind: .request, role: identity.role, index: identity.index, server: server, sequence: sequence)
                 effects.append(.sendBeacon(server: server, bytes: beacon.bytes, to: nil))
-            case .setBondActive:
-                break  // followServerPath applies the controller's choice, when allowed
+            case .moveBond(let from, let to):
+                logger.notice("moving bond to VPN server path", metadata: ["path.from": "\(from)", "path.to": "\(to)"])
+                metrics.serverPathSwitches.increment()
+                metrics.preferredServer.record(Double(to))
+                inputs.preferredServer = to
+                clientPaths?.tapChanged(at: now)
+                trigger.trigger(.controllerInput, at: now)
             case .healthChanged(let server, let health):
-                if health.isHealthy { serversSeenHealthy.insert(server) }
-                // A server path changing state is the silent variant of a tap change (a partition
-                // keeps carrier up): bonds everywhere are about to move, so hold client switches.
-                lastServerTapChange = now
+                clientPaths?.tapChanged(at: now)
                 logger.info("VPN server path health changed", metadata: ["path.server": "\(server)", "path.health": "\(health.rawValue)"])
                 metrics.serverPathHealthy(server, health.isHealthy)
-            case .readinessChanged:
-                break
             }
         }
         return effects

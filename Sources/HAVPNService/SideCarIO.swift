@@ -3,6 +3,7 @@ import HAVPNControl
 import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
+import HAVPNReconcile
 import Logging
 import Synchronization
 
@@ -25,32 +26,32 @@ final class SideCarIO: Sendable {
     let prober: ICMPv6Prober?
     private let monitor: NetlinkEventMonitor
     private let udp: UDP6Socket?
-    private let sink: AsyncStream<SideCarEvent>.Continuation
+    private let inbox: SideCarInbox
     private let now: @Sendable () -> Instant
     private let logger: Logger
     private let state: Mutex<State>
 
     init(
         options: SideCarOptions, identity: Identity, topology: Topology,
-        sink: AsyncStream<SideCarEvent>.Continuation, now: @escaping @Sendable () -> Instant, logger: Logger
+        inbox: SideCarInbox, now: @escaping @Sendable () -> Instant, logger: Logger
     ) throws(HAVPNError) {
         netns = options.netns
         self.identity = identity
-        self.sink = sink
+        self.inbox = inbox
         self.now = now
         self.logger = logger
         state = Mutex(State(topology: topology))
         monitor = try NetlinkEventMonitor(netns: netns, tapPrefix: topology.devices.tapPrefix)
-        monitor.start { sink.yield(.kernel($0)) }
+        monitor.start { inbox.post($0) }
         let plan = AddressPlan(topology: topology)
         switch identity.role {
         case .apiserver:
-            prober = try ICMPv6Prober(netns: netns) { address, sequence in sink.yield(.probeReply(address, sequence, at: now())) }
+            prober = try ICMPv6Prober(netns: netns) { address, sequence in inbox.post(.probeReply(address, sequence, at: now())) }
             udp = try UDP6Socket(netns: netns, bindTo: plan.bondAddress(of: identity), port: 0, freebind: true)
         case .shoot:
             prober = nil
             let socket = try UDP6Socket(netns: netns, bindTo: nil, port: UInt16(topology.announcements.port))
-            socket.startReceiving(name: "havpn-announcements") { sink.yield(.datagram($0, at: now())) }
+            socket.startReceiving(name: "havpn-announcements") { inbox.post(.datagram($0, at: now())) }
             udp = socket
         case .server:
             prober = nil
@@ -101,9 +102,9 @@ final class SideCarIO: Sendable {
                 s.beacons[server] = nil
                 do {
                     let socket = try PacketSocket(netns: netns, interface: tap, etherType: PathBeacon.etherType)
-                    let sink = self.sink
+                    let inbox = self.inbox
                     let now = self.now
-                    socket.startReceiving { sink.yield(.beacon($0, server: server, from: $1, at: now())) }
+                    socket.startReceiving { inbox.post(.beacon($0, server: server, from: $1, at: now())) }
                     s.beacons[server] = socket
                 } catch {
                     logger.warning("cannot open the beacon socket", metadata: ["device": "\(tap)", "error": "\(error)"])

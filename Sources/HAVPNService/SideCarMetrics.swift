@@ -1,13 +1,17 @@
+import CoreMetrics
 import HAVPNPlanner
-import Prometheus
 
-/// Every metric the side-car exports on /metrics (Prometheus text format).
+/// Every metric the side-car exports, recorded through the swift-metrics façade.
+///
+/// `havpn run` bootstraps ``PrometheusBackend`` (swift-prometheus) and serves its registry on
+/// /metrics; tests pass MetricsTestKit's `TestMetrics` as the factory. Names and labels are the
+/// Prometheus families README lists.
 public final class SideCarMetrics: Sendable {
-    public let registry: PrometheusCollectorRegistry
+    let factory: any MetricsFactory
 
     let reconciles: Counter
     let reconcileErrors: Counter
-    let reconcileDuration: DurationHistogram
+    let reconcileDuration: Timer
     let driftRepairs: Counter
     let configReloads: Counter
     let configReloadFailures: Counter
@@ -23,60 +27,53 @@ public final class SideCarMetrics: Sendable {
     let announcementsReceived: Counter
     let ready: Gauge
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
-        self.registry = registry
-        reconciles = registry.makeCounter(descriptor: Self.name("havpn_reconciles_total", "Reconcile passes run."))
-        reconcileErrors = registry.makeCounter(descriptor: Self.name("havpn_reconcile_errors_total", "Reconcile passes that failed."))
-        reconcileDuration = registry.makeDurationHistogram(
-            descriptor: Self.name("havpn_reconcile_duration_seconds", "Duration of reconcile passes (observe, plan, apply, verify)."),
-            buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5)])
-        driftRepairs = registry.makeCounter(descriptor: Self.name("havpn_drift_repairs_total", "Reconciles triggered by kernel events that changed something."))
-        configReloads = registry.makeCounter(descriptor: Self.name("havpn_config_reloads_total", "Topology file changes applied."))
-        configReloadFailures = registry.makeCounter(descriptor: Self.name("havpn_config_reload_failures_total", "Topology file changes rejected (the last good topology keeps running)."))
-        configValid = registry.makeGauge(descriptor: Self.name("havpn_config_valid", "1 when the current topology file is valid, 0 when the last good one is in use."))
-        activeShootClient = registry.makeGauge(descriptor: Self.name("havpn_active_shoot_client", "apiserver role: shoot client the shoot networks are routed through (-1: none)."))
-        pathSwitches = registry.makeCounter(descriptor: Self.name("havpn_path_switches_total", "apiserver role: switches of the active shoot client."))
-        preferredServer = registry.makeGauge(descriptor: Self.name("havpn_preferred_server", "VPN server whose tap the bond prefers."))
-        serverPathSwitches = registry.makeCounter(descriptor: Self.name("havpn_server_path_switches_total", "Moves of the bond to another VPN server path."))
-        knownApiservers = registry.makeGauge(descriptor: Self.name("havpn_known_apiservers", "shoot role: apiserver instances known."))
-        apiserverAddressConflicts = registry.makeGauge(
-            descriptor: Self.name("havpn_apiserver_address_conflicts", "shoot role: bond addresses announced by two kube-apiserver pods (colliding indices)."))
-        tunnels = registry.makeGauge(descriptor: Self.name("havpn_tunnels", "ip6tnl devices in the desired state."))
-        announcementsSent = registry.makeCounter(descriptor: Self.name("havpn_announcements_sent_total", "apiserver role: announcements sent."))
-        announcementsReceived = registry.makeCounter(descriptor: Self.name("havpn_announcements_received_total", "shoot role: announcements accepted."))
-        ready = registry.makeGauge(descriptor: Self.name("havpn_ready", "1 when /readyz reports ready."))
+    /// - Parameter factory: the backend; by default the one `MetricsSystem` was bootstrapped with.
+    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+        self.factory = factory
+        reconciles = Counter(label: "havpn_reconciles_total", factory: factory)
+        reconcileErrors = Counter(label: "havpn_reconcile_errors_total", factory: factory)
+        reconcileDuration = Timer(label: "havpn_reconcile_duration_seconds", factory: factory)
+        driftRepairs = Counter(label: "havpn_drift_repairs_total", factory: factory)
+        configReloads = Counter(label: "havpn_config_reloads_total", factory: factory)
+        configReloadFailures = Counter(label: "havpn_config_reload_failures_total", factory: factory)
+        configValid = Gauge(label: "havpn_config_valid", factory: factory)
+        activeShootClient = Gauge(label: "havpn_active_shoot_client", factory: factory)
+        pathSwitches = Counter(label: "havpn_path_switches_total", factory: factory)
+        preferredServer = Gauge(label: "havpn_preferred_server", factory: factory)
+        serverPathSwitches = Counter(label: "havpn_server_path_switches_total", factory: factory)
+        knownApiservers = Gauge(label: "havpn_known_apiservers", factory: factory)
+        apiserverAddressConflicts = Gauge(label: "havpn_apiserver_address_conflicts", factory: factory)
+        tunnels = Gauge(label: "havpn_tunnels", factory: factory)
+        announcementsSent = Counter(label: "havpn_announcements_sent_total", factory: factory)
+        announcementsReceived = Counter(label: "havpn_announcements_received_total", factory: factory)
+        ready = Gauge(label: "havpn_ready", factory: factory)
     }
 
     func actions(_ actions: [PlanAction]) {
         for action in actions {
-            registry.makeCounter(descriptor: Self.name("havpn_actions_total", "Plan actions applied, by kind."), labels: [("kind", Self.kind(action))]).increment()
+            Counter(label: "havpn_actions_total", dimensions: [("kind", Self.kind(action))], factory: factory).increment()
         }
     }
 
     func announcementRejected(_ reason: String) {
-        registry.makeCounter(descriptor: Self.name("havpn_announcements_rejected_total", "Announcements ignored, by reason."), labels: [("reason", reason)]).increment()
+        Counter(label: "havpn_announcements_rejected_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
 
     func probe(client: Int, rtt: Duration?, lossRatio: Double) {
         let label = [("client", "\(client)")]
         if let rtt {
-            registry.makeGauge(descriptor: Self.name("havpn_probe_rtt_seconds", "apiserver role: last ICMPv6 probe round-trip time per shoot client."), labels: label)
-                .set(to: Double(rtt.components.seconds) + Double(rtt.components.attoseconds) / 1e18)
+            Gauge(label: "havpn_probe_rtt_seconds", dimensions: label, factory: factory)
+                .record(Double(rtt.components.seconds) + Double(rtt.components.attoseconds) / 1e18)
         }
-        registry.makeGauge(descriptor: Self.name("havpn_probe_loss_ratio", "apiserver role: probe loss ratio per shoot client."), labels: label).set(to: lossRatio)
+        Gauge(label: "havpn_probe_loss_ratio", dimensions: label, factory: factory).record(lossRatio)
     }
 
     func clientHealthy(_ client: Int, _ healthy: Bool) {
-        registry.makeGauge(descriptor: Self.name("havpn_shoot_client_healthy", "apiserver role: 1 when the shoot client answers probes."), labels: [("client", "\(client)")]).set(to: healthy ? 1.0 : 0.0)
+        Gauge(label: "havpn_shoot_client_healthy", dimensions: [("client", "\(client)")], factory: factory).record(healthy ? 1.0 : 0.0)
     }
 
     func serverPathHealthy(_ server: Int, _ healthy: Bool) {
-        registry.makeGauge(descriptor: Self.name("havpn_server_path_healthy", "1 when the VPN server path answers beacons."), labels: [("server", "\(server)")]).set(to: healthy ? 1.0 : 0.0)
-    }
-
-    /// A full metric name (the unit is part of it) with its help text.
-    static func name(_ name: String, _ help: String) -> MetricNameDescriptor {
-        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+        Gauge(label: "havpn_server_path_healthy", dimensions: [("server", "\(server)")], factory: factory).record(healthy ? 1.0 : 0.0)
     }
 
     static func kind(_ action: PlanAction) -> String {
@@ -92,4 +89,38 @@ public final class SideCarMetrics: Sendable {
         case .replaceRoute: "replace_route"
         }
     }
+
+    /// The `# HELP` line of every family (swift-metrics carries none; ``PrometheusBackend`` adds them).
+    static let helpText: [String: String] = [
+        "havpn_reconciles_total": "Reconcile passes run.",
+        "havpn_reconcile_errors_total": "Reconcile passes that failed.",
+        "havpn_reconcile_duration_seconds": "Duration of reconcile passes (observe, plan, apply, verify).",
+        "havpn_drift_repairs_total": "Reconciles triggered by kernel events that changed something.",
+        "havpn_config_reloads_total": "Topology file changes applied.",
+        "havpn_config_reload_failures_total": "Topology file changes rejected (the last good topology keeps running).",
+        "havpn_config_valid": "1 when the current topology file is valid, 0 when the last good one is in use.",
+        "havpn_active_shoot_client": "apiserver role: shoot client the shoot networks are routed through (-1: none).",
+        "havpn_path_switches_total": "apiserver role: switches of the active shoot client.",
+        "havpn_preferred_server": "VPN server whose tap the bond prefers.",
+        "havpn_server_path_switches_total": "Moves of the bond to another VPN server path.",
+        "havpn_known_apiservers": "shoot role: apiserver instances known.",
+        "havpn_apiserver_address_conflicts": "shoot role: bond addresses announced by two kube-apiserver pods (colliding indices).",
+        "havpn_tunnels": "ip6tnl devices in the desired state.",
+        "havpn_announcements_sent_total": "apiserver role: announcements sent.",
+        "havpn_announcements_received_total": "shoot role: announcements accepted.",
+        "havpn_ready": "1 when /readyz reports ready.",
+        "havpn_actions_total": "Plan actions applied, by kind.",
+        "havpn_announcements_rejected_total": "Announcements ignored, by reason.",
+        "havpn_probe_rtt_seconds": "apiserver role: last ICMPv6 probe round-trip time per shoot client.",
+        "havpn_probe_loss_ratio": "apiserver role: probe loss ratio per shoot client.",
+        "havpn_shoot_client_healthy": "apiserver role: 1 when the shoot client answers probes.",
+        "havpn_server_path_healthy": "1 when the VPN server path answers beacons.",
+    ]
+
+    static let durationBuckets: [String: [Duration]] = [
+        "havpn_reconcile_duration_seconds": [
+            .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5),
+        ]
+    ]
 }

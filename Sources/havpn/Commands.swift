@@ -3,7 +3,7 @@ import Foundation
 import HAVPNModel
 import HAVPNPlanner
 import HAVPNNetlink
-import HAVPNService
+import HAVPNReconcile
 
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -91,10 +91,7 @@ struct ShowCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output format.") var output: StateOutputFormat = .yaml
 
     func run() throws {
-        let client = try NetlinkClient(netns: netns)
-        let links = try client.observe(declaredLinks: [], sysctlKeys: [])
-        let owned = Set(links.links.filter(\.owned).map(\.spec.name))
-        let observed = try client.observe(declaredLinks: owned, sysctlKeys: [])
+        let observed = try Reconciler(netlink: try NetlinkClient(netns: netns)).observeOwned()
         print(output == .json ? StateRenderer.json(observed) : StateRenderer.yaml(observed), terminator: "")
     }
 }

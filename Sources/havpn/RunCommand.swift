@@ -3,6 +3,7 @@ import Foundation
 import HAVPNModel
 import HAVPNService
 import Logging
+import Metrics
 
 enum LogFormat: String, ExpressibleByArgument, CaseIterable {
     case human
@@ -42,7 +43,10 @@ struct RunCommand: AsyncParsableCommand {
             topologyPath: file.file, role: pod.role, index: pod.index, bondAddress: pod.bondAddress,
             podName: pod.podName, podIP: pod.podIP, netns: pod.netns, httpAddress: httpAddress, httpPort: httpPort)
         do {
-            try await SideCar(options: options, logger: logger).run()
+            // swift-metrics is the façade the side-car records through; swift-prometheus is its backend.
+            let backend = PrometheusBackend()
+            MetricsSystem.bootstrap(backend)
+            try await SideCar(options: options, logger: logger, exposition: { backend.registry.emitToBuffer() }).run()
         } catch {
             // The log line is the report (JSON logs stay JSON to the last line).
             logger.critical("havpn run failed", metadata: ["error": "\(error)"])

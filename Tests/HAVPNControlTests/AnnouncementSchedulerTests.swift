@@ -51,7 +51,7 @@ private func decoded(_ a: AnnouncementScheduler.Action) -> HAVPNAnnouncement? {
             if r.tick(at: t).changed { changes += 1 }
             t += .milliseconds(100)
         }
-        #expect(changes == 1 && r.peers == [TunnelPeer(bondAddress: me, podIPs: [pod])] && r.rejections.isEmpty)
+        #expect(changes == 1 && r.peers == [ApiserverPeer(bondAddress: me, podIPs: [pod])] && r.rejections.isEmpty)
         for case .send(_, let p) in s.shutdown(at: t) { #expect(r.announcement(from: .v6(me), device: "bond0", payload: p, at: t).changed) }
         #expect(r.peers.isEmpty)
     }

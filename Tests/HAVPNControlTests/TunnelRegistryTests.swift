@@ -18,12 +18,12 @@ private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAV
     @Test mutating func announceRefreshReplaceWithdraw() {
         let a = apiserver(7)
         #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1]), at: .zero) == .init(changed: true))
-        #expect(r.peers == [TunnelPeer(bondAddress: a, podIPs: [ip1])])
+        #expect(r.peers == [ApiserverPeer(bondAddress: a, podIPs: [ip1])])
         // Same content: refreshed, no change.
         #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 2, [ip1]), at: .ms(1_000)) == .init(changed: false))
         // Pod IP change replaces the entry (vpn2 #136).
         #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 3, [ip2]), at: .ms(2_000)).changed)
-        #expect(r.peers == [TunnelPeer(bondAddress: a, podIPs: [ip2])])
+        #expect(r.peers == [ApiserverPeer(bondAddress: a, podIPs: [ip2])])
         // Replay of an old sequence.
         #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 3, [ip1]), at: .ms(2_500)) == .init(changed: false, rejection: .replay))
         // Withdraw removes at once; afterwards a new, lower sequence space is accepted.
@@ -49,7 +49,7 @@ private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAV
         }
         let expected = TunnelRegistry.AddressConflict(bondAddress: a, podIPs: [ip1], rivalPodIPs: [ip2])
         #expect(reported == [expected])
-        #expect(r.peers == [TunnelPeer(bondAddress: a, podIPs: [ip1])])
+        #expect(r.peers == [ApiserverPeer(bondAddress: a, podIPs: [ip1])])
         #expect(r.conflicts(at: .ms(6_000)) == [expected])
         // The second sender stops: the conflict clears a lifetime after its last claim.
         _ = r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 6_000, [ip1]), at: .ms(60_000))
@@ -113,7 +113,7 @@ private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAV
         let a = apiserver(1), b = apiserver(2)
         _ = r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1]), at: .zero)
         #expect(r.announcement(from: .v6(b), device: "bond0", payload: msg(b, seq: 1, [ip1, ip1]), at: .ms(10)).changed)
-        #expect(r.peers == [TunnelPeer(bondAddress: b, podIPs: [ip1])])
+        #expect(r.peers == [ApiserverPeer(bondAddress: b, podIPs: [ip1])])
     }
 
     @Test func keyRequiresAuthenticatedHAVPN() {

@@ -1,6 +1,9 @@
 import Foundation
 import Glibc
-import HAVPNService
+import HAVPNControl
+import HAVPNModel
+import HAVPNPlanner
+@testable import HAVPNService
 import Logging
 import Prometheus
 import Synchronization
@@ -112,10 +115,18 @@ func first<T: Sendable>(_ stream: AsyncStream<T>, within timeout: Duration) asyn
     }
 
     @Test func sideCarMetricsAreExported() async throws {
-        let metrics = SideCarMetrics()
-        let text = metrics.registry.emitToString()
+        let backend = PrometheusBackend()
+        let metrics = SideCarMetrics(factory: backend)
+        metrics.actions([.deleteRoute(RouteSpec(destination: IPNetwork("10.0.0.0/8")!, device: "x"))])
+        metrics.clientHealthy(1, true)
+        let text = backend.registry.emitToString()
         for name in ["havpn_reconciles_total", "havpn_config_valid", "havpn_path_switches_total", "havpn_ready"] {
             #expect(text.contains("# TYPE \(name)"), "\(name) missing")
         }
+        #expect(text.contains("# HELP havpn_reconciles_total Reconcile passes run.\n"))
+        #expect(text.contains("# TYPE havpn_reconcile_duration_seconds histogram"))
+        #expect(text.contains("havpn_reconcile_duration_seconds_bucket{le=\"0.001\"} 0"))
+        #expect(text.contains("havpn_actions_total{kind=\"delete_route\"} 1"))
+        #expect(text.contains("havpn_shoot_client_healthy{client=\"1\"} 1"))
     }
 }

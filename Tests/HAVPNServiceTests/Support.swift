@@ -2,9 +2,10 @@ import Foundation
 import HAVPNControl
 import HAVPNModel
 import HAVPNPlanner
+import HAVPNReconcile
 @testable import HAVPNService
 import Logging
-import Prometheus
+import MetricsTestKit
 
 enum Fixture {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -29,27 +30,37 @@ extension ReconcileOutcome {
     static let converged = ReconcileOutcome(plan: Plan(), applied: [], remaining: Plan(), duration: .milliseconds(1))
 }
 
-/// The value of one sample in the Prometheus text, e.g. `name` or `name{reason="x"}`.
-func metricValue(_ metrics: SideCarMetrics, _ sample: String) -> Double? {
-    for line in metrics.registry.emitToString().split(separator: "\n") where !line.hasPrefix("#") {
-        let parts = line.split(separator: " ")
-        if parts.count == 2, parts[0] == sample { return Double(parts[1]) }
+/// The value the side-car last recorded for a sample written as in the Prometheus text,
+/// e.g. `name` or `name{reason="x"}`: a counter's total, a gauge's last value; nil if never made.
+func metricValue(_ metrics: TestMetrics, _ sample: String) -> Double? {
+    var label = sample
+    var dimensions: [(String, String)] = []
+    if let open = sample.firstIndex(of: "{") {
+        label = String(sample[..<open])
+        for pair in sample[sample.index(after: open)..<sample.index(before: sample.endIndex)].split(separator: ",") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            dimensions.append((String(kv[0]), String(kv[1].dropFirst().dropLast())))
+        }
     }
+    if let counter = try? metrics.expectCounter(label, dimensions) { return Double(counter.totalValue) }
+    if let gauge = try? metrics.expectGauge(label, dimensions) { return gauge.lastValue }
     return nil
 }
 
 struct RecordedReconcile {
     var at: Instant
     var desired: DesiredState
-    var reasons: String
+    var reasons: ReconcileReasons
 }
 
 /// Drives a `SideCarCore` in simulated time and plays the world: answers probes and beacons as
 /// told, records effects, completes reconciles (at once, converged) unless told not to.
 final class Simulation {
     var core: SideCarCore
-    let metrics: SideCarMetrics
+    let metrics = TestMetrics()
     var now: Instant = .zero
+    /// The wall clock the shell would read at start (28 Nov 2026).
+    let wallClockMilliseconds: Int64 = 1_795_900_000_000
     var effects: [(at: Instant, effect: SideCarEffect)] = []
     var reconciles: [RecordedReconcile] = []
     var completeReconciles = true
@@ -59,10 +70,10 @@ final class Simulation {
 
     init(role: Role, index: Int, yaml: String = Fixture.exampleYAML, podIPs: [IPAddress] = [], learned: ControllerInputs = ControllerInputs()) throws {
         let topology = try TopologyDecoder.decode(yaml: yaml, file: "test.yaml")
-        metrics = SideCarMetrics(registry: PrometheusCollectorRegistry())
         core = SideCarCore(
             topology: topology, identity: Identity(role: role, index: index), podIPs: podIPs, key: nil, learned: learned,
-            logger: Fixture.silentLogger, metrics: metrics, at: now)
+            logger: Fixture.silentLogger, metrics: SideCarMetrics(factory: metrics),
+            wallClockMilliseconds: wallClockMilliseconds, at: now)
     }
 
     var plan: AddressPlan { core.plan }
@@ -92,6 +103,23 @@ final class Simulation {
             if let hit = reconciles[seen...].first(where: predicate) { return hit }
         }
         return nil
+    }
+
+    /// Like the run loop: jumps straight to the core's next deadline (no fixed tick) until
+    /// `predicate` holds for a new reconcile; returns it, or nil after `limit`. Also counts the wake-ups.
+    func advanceByDeadlines(
+        until predicate: (RecordedReconcile) -> Bool = { _ in false }, within limit: Duration
+    ) -> (hit: RecordedReconcile?, wakeUps: Int) {
+        let end = now + limit
+        let seen = reconciles.count
+        var wakeUps = 0
+        while now < end {
+            now = max(now + .nanoseconds(1), min(core.nextDeadline, end))
+            wakeUps += 1
+            tick()
+            if let hit = reconciles[seen...].first(where: predicate) { return (hit, wakeUps) }
+        }
+        return (nil, wakeUps)
     }
 
     func process(_ new: [SideCarEffect]) {

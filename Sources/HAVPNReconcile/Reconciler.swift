@@ -13,6 +13,13 @@ public struct ReconcileOutcome: Sendable {
     public var duration: Duration
 
     public var converged: Bool { remaining.isEmpty }
+
+    public init(plan: Plan, applied: [PlanAction], remaining: Plan, duration: Duration) {
+        self.plan = plan
+        self.applied = applied
+        self.remaining = remaining
+        self.duration = duration
+    }
 }
 
 /// Observe → plan → apply → observe again (verify), against one network namespace.
