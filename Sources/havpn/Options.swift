@@ -1,5 +1,7 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
+import HAVPNService
 import HAVPNModel
 import HAVPNPlanner
 
@@ -15,7 +17,7 @@ struct TopologyFileOptions: ParsableArguments {
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
-            throw HAVPNError(.fileUnreadable, "cannot read topology file: \(error.localizedDescription)", object: file)
+            throw HAVPNError(.fileUnreadable, "cannot read topology file: \(fileErrorText(error))", object: file)
         }
         return try TopologyDecoder.decode(yaml: text, file: file)
     }
@@ -68,9 +70,9 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 func fail(_ error: any Error) -> Never {
     var stderr = StandardError()
     print("havpn: \(error)", to: &stderr)
-    Foundation.exit(1)
+    Glibc.exit(1)
 }
 
 struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) { FileHandle.standardError.write(Data(string.utf8)) }
+    mutating func write(_ string: String) { HAVPNService.writeStandardError(string) }
 }
