@@ -6,7 +6,7 @@
 /// the error then points at the value that made the default wrong.
 struct TopologyValidator {
     let topology: Topology
-    let locations: [String: SourceLocation]
+    let locations: SourceLocations
 
     func validate() throws(HAVPNError) {
         try validatePrimary()
