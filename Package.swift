@@ -63,13 +63,16 @@ let package = Package(
         ),
 
         // MARK: - CLI
+        // The git commit, captured at build time for `--version` and `havpn_build_info`.
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
         .executableTarget(
             name: "havpn",
             dependencies: [
                 "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNControl", "HAVPNOpenVPN", "HAVPNService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            plugins: ["BuildInfoPlugin"]
         ),
 
         // MARK: - Tests
@@ -103,6 +106,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Runs the built `havpn` executable (exit codes, one-line errors); no kernel access.
+        .testTarget(name: "HAVPNCLITests", dependencies: ["havpn"]),
+        // Host-only: parsing and message construction through libnl, no kernel needed.
+        .testTarget(
+            name: "HAVPNNetlinkTests",
+            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink"]
+        ),
         // Runs only inside the real-kernel lab (lab/run); skipped elsewhere.
         .testTarget(
             name: "HAVPNKernelTests",
@@ -110,3 +120,30 @@ let package = Package(
         ),
     ]
 )
+
+// MARK: - Fuzz targets (scripts/fuzz)
+// libFuzzer provides `main` and the coverage instrumentation comes from `-sanitize=fuzzer` on every
+// module, so these exist only in the fuzz build (HAVPN_FUZZ=1, its own scratch path).
+if Context.environment["HAVPN_FUZZ"] == "1" {
+    let fuzzSettings: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
+    package.targets += [
+        .executableTarget(
+            name: "FuzzAnnouncement",
+            dependencies: ["HAVPNModel", "HAVPNControl"],
+            path: "Fuzz/FuzzAnnouncement",
+            swiftSettings: fuzzSettings
+        ),
+        .executableTarget(
+            name: "FuzzNetlink",
+            dependencies: ["HAVPNNetlink"],
+            path: "Fuzz/FuzzNetlink",
+            swiftSettings: fuzzSettings
+        ),
+        .executableTarget(
+            name: "FuzzTopology",
+            dependencies: ["HAVPNModel"],
+            path: "Fuzz/FuzzTopology",
+            swiftSettings: fuzzSettings
+        ),
+    ]
+}

@@ -70,7 +70,7 @@ public enum AnnouncementCodec {
             let ip = IPAddress(String(decoding: bytes, as: UTF8.self))
         else { return .failure(.badAddress) }
         if key != nil { return .failure(.authRequired) }
-        return .success(ip)
+        return .success(ip.unmapped)
     }
 
     static func decodeHAVPN(_ b: [UInt8], key: [UInt8]?) -> Result<(HAVPNAnnouncement, Bool), AnnouncementRejection> {
@@ -99,7 +99,7 @@ public enum AnnouncementCodec {
             }
             guard b.count - pos - 1 >= width else { return .failure(.truncated) }
             let raw = Array(b[(pos + 1)..<(pos + 1 + width)])
-            ips.append(width == 4 ? .v4(IPv4Address(bytes: raw)) : .v6(IPv6Address(bytes: raw)))
+            ips.append(width == 4 ? .v4(IPv4Address(bytes: raw)) : IPAddress.v6(IPv6Address(bytes: raw)).unmapped)
             pos += 1 + width
         }
         let tagged = flags & flagAuthenticated != 0

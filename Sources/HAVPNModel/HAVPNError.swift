@@ -94,7 +94,26 @@ public struct HAVPNError: Error, Sendable, Hashable, CustomStringConvertible {
             if let errnoText { s += ": \(errnoText)" }
             s += "]"
         }
-        return s
+        return Self.oneLine(s)
+    }
+
+    /// Values quoted into a message come from outside (a multi-line YAML scalar, a kernel string):
+    /// line breaks and other control characters are escaped so the error stays one line.
+    static func oneLine(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}" })
+        else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.properties.generalCategory == .control || scalar == "\u{2028}" || scalar == "\u{2029}":
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     public static func == (a: Self, b: Self) -> Bool { a.code == b.code }

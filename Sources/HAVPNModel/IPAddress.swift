@@ -178,6 +178,14 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     public var bitWidth: Int { family == .ipv4 ? 32 : 128 }
 
+    /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as the IPv4 address it stands for; any
+    /// other address unchanged. A pod IP announced in mapped form is an IPv4 pod IP: its back
+    /// route is a /32 (as vpn2 makes it), not a /128 that no IPv4 packet would ever match.
+    public var unmapped: IPAddress {
+        guard case .v6(let a) = self, a.high == 0, a.low >> 32 == 0xffff else { return self }
+        return .v4(IPv4Address(UInt32(truncatingIfNeeded: a.low)))
+    }
+
     public var bytes: [UInt8] {
         switch self {
         case .v4(let a): a.bytes

@@ -20,31 +20,22 @@ func ipAddress(_ bytes: UnsafeRawBufferPointer) -> IPAddress? {
     }
 }
 
-/// Parses RTM_NEWADDR messages by hand: libnl 3.7 does not know IFA_PROTO.
+/// Parses RTM_NEWADDR messages with `nlmsg_parse` (libnl-route's rtnl_addr does not know
+/// IFA_PROTO in 3.7).
 enum AddressDecoder {
     /// The address in `message` if it sits on one of `devices` (ifindex → name).
     static func decode(_ message: NetlinkMessage, devices: [Int32: String]) -> ObservedAddress? {
-        guard message.type == Int(RTM_NEWADDR), message.payload.count >= MemoryLayout<ifaddrmsg>.size else {
-            return nil
-        }
-        let header = message.payload.loadUnaligned(as: ifaddrmsg.self)
-        guard let device = devices[Int32(bitPattern: header.ifa_index)] else { return nil }
-        var local: IPAddress?
-        var address: IPAddress?
-        var flags = UInt32(header.ifa_flags)
-        var proto: UInt8 = 0
-        NetlinkParse.forEachAttribute(in: NetlinkParse.attributes(after: ifaddrmsg.self, in: message.payload)) {
-            type, value in
-            switch type {
-            case Int(IFA_LOCAL): local = ipAddress(value)
-            case Int(IFA_ADDRESS): address = ipAddress(value)
-            case Int(IFA_FLAGS): flags = value.netlinkU32 ?? flags  // the full 32-bit flags
-            case Int(IFA_PROTO): proto = value.netlinkU8 ?? 0
-            default: break
-            }
-        }
+        guard message.type == Int(RTM_NEWADDR), let header = message.familyHeader(ifaddrmsg.self),
+            let device = devices[Int32(bitPattern: header.ifa_index)],
+            let attributes = message.attributes(
+                after: ifaddrmsg.self, maxType: HAVPN_IFA_MAX, policy: havpn_address_policy())
+        else { return nil }
+        // IFA_FLAGS carries the full 32-bit flags; ifa_flags only the low 8.
+        let flags = attributes.u32(Int(IFA_FLAGS)) ?? UInt32(header.ifa_flags)
+        let proto = attributes.u8(Int(IFA_PROTO)) ?? 0
         // IFA_LOCAL is the address itself (IPv4, or IPv6 with a peer); IFA_ADDRESS otherwise.
-        guard let ip = local ?? address else { return nil }
+        guard let ip = (attributes.raw(Int(IFA_LOCAL)) ?? attributes.raw(Int(IFA_ADDRESS))).flatMap(ipAddress)
+        else { return nil }
         let spec = AddressSpec(
             device: device, address: ip, prefixLength: Int(header.ifa_prefixlen),
             nodad: flags & UInt32(IFA_F_NODAD) != 0)
@@ -52,41 +43,29 @@ enum AddressDecoder {
     }
 }
 
-/// Parses RTM_NEWROUTE messages: main table, unicast, IPv4 and IPv6.
+/// Parses RTM_NEWROUTE messages with `nlmsg_parse`: main table, unicast, IPv4 and IPv6.
 enum RouteDecoder {
     static func decode(_ message: NetlinkMessage, names: [Int32: String]) -> ObservedRoute? {
-        guard message.type == Int(RTM_NEWROUTE), message.payload.count >= MemoryLayout<rtmsg>.size else {
-            return nil
-        }
-        let header = message.payload.loadUnaligned(as: rtmsg.self)
-        guard header.rtm_type == UInt8(RTN_UNICAST),
+        guard message.type == Int(RTM_NEWROUTE), let header = message.familyHeader(rtmsg.self),
+            header.rtm_type == UInt8(RTN_UNICAST),
             header.rtm_family == UInt8(AF_INET) || header.rtm_family == UInt8(AF_INET6),
-            header.rtm_flags & UInt32(RTM_F_CLONED) == 0
+            header.rtm_flags & UInt32(RTM_F_CLONED) == 0,
+            let attributes = message.attributes(after: rtmsg.self, maxType: HAVPN_RTA_MAX, policy: havpn_route_policy())
         else { return nil }
-        var table = UInt32(header.rtm_table)
-        var destination: IPAddress?
-        var oif: Int32?
-        var priority: UInt32 = 0
-        NetlinkParse.forEachAttribute(in: NetlinkParse.attributes(after: rtmsg.self, in: message.payload)) {
-            type, value in
-            switch type {
-            case Int(RTA_TABLE.rawValue): table = value.netlinkU32 ?? table
-            case Int(RTA_DST.rawValue): destination = ipAddress(value)
-            case Int(RTA_OIF.rawValue): oif = value.netlinkU32.map { Int32(bitPattern: $0) }
-            case Int(RTA_PRIORITY.rawValue): priority = value.netlinkU32 ?? 0
-            case Int(RTA_MULTIPATH.rawValue):
-                // A multipath route has no RTA_OIF; report the first nexthop's device.
-                if oif == nil, value.count >= MemoryLayout<rtnexthop>.size {
-                    oif = value.loadUnaligned(as: rtnexthop.self).rtnh_ifindex
-                }
-            default: break
-            }
-        }
+        let table = attributes.u32(Int(RTA_TABLE.rawValue)) ?? UInt32(header.rtm_table)
         guard table == UInt32(RT_TABLE_MAIN.rawValue) else { return nil }
+        var oif = attributes.u32(Int(RTA_OIF.rawValue)).map { Int32(bitPattern: $0) }
+        // A multipath route has no RTA_OIF; report the first nexthop's device (the policy
+        // guarantees one rtnexthop's worth of bytes).
+        if oif == nil, let nexthops = attributes.raw(Int(RTA_MULTIPATH.rawValue)) {
+            oif = nexthops.loadUnaligned(as: rtnexthop.self).rtnh_ifindex
+        }
+        let priority = attributes.u32(Int(RTA_PRIORITY.rawValue)) ?? 0
         let isIPv6 = header.rtm_family == UInt8(AF_INET6)
         let zero: IPAddress = isIPv6 ? .v6(IPv6Address(high: 0, low: 0)) : .v4(IPv4Address(0))
         let prefix = Int(header.rtm_dst_len)
-        guard let network = Optional(destination ?? zero), prefix <= network.bitWidth else { return nil }
+        let destination = attributes.raw(Int(RTA_DST.rawValue)).map(ipAddress) ?? zero
+        guard let network = destination, prefix <= network.bitWidth else { return nil }
         let metric = isIPv6 && priority == ipv6DefaultRouteMetric ? 0 : Int(priority)
         let spec = RouteSpec(
             destination: IPNetwork(address: network, prefixLength: prefix),

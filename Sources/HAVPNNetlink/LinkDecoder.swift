@@ -36,65 +36,50 @@ struct LinkRecord {
     }
 }
 
-/// Parses link messages by hand: libnl 3.7 cannot read bond options or tun info.
+/// Parses RTM_NEWLINK messages with libnl's `nlmsg_parse` / `nla_parse_nested` and policies.
+/// libnl-route's rtnl_link cache cannot read bond options or tun info in 3.7, so the decoder
+/// reads the attributes itself.
 enum LinkDecoder {
     static func decode(_ message: NetlinkMessage) -> LinkRecord? {
-        guard message.type == Int(RTM_NEWLINK), message.payload.count >= MemoryLayout<ifinfomsg>.size else {
-            return nil
-        }
-        let header = message.payload.loadUnaligned(as: ifinfomsg.self)
+        guard message.type == Int(RTM_NEWLINK), let header = message.familyHeader(ifinfomsg.self),
+            let attributes = message.attributes(
+                after: ifinfomsg.self, maxType: HAVPN_IFLA_MAX, policy: havpn_link_policy())
+        else { return nil }
         var link = LinkRecord(index: header.ifi_index, flags: header.ifi_flags, hardwareType: header.ifi_type)
-        NetlinkParse.forEachAttribute(in: NetlinkParse.attributes(after: ifinfomsg.self, in: message.payload)) {
-            type, value in
-            switch type {
-            case Int(IFLA_IFNAME): link.name = value.netlinkString
-            case Int(IFLA_MTU): link.mtu = Int(value.netlinkU32 ?? 0)
-            case Int(IFLA_MASTER): link.masterIndex = value.netlinkU32.map { Int32(bitPattern: $0) }
-            case Int(IFLA_IFALIAS): link.alias = value.netlinkString
-            case Int(IFLA_LINKINFO): decodeLinkInfo(value, into: &link)
-            default: break
-            }
+        link.name = attributes.string(Int(IFLA_IFNAME)) ?? ""
+        link.mtu = Int(attributes.u32(Int(IFLA_MTU)) ?? 0)
+        link.masterIndex = attributes.u32(Int(IFLA_MASTER)).map { Int32(bitPattern: $0) }
+        link.alias = attributes.string(Int(IFLA_IFALIAS))
+        if let info = attributes.nested(
+            Int(IFLA_LINKINFO), maxType: HAVPN_IFLA_INFO_MAX, policy: havpn_link_info_policy())
+        {
+            decodeLinkInfo(info, into: &link)
         }
         return link
     }
 
-    private static func decodeLinkInfo(_ info: UnsafeRawBufferPointer, into link: inout LinkRecord) {
-        var data: UnsafeRawBufferPointer?
-        NetlinkParse.forEachAttribute(in: info) { type, value in
-            switch type {
-            case Int(IFLA_INFO_KIND): link.kind = value.netlinkString
-            case Int(IFLA_INFO_DATA): data = value
-            default: break
-            }
-        }
-        guard let data else { return }
+    private static func decodeLinkInfo(_ info: NetlinkAttributes, into link: inout LinkRecord) {
+        link.kind = info.string(Int(IFLA_INFO_KIND))
+        let data = Int(IFLA_INFO_DATA)
         switch link.kind {
         case "bond":
-            NetlinkParse.forEachAttribute(in: data) { type, value in
-                switch type {
-                case Int(IFLA_BOND_MODE): link.bond.mode = value.netlinkU8
-                case Int(IFLA_BOND_MIIMON): link.bond.miimon = value.netlinkU32
-                case Int(IFLA_BOND_FAIL_OVER_MAC): link.bond.failOverMAC = value.netlinkU8
-                case Int(IFLA_BOND_USE_CARRIER): link.bond.useCarrier = value.netlinkU8
-                case Int(IFLA_BOND_PRIMARY): link.bond.primaryIndex = value.netlinkU32.map { Int32(bitPattern: $0) }
-                case Int(IFLA_BOND_NUM_PEER_NOTIF): link.bond.numPeerNotif = value.netlinkU8
-                default: break
-                }
-            }
+            guard let bond = info.nested(data, maxType: HAVPN_IFLA_BOND_MAX, policy: havpn_bond_policy()) else { return }
+            link.bond.mode = bond.u8(Int(IFLA_BOND_MODE))
+            link.bond.miimon = bond.u32(Int(IFLA_BOND_MIIMON))
+            link.bond.failOverMAC = bond.u8(Int(IFLA_BOND_FAIL_OVER_MAC))
+            link.bond.useCarrier = bond.u8(Int(IFLA_BOND_USE_CARRIER))
+            link.bond.primaryIndex = bond.u32(Int(IFLA_BOND_PRIMARY)).map { Int32(bitPattern: $0) }
+            link.bond.numPeerNotif = bond.u8(Int(IFLA_BOND_NUM_PEER_NOTIF))
         case "ip6tnl":
-            NetlinkParse.forEachAttribute(in: data) { type, value in
-                switch type {
-                case Int(IFLA_IPTUN_LOCAL): link.tunnel.local = Array(value)
-                case Int(IFLA_IPTUN_REMOTE): link.tunnel.remote = Array(value)
-                case Int(IFLA_IPTUN_PROTO): link.tunnel.proto = value.netlinkU8
-                case Int(IFLA_IPTUN_FLAGS): link.tunnel.flags = value.netlinkU32
-                default: break
-                }
-            }
+            guard let tunnel = info.nested(data, maxType: HAVPN_IFLA_IPTUN_MAX, policy: havpn_ip6tnl_policy())
+            else { return }
+            link.tunnel.local = tunnel.bytes(Int(IFLA_IPTUN_LOCAL))
+            link.tunnel.remote = tunnel.bytes(Int(IFLA_IPTUN_REMOTE))
+            link.tunnel.proto = tunnel.u8(Int(IFLA_IPTUN_PROTO))
+            link.tunnel.flags = tunnel.u32(Int(IFLA_IPTUN_FLAGS))
         case "tun":
-            NetlinkParse.forEachAttribute(in: data) { type, value in
-                if type == Int(IFLA_TUN_TYPE) { link.tunType = value.netlinkU8 }
-            }
+            link.tunType = info.nested(data, maxType: HAVPN_IFLA_TUN_MAX, policy: havpn_tun_policy())?
+                .u8(Int(IFLA_TUN_TYPE))
         default:
             break
         }

@@ -52,7 +52,7 @@ final class LinkIndex {
 }
 
 /// Runs a dump until the kernel reports it consistent (at most 5 tries), mapping every message.
-func dumpConsistently<Header, Item>(
+func dumpConsistently<Header: BitwiseCopyable, Item>(
     _ socket: NetlinkSocket, _ type: Int, header: Header, _ transform: (NetlinkMessage) -> Item?
 ) throws(HAVPNError) -> [Item] {
     var items: [Item] = []

@@ -3,7 +3,10 @@ import Glibc
 import HAVPNModel
 import HAVPNPlanner
 
-/// Builds RTM_NEWLINK / RTM_DELLINK / RTM_GETLINK requests.
+/// Builds RTM_NEWLINK / RTM_DELLINK / RTM_GETLINK requests: ip6tnl links with libnl-route's
+/// ip6tnl type; bonds with `nla_put*` (libnl 3.7's bonding API has no fail_over_mac,
+/// use_carrier, primary or num_peer_notif); one-attribute changes with `nla_put*` too, since an
+/// rtnl_link object per request would only add allocations and an empty IFLA_AF_SPEC.
 ///
 /// Requests address existing links by name (ifi_index 0 plus IFLA_IFNAME, which the kernel
 /// resolves itself), so they can be batched right behind the request that creates the link.
@@ -44,35 +47,35 @@ enum LinkRequests {
     }
 
     /// An ip6tnl in `mode any` (proto 0) with `encaplimit none` (IP6_TNL_F_IGN_ENCAP_LIMIT), as
-    /// vpn2 creates it. No hop limit is sent (0 = inherit from the inner packet, like vpn2).
+    /// vpn2 creates it, built by libnl-route's ip6tnl link type. No hop limit is sent (0 =
+    /// inherit from the inner packet, like vpn2).
     static func createTunnel(_ batch: inout NetlinkBatch, name: String, tunnel: TunnelSpec, mtu: Int?) {
-        batch.beginMessage(type: Int(RTM_NEWLINK), flags: Int32(NLM_F_CREATE | NLM_F_EXCL))
-        batch.appendFixed(header())
-        batch.put(Int(IFLA_IFNAME), string: name)
-        if let mtu { batch.put(Int(IFLA_MTU), u32: UInt32(mtu)) }
-        putTunnelInfo(&batch, tunnel)
-        batch.endMessage()
+        putTunnel(&batch, name: name, tunnel: tunnel, mtu: mtu, flags: NLM_F_CREATE | NLM_F_EXCL)
     }
 
     /// ip6_tnl_changelink rebuilds *all* parameters from the request, so the endpoints change
-    /// resends proto, encap limit and flags too; leaving them out would reset them to 0.
+    /// resends proto, encap limit and flags too; leaving them out would reset them to 0. An
+    /// RTM_NEWLINK without NLM_F_CREATE for an existing name is a change.
     static func setTunnelEndpoints(_ batch: inout NetlinkBatch, name: String, tunnel: TunnelSpec) {
-        beginChange(&batch, name: name)
-        putTunnelInfo(&batch, tunnel)
-        batch.endMessage()
+        putTunnel(&batch, name: name, tunnel: tunnel, mtu: nil, flags: 0)
     }
 
-    private static func putTunnelInfo(_ batch: inout NetlinkBatch, _ tunnel: TunnelSpec) {
-        let info = batch.beginNested(Int(IFLA_LINKINFO))
-        batch.put(Int(IFLA_INFO_KIND), string: "ip6tnl")
-        let data = batch.beginNested(Int(IFLA_INFO_DATA))
-        batch.put(Int(IFLA_IPTUN_LOCAL), tunnel.local.bytes)
-        batch.put(Int(IFLA_IPTUN_REMOTE), tunnel.remote.bytes)
-        batch.put(Int(IFLA_IPTUN_PROTO), u8: 0)
-        batch.put(Int(IFLA_IPTUN_ENCAP_LIMIT), u8: 0)
-        batch.put(Int(IFLA_IPTUN_FLAGS), u32: UInt32(IP6_TNL_F_IGN_ENCAP_LIMIT))
-        batch.endNested(data)
-        batch.endNested(info)
+    private static func putTunnel(
+        _ batch: inout NetlinkBatch, name: String, tunnel: TunnelSpec, mtu: Int?, flags: Int32
+    ) {
+        guard let link = rtnl_link_ip6_tnl_alloc() else { fatalError("rtnl_link_ip6_tnl_alloc: out of memory") }
+        defer { rtnl_link_put(link) }
+        rtnl_link_set_name(link, name)
+        if let mtu { rtnl_link_set_mtu(link, UInt32(mtu)) }
+        var local = in6_addr(tunnel.local.bytes)
+        var remote = in6_addr(tunnel.remote.bytes)
+        rtnl_link_ip6_tnl_set_local(link, &local)
+        rtnl_link_ip6_tnl_set_remote(link, &remote)
+        rtnl_link_ip6_tnl_set_proto(link, 0)
+        rtnl_link_ip6_tnl_set_encaplimit(link, 0)
+        rtnl_link_ip6_tnl_set_flags(link, UInt32(IP6_TNL_F_IGN_ENCAP_LIMIT))
+        batch.beginMessage { rtnl_link_build_add_request(link, flags, $0) }
+        batch.endMessage()
     }
 
     /// Bond options that can change while slaves are attached. Only the given ones are sent;

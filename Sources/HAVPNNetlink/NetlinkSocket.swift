@@ -9,74 +9,39 @@ struct NetlinkAcknowledgement {
     var kernelMessage: String?
 }
 
-/// A NETLINK_ROUTE socket speaking raw netlink.
+/// A NETLINK_ROUTE socket for requests and dumps, opened and read through libnl.
 ///
-/// libnl 3.7 can neither build nor parse bond options, tun info or IFA_PROTO, and its
-/// send-and-wait helpers cost one round trip per request. This socket instead sends whole
-/// batches of requests (one `sendto` per chunk), then collects the acks, matched by sequence
-/// number, so 10,000 routes cost a few dozen system calls. The kernel handles the messages of one
-/// `sendto` in order and goes on after a failed one, so every request gets its own ack.
+/// libnl's send-and-wait helpers cost one round trip per request. This socket instead sends
+/// whole batches of libnl-built requests (one `nl_sendto` per chunk), then collects the acks
+/// with `nl_recv`, matched by sequence number, so 10,000 routes cost a few dozen system calls.
+/// The kernel handles the messages of one send in order and goes on after a failed one, so
+/// every request gets its own ack.
 final class NetlinkSocket {
-    private let fd: Int32
+    private let socket: LibnlSocket
     private var nextSequence: UInt32 = 1
-    private let receiveBuffer: UnsafeMutableRawBufferPointer
     /// Counters for the apply report.
     private(set) var sendCalls = 0
     private(set) var messagesSent = 0
 
-    private static let receiveBufferSize = 1 << 20
-    /// Bounds of one `sendto`: below the socket send buffer, and few enough acks (each one
+    /// Bounds of one send: below the socket send buffer, and few enough acks (each one
     /// costs roughly 1 KiB of receive-buffer accounting) to never overflow the receive buffer.
     private static let chunkBytes = 128 * 1024
     private static let chunkMessages = 1024
-    /// Requests per `sendto`, bounded by the receive buffer the kernel actually granted (without
+    /// Requests per send, bounded by the receive buffer the kernel actually granted (without
     /// CAP_NET_ADMIN in the initial user namespace the FORCE options fail and it stays small).
     private var ackWindow = NetlinkSocket.chunkMessages
-    private static let socketBufferBytes: Int32 = 32 << 20
 
     /// Opens the socket in the calling thread's network namespace; it stays bound to it.
     init() throws(HAVPNError) {
-        let fd = socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NETLINK_ROUTE)
-        guard fd >= 0 else {
-            throw KernelErrors.error(KernelErrors.current, "cannot open a netlink socket", object: nil)
-        }
-        self.fd = fd
-        receiveBuffer = .allocate(byteCount: Self.receiveBufferSize, alignment: 8)
         // Large buffers: a dump of 10,000 routes and the acks of a big batch must fit.
-        // The FORCE variants need CAP_NET_ADMIN, which havpn has anyway; fall back quietly.
-        if !setOption(SOL_SOCKET, SO_RCVBUFFORCE, Self.socketBufferBytes) {
-            _ = setOption(SOL_SOCKET, SO_RCVBUF, Self.socketBufferBytes)
-        }
-        if !setOption(SOL_SOCKET, SO_SNDBUFFORCE, 4 << 20) { _ = setOption(SOL_SOCKET, SO_SNDBUF, 4 << 20) }
-        var granted: Int32 = 0
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        if getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length) == 0 {
-            ackWindow = max(16, min(Self.chunkMessages, Int(granted) / 2048))
-        }
+        socket = try LibnlSocket(receiveBuffer: 32 << 20, sendBuffer: 4 << 20, what: "rtnetlink")
+        let granted = Int(socket.grantedReceiveBuffer)
+        if granted > 0 { ackWindow = max(16, min(Self.chunkMessages, granted / 2048)) }
         // Acks without the echoed request, but with the kernel's error text.
-        _ = setOption(SOL_NETLINK, NETLINK_CAP_ACK, 1)
-        _ = setOption(SOL_NETLINK, NETLINK_EXT_ACK, 1)
+        socket.setOption(SOL_NETLINK, NETLINK_CAP_ACK, 1)
+        socket.setOption(SOL_NETLINK, NETLINK_EXT_ACK, 1)
         // Never hang forever on a lost ack.
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
-        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_nl()
-        address.nl_family = sa_family_t(AF_NETLINK)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
-            }
-        }
-        guard bound == 0 else {
-            let code = KernelErrors.current
-            close(fd)
-            receiveBuffer.deallocate()
-            throw KernelErrors.error(code, "cannot bind the netlink socket", object: nil)
-        }
-    }
-
-    deinit {
-        close(fd)
-        receiveBuffer.deallocate()
+        socket.setReceiveTimeout(seconds: 30)
     }
 
     /// A new batch whose sequence numbers follow the last one used.
@@ -124,19 +89,15 @@ final class NetlinkSocket {
     /// Dumps all objects of one kind (`type` = RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE) and calls
     /// `body` for each. Returns false when the kernel flagged the dump as interrupted by a
     /// concurrent change (NLM_F_DUMP_INTR); the caller then starts over.
-    func dump<Header>(
+    func dump<Header: BitwiseCopyable>(
         _ type: Int, header: Header, _ body: (NetlinkMessage) -> Void
     ) throws(HAVPNError) -> Bool {
         var request = makeBatch()
-        request.beginMessage(type: type, flags: Int32(NLM_F_DUMP))
+        request.beginMessage(type: type, flags: Int32(NLM_F_DUMP), acknowledge: false)
         request.appendFixed(header)
         request.endMessage()
         nextSequence = request.firstSequence &+ 1
-        // A dump request must not ask for an ack: clear NLM_F_ACK in the built header.
-        var bytes = request.bytes
-        let flags = UInt16(NLM_F_REQUEST) | UInt16(NLM_F_DUMP)
-        withUnsafeBytes(of: flags) { bytes.replaceSubrange(6..<8, with: $0) }
-        try send(bytes, bytes.indices)
+        try send(request.bytes, request.bytes.indices)
         var done = false
         var consistent = true
         var failure: Int32 = 0
@@ -160,71 +121,49 @@ final class NetlinkSocket {
     }
 
     private func send(_ bytes: [UInt8], _ range: Range<Int>) throws(HAVPNError) {
-        var kernel = sockaddr_nl()
-        kernel.nl_family = sa_family_t(AF_NETLINK)
-        while true {
-            let sent = bytes.withUnsafeBytes { all in
-                withUnsafePointer(to: &kernel) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        sendto(fd, all.baseAddress! + range.lowerBound, range.count, 0, $0,
-                               socklen_t(MemoryLayout<sockaddr_nl>.size))
-                    }
-                }
-            }
-            if sent >= 0 {
-                sendCalls += 1
-                return
-            }
-            let code = KernelErrors.current
-            if code == EINTR { continue }
-            throw KernelErrors.error(code, "cannot send netlink request", object: nil)
+        let failure = bytes.withUnsafeBytes { all -> HAVPNError? in
+            do throws(HAVPNError) { try socket.send(all.baseAddress! + range.lowerBound, count: range.count) } catch { return error }
+            return nil
         }
+        if let failure { throw failure }
+        sendCalls += 1
     }
 
-    /// Receives one datagram and calls `body` for each message in it.
+    /// Receives one datagram (`nl_recv`) and calls `body` for each message in it.
     private func receive(_ body: (NetlinkMessage) -> Void) throws(HAVPNError) {
-        while true {
-            let count = recv(fd, receiveBuffer.baseAddress, receiveBuffer.count, 0)
-            if count >= 0 {
-                NetlinkParse.forEachMessage(in: UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<count]), body)
-                return
-            }
-            let code = KernelErrors.current
-            switch code {
-            case EINTR: continue
-            case EAGAIN, EWOULDBLOCK:
-                throw KernelErrors.error(code, "no netlink answer within 30 s", object: nil)
-            case ENOBUFS:
-                throw KernelErrors.error(code, "netlink receive buffer overflowed; answers were lost", object: nil)
-            default:
-                throw KernelErrors.error(code, "cannot receive netlink answer", object: nil)
-            }
+        switch socket.receive() {
+        case .datagram(let buffer, let count):
+            defer { free(buffer) }
+            NetlinkParse.forEachMessage(in: buffer, count: count, body)
+        case .timeout:
+            throw KernelErrors.error(EAGAIN, "no netlink answer within 30 s", object: nil)
+        case .overflow:
+            throw KernelErrors.error(ENOBUFS, "netlink receive buffer overflowed; answers were lost", object: nil)
+        case .failure(let code):
+            throw KernelErrors.error(code, "cannot receive netlink answer", object: nil)
         }
     }
 
-    private static func acknowledgement(_ message: NetlinkMessage) -> NetlinkAcknowledgement {
-        let payload = message.payload
-        guard payload.count >= MemoryLayout<nlmsgerr>.size else { return .init(errno: EPROTO) }
-        let error = payload.loadUnaligned(as: nlmsgerr.self)
+    /// 0 or a positive errno, and the kernel's extended-ack text (NLMSGERR_ATTR_MSG), parsed
+    /// with `nla_parse` from the attributes after the nlmsgerr.
+    static func acknowledgement(_ message: NetlinkMessage) -> NetlinkAcknowledgement {
+        guard let error = message.familyHeader(nlmsgerr.self) else { return .init(errno: EPROTO) }
         var text: String?
         if message.flags & Int32(NLM_F_ACK_TLVS) != 0 {
             // With NETLINK_CAP_ACK only the request's header is echoed (NLM_F_CAPPED).
             var offset = MemoryLayout<nlmsgerr>.size
             if message.flags & Int32(NLM_F_CAPPED) == 0 {
-                offset += Int(error.msg.nlmsg_len) - NetlinkParse.headerSize
+                offset += Int(error.msg.nlmsg_len) - MemoryLayout<nlmsghdr>.size
             }
-            offset = NetlinkParse.align(offset)
-            if offset < payload.count {
-                NetlinkParse.forEachAttribute(in: UnsafeRawBufferPointer(rebasing: payload[offset...])) { type, value in
-                    if type == Int(NLMSGERR_ATTR_MSG.rawValue) { text = value.netlinkString }
-                }
+            let length = Int(nlmsg_attrlen(message.header, Int32(offset)))
+            if length > 0, let start = nlmsg_attrdata(message.header, Int32(offset)),
+                let attributes = NetlinkAttributes(
+                    stream: start, length: length,
+                    maxType: HAVPN_NLMSGERR_ATTR_MAX, policy: havpn_ack_policy())
+            {
+                text = attributes.string(Int(NLMSGERR_ATTR_MSG.rawValue))
             }
         }
         return NetlinkAcknowledgement(errno: -error.error, kernelMessage: text)
-    }
-
-    private func setOption(_ level: Int32, _ name: Int32, _ value: Int32) -> Bool {
-        var value = value
-        return setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0
     }
 }

@@ -1,4 +1,6 @@
 import FoundationEssentials
+import HAVPNModel
+import HAVPNNetlink
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -44,10 +46,9 @@ public struct ConfigWatcher: Service {
 
     /// Reads the file now. Returns nil (and reports) when it cannot be read.
     public static func read(_ path: String) -> Result<ConfigSnapshot, any Error> {
-        Result {
-            let url = URL(fileURLWithPath: path).resolvingSymlinksInPath()
-            let data = try Data(contentsOf: url)
-            return ConfigSnapshot(resolvedPath: url.path, content: Array(data))
+        Result { () throws(HAVPNError) -> ConfigSnapshot in
+            let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            return ConfigSnapshot(resolvedPath: resolved, content: try FileContents.read(resolved, what: "topology file"))
         }
     }
 

@@ -81,9 +81,7 @@ public struct SideCar {
             role: options.role, index: options.index, bondAddress: options.bondAddress,
             podName: options.podName, podIP: options.podIP, topology: topology)
         let podIPs = options.podIP.flatMap(IPAddress.init).map { [$0] } ?? []
-        let key = try topology.announcements.keyFile.map { path in
-            Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-        }
+        let key = try topology.announcements.keyFile.map { path throws(HAVPNError) in try readAnnouncementKey(path: path) }
         let worker = try KernelWorker(netns: options.netns)
         let observed = try await worker.observe()
         let plan = AddressPlan(topology: topology)

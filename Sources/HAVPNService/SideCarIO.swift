@@ -6,6 +6,10 @@ import HAVPNPlanner
 import Logging
 import Synchronization
 
+/// The rtnetlink monitor and its events moved into HAVPNNetlink (they parse with libnl there);
+/// the side-car keeps naming the event as before.
+public typealias KernelEvent = HAVPNNetlink.KernelEvent
+
 /// The side-car's sockets, all opened inside the pod's network namespace: the rtnetlink
 /// monitor, the ICMPv6 prober (apiserver), the announcement socket (sender on the apiserver
 /// side, listener on the shoot side) and one beacon socket per tap.

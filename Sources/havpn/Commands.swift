@@ -13,10 +13,8 @@ struct ValidateCommand: ParsableCommand {
     @OptionGroup var file: TopologyFileOptions
 
     func run() throws {
-        do {
-            let t = try file.load()
-            print("\(file.file): ok (\(t.servers) servers, \(t.shootClients) shoot clients, transport \(t.transport.network))")
-        } catch { fail(error) }
+        let t = try file.load()
+        print("\(file.file): ok (\(t.servers) servers, \(t.shootClients) shoot clients, transport \(t.transport.network))")
     }
 }
 
@@ -30,12 +28,9 @@ struct PlanCommand: ParsableCommand {
     @OptionGroup var planOptions: PlanOptions
 
     func run() throws {
-        let plan: Plan
-        do {
-            let session = try Session(file: file, pod: pod)
-            let (desired, observed) = try session.desiredAndObserved(activeClient: planOptions.activeClient)
-            plan = Planner.plan(desired: desired, observed: observed)
-        } catch { fail(error) }
+        let session = try Session(file: file, pod: pod)
+        let (desired, observed) = try session.desiredAndObserved(activeClient: planOptions.activeClient)
+        let plan = Planner.plan(desired: desired, observed: observed)
         print(planOptions.output == .json ? PlanRenderer.json(plan) : PlanRenderer.human(plan), terminator: "")
         if !plan.isEmpty || !plan.conflicts.isEmpty { throw ExitCode(2) }
     }
@@ -45,7 +40,7 @@ struct PlanCommand: ParsableCommand {
 struct PlanOptions: ParsableArguments {
     @Option(help: "apiserver role: shoot client to route through (default: the one the routes use now, else 0).")
     var activeClient: Int?
-    @Option(name: .shortAndLong, help: "Output format: human or json.") var output: OutputFormat = .human
+    @Option(name: .shortAndLong, help: "Output format.") var output: PlanOutputFormat = .human
 }
 
 struct ApplyCommand: ParsableCommand {
@@ -58,29 +53,30 @@ struct ApplyCommand: ParsableCommand {
     @OptionGroup var planOptions: PlanOptions
 
     func run() throws {
-        let outcome: ReconcileOutcome
-        do {
-            let session = try Session(file: file, pod: pod)
-            let (desired, observed) = try session.desiredAndObserved(activeClient: planOptions.activeClient)
-            outcome = try session.reconciler.apply(desired, observed: observed)
-        } catch { fail(error) }
+        let session = try Session(file: file, pod: pod)
+        let (desired, observed) = try session.desiredAndObserved(activeClient: planOptions.activeClient)
+        let outcome = try session.reconciler.apply(desired, observed: observed)
+        let conflicts = outcome.remaining.conflicts
         if planOptions.output == .json {
             print(PlanRenderer.json(Plan(actions: outcome.applied, conflicts: outcome.plan.conflicts)), terminator: "")
-        } else if outcome.applied.isEmpty {
+        } else if outcome.applied.isEmpty && conflicts.isEmpty && outcome.converged {
             print("No changes. Kernel state matches the topology.")
-        } else {
+        } else if !outcome.applied.isEmpty {
             for action in outcome.applied { print(PlanRenderer.line(action)) }
             let s = Plan(actions: outcome.applied).summary
             print("Apply complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed in \(outcome.duration).")
         }
-        for conflict in outcome.remaining.conflicts { fail(conflict) }
+        // A conflict is a foreign object holding a key havpn wants: reported as such, like plan's exit 2.
+        if !conflicts.isEmpty {
+            var stderr = StandardError()
+            for conflict in conflicts { print("havpn: \(conflict)", to: &stderr) }
+            throw AlreadyReported(exitCode: 2)
+        }
         if !outcome.converged {
-            fail(
-                HAVPNError(
-                    .verifyFailed,
-                    "kernel does not match the topology after apply; still pending: "
-                        + outcome.remaining.actions.map(PlanRenderer.line).joined(separator: "; ")
-                )
+            throw HAVPNError(
+                .verifyFailed,
+                "kernel does not match the topology after apply; still pending: "
+                    + outcome.remaining.actions.map(PlanRenderer.line).joined(separator: "; ")
             )
         }
     }
@@ -92,15 +88,13 @@ struct ShowCommand: ParsableCommand {
         abstract: "Print the kernel state havpn owns (links with its alias, addresses and routes with its protocol)."
     )
     @Option(help: "Run in the named network namespace.") var netns: String?
-    @Option(name: .shortAndLong, help: "Output format: yaml or json.") var output: OutputFormat = .yaml
+    @Option(name: .shortAndLong, help: "Output format.") var output: StateOutputFormat = .yaml
 
     func run() throws {
-        do {
-            let client = try NetlinkClient(netns: netns)
-            let links = try client.observe(declaredLinks: [], sysctlKeys: [])
-            let owned = Set(links.links.filter(\.owned).map(\.spec.name))
-            let observed = try client.observe(declaredLinks: owned, sysctlKeys: [])
-            print(output == .json ? StateRenderer.json(observed) : StateRenderer.yaml(observed), terminator: "")
-        } catch { fail(error) }
+        let client = try NetlinkClient(netns: netns)
+        let links = try client.observe(declaredLinks: [], sysctlKeys: [])
+        let owned = Set(links.links.filter(\.owned).map(\.spec.name))
+        let observed = try client.observe(declaredLinks: owned, sysctlKeys: [])
+        print(output == .json ? StateRenderer.json(observed) : StateRenderer.yaml(observed), terminator: "")
     }
 }

@@ -24,13 +24,11 @@ struct OpenVPNConfigCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let topology = try file.load()
-            if let server {
-                print(try OpenVPNConfig.server(topology: topology, index: server), terminator: "")
-            } else if let client, let role, let index {
-                print(try OpenVPNConfig.client(topology: topology, role: role, podIndex: index, server: client), terminator: "")
-            }
-        } catch { fail(error) }
+        let topology = try file.load()
+        if let server {
+            print(try OpenVPNConfig.server(topology: topology, index: server), terminator: "")
+        } else if let client, let role, let index {
+            print(try OpenVPNConfig.client(topology: topology, role: role, podIndex: index, server: client), terminator: "")
+        }
     }
 }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import FoundationEssentials
-import Glibc
-import HAVPNService
 import HAVPNModel
+import HAVPNNetlink
 import HAVPNPlanner
+import HAVPNService
 
 extension Role: ExpressibleByArgument {}
 
@@ -13,13 +13,8 @@ struct TopologyFileOptions: ParsableArguments {
     var file: String
 
     func load() throws(HAVPNError) -> Topology {
-        let text: String
-        do {
-            text = try String(contentsOfFile: file, encoding: .utf8)
-        } catch {
-            throw HAVPNError(.fileUnreadable, "cannot read topology file: \(fileErrorText(error))", object: file)
-        }
-        return try TopologyDecoder.decode(yaml: text, file: file)
+        let bytes = try FileContents.read(file, what: "topology file")
+        return try TopologyDecoder.decode(yaml: String(decoding: bytes, as: UTF8.self), file: file)
     }
 }
 
@@ -60,17 +55,22 @@ struct PodOptions: ParsableArguments {
     }
 }
 
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+/// What `plan` and `apply` can print.
+enum PlanOutputFormat: String, ExpressibleByArgument, CaseIterable {
     case human
     case json
-    case yaml
 }
 
-/// Prints a havpn error as one line on stderr and exits 1.
-func fail(_ error: any Error) -> Never {
-    var stderr = StandardError()
-    print("havpn: \(error)", to: &stderr)
-    Glibc.exit(1)
+/// What `show` can print.
+enum StateOutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case yaml
+    case json
+}
+
+/// A failure the command has already reported (for example as a JSON log line): the top level
+/// only exits with its code and prints nothing more.
+struct AlreadyReported: Error {
+    var exitCode: Int32 = 1
 }
 
 struct StandardError: TextOutputStream {

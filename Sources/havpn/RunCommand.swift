@@ -16,9 +16,9 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run as the side-car: reconcile continuously, run the path- and tunnel-controllers, serve /healthz /readyz /metrics.",
         discussion: """
-            Reconciles at start, on topology file changes (polled; SIGHUP forces a re-read), on kernel drift
-            (rtnetlink events) and on a timer. An invalid new topology is rejected and the last good one keeps
-            running (log line, havpn_config_valid 0, /readyz not ready). SIGTERM/SIGINT shut down gracefully
+            Reconciles at start, on topology file changes (polled; SIGHUP forces a re-read), on kernel drift \
+            (rtnetlink events) and on a timer. An invalid new topology is rejected and the last good one keeps \
+            running (log line, havpn_config_valid 0, /readyz not ready). SIGTERM/SIGINT shut down gracefully \
             (the apiserver role sends a withdraw announcement).
             """
     )
@@ -44,8 +44,9 @@ struct RunCommand: AsyncParsableCommand {
         do {
             try await SideCar(options: options, logger: logger).run()
         } catch {
+            // The log line is the report (JSON logs stay JSON to the last line).
             logger.critical("havpn run failed", metadata: ["error": "\(error)"])
-            fail(error)
+            throw AlreadyReported()
         }
     }
 }

@@ -70,6 +70,21 @@ private let messageGen = zip(
         }
     }
 
+    /// vpn2 routes an IPv4-mapped pod IP as the IPv4 address (/32); so does havpn, in both formats.
+    @Test func ipv4MappedPodIPsAreIPv4() {
+        let ipv4 = IPAddress("10.0.0.9")!
+        #expect(AnnouncementCodec.decode(Array("::ffff:10.0.0.9".utf8)) == .success(.vpn2(podIP: ipv4)))
+        #expect(AnnouncementCodec.decode(Array("::ffff:a00:9".utf8)) == .success(.vpn2(podIP: ipv4)))
+        let mapped = HAVPNAnnouncement(
+            kind: .announce, sequence: 1, lifetimeMilliseconds: 0, bondAddress: bondA, podIPs: [IPAddress("::ffff:10.0.0.9")!])
+        var expected = mapped
+        expected.podIPs = [ipv4]
+        #expect(AnnouncementCodec.decode(AnnouncementCodec.encode(mapped)) == .success(.havpn(expected, authenticated: false)))
+        // Only the ::ffff:0:0/96 block is mapped; other IPv6 addresses stay as they are.
+        #expect(AnnouncementCodec.decode(Array("::10.0.0.9".utf8)) == .success(.vpn2(podIP: IPAddress("::a00:9")!)))
+        #expect(IPAddress("fd00::ffff:a00:9")!.unmapped == IPAddress("fd00::ffff:a00:9")!)
+    }
+
     @Test func vpn2Format() {
         #expect(AnnouncementCodec.decode(Array("10.0.0.5".utf8)) == .success(.vpn2(podIP: IPAddress("10.0.0.5")!)))
         #expect(AnnouncementCodec.decode(Array("fd00::1:2".utf8)) == .success(.vpn2(podIP: IPAddress("fd00::1:2")!)))

@@ -1,4 +1,4 @@
-@testable import HAVPNService
+@testable import HAVPNNetlink
 import Testing
 
 /// Hand-built rtnetlink messages: nlmsghdr (len, type, flags, seq, pid; little-endian) + body.
