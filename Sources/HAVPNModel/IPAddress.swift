@@ -4,19 +4,31 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
 
     public init(_ value: UInt32) { self.value = value }
 
+    /// Four decimal octets. Parsed byte by byte: a topology can list 10,000 of them.
     public init?(_ text: some StringProtocol) {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
         var v: UInt32 = 0
-        for p in parts {
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }),
-                let octet = UInt32(p), octet <= 255
-            else { return nil }
-            // Leading zeros are ambiguous (octal in inet_aton); reject them.
-            if p.count > 1 && p.first == "0" { return nil }
-            v = v << 8 | octet
+        var octet: UInt32 = 0
+        var digits = 0
+        var dots = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, dots < 3 else { return nil }
+                dots += 1
+                v = v << 8 | octet
+                octet = 0
+                digits = 0
+            } else if byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                // Leading zeros are ambiguous (octal in inet_aton); reject them.
+                guard digits < 3, digits == 0 || octet != 0 else { return nil }
+                digits += 1
+                octet = octet * 10 + UInt32(byte - UInt8(ascii: "0"))
+                guard octet <= 255 else { return nil }
+            } else {
+                return nil
+            }
         }
-        value = v
+        guard dots == 3, digits > 0 else { return nil }
+        value = v << 8 | octet
     }
 
     public var bytes: [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }

@@ -13,10 +13,12 @@ enum PlainScalar {
             return .float
         default: break
         }
-        let bytes = Array(text.utf8)
-        if isCoreInteger(bytes) { return .int }
-        if isCoreFloat(bytes) { return .float }
-        return .string
+        var text = text
+        return text.withUTF8 { bytes in
+            if isCoreInteger(bytes) { return .int }
+            if isCoreFloat(bytes) { return .float }
+            return .string
+        }
     }
 
     /// Text that someone meant as an integer in some notation (`0x10`, `010`, `1_000`, `1:30`, `+5`), so an
@@ -47,7 +49,7 @@ enum PlainScalar {
     }
 
     /// `[-+]?[0-9]+`, `0o[0-7]+`, `0x[0-9a-fA-F]+`.
-    private static func isCoreInteger(_ bytes: [UInt8]) -> Bool {
+    private static func isCoreInteger(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         if bytes.count > 2, bytes[0] == UInt8(ascii: "0") {
             let digits = bytes[2...]
             if bytes[1] == UInt8(ascii: "o") {
@@ -61,7 +63,7 @@ enum PlainScalar {
     }
 
     /// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`
-    private static func isCoreFloat(_ bytes: [UInt8]) -> Bool {
+    private static func isCoreFloat(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var i = 0
         func digitRun() -> Int {
             let start = i

@@ -6,7 +6,7 @@
 struct TopologyReader {
     var topology = Topology()
     /// Position of every value read, by key path.
-    var locations: [String: SourceLocation] = [:]
+    var locations = SourceLocations()
 
     static let rootKeys = [
         "apiVersion", "transport", "servers", "shootClients", "ipFamilies", "networks", "apiservers", "bond",
@@ -124,11 +124,10 @@ struct TopologyReader {
         let index = try indexCursor.int(in: AddressPlan.apiserverIndexRange)
         let items = try podIPsCursor.sequence()
         guard !items.isEmpty else { throw podIPsCursor.error(.invalidValue, "must list at least one pod IP") }
+        locations.noteItems(of: podIPsCursor)
         var podIPs: [IPAddress] = []
-        for item in items {
-            note(item)
-            podIPs.append(try item.address())
-        }
+        podIPs.reserveCapacity(items.count)
+        for item in items { podIPs.append(try item.address()) }
         return Topology.ApiserverInstance(index: index, podIPs: podIPs)
     }
 

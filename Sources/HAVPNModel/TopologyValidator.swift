@@ -6,7 +6,7 @@
 /// the error then points at the value that made the default wrong.
 struct TopologyValidator {
     let topology: Topology
-    let locations: [String: SourceLocation]
+    let locations: SourceLocations
 
     func validate() throws(HAVPNError) {
         try validatePrimary()
@@ -84,7 +84,9 @@ struct TopologyValidator {
 
     private func validateApiservers() throws(HAVPNError) {
         var indexOwners: [Int: Int] = [:]
-        var ipOwners: [IPAddress: String] = [:]
+        // Owners by position, not by key path: paths are spelled only for an error (10,000 pod IPs).
+        var ipOwners: [IPAddress: (apiserver: Int, podIP: Int)] = [:]
+        ipOwners.reserveCapacity(topology.apiservers.reduce(0) { $0 + $1.podIPs.count })
         for (i, apiserver) in topology.apiservers.enumerated() {
             if let owner = indexOwners[apiserver.index] {
                 throw error(
@@ -93,9 +95,11 @@ struct TopologyValidator {
             }
             indexOwners[apiserver.index] = i
             for (k, ip) in apiserver.podIPs.enumerated() {
-                let path = "apiservers[\(i)].podIPs[\(k)]"
-                if let owner = ipOwners[ip] { throw error(.duplicate, path, "\(ip) is already listed as \(owner)") }
-                ipOwners[ip] = path
+                if let owner = ipOwners.updateValue((i, k), forKey: ip) {
+                    throw error(
+                        .duplicate, "apiservers[\(i)].podIPs[\(k)]",
+                        "\(ip) is already listed as apiservers[\(owner.apiserver)].podIPs[\(owner.podIP)]")
+                }
             }
         }
     }

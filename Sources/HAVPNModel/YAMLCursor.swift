@@ -6,9 +6,38 @@
 struct YAMLCursor {
     let document: YAMLDocument
     let index: Int
-    /// Dotted key path from the document root; empty for the root itself.
-    let path: String
     let file: String
+    /// The parent's key path and the step from it: the path is spelled only when asked for (an error, a
+    /// noted position), not for each of 10,000 list items.
+    private let parentPath: String
+    private let step: Step
+
+    private enum Step {
+        case none
+        case key(String)
+        case item(Int)
+    }
+
+    /// Dotted key path from the document root; empty for the root itself.
+    var path: String {
+        switch step {
+        case .none: parentPath
+        case .key(let key): parentPath.isEmpty ? key : "\(parentPath).\(key)"
+        case .item(let position): "\(parentPath)[\(position)]"
+        }
+    }
+
+    init(document: YAMLDocument, index: Int, path: String, file: String) {
+        self.init(document: document, index: index, file: file, parentPath: path, step: .none)
+    }
+
+    private init(document: YAMLDocument, index: Int, file: String, parentPath: String, step: Step) {
+        self.document = document
+        self.index = index
+        self.file = file
+        self.parentPath = parentPath
+        self.step = step
+    }
 
     var node: YAMLDocument.Node { document[index] }
 
@@ -22,7 +51,7 @@ struct YAMLCursor {
     }
 
     func child(_ key: String, _ index: Int) -> YAMLCursor {
-        YAMLCursor(document: document, index: index, path: path.isEmpty ? key : "\(path).\(key)", file: file)
+        YAMLCursor(document: document, index: index, file: file, parentPath: path, step: .key(key))
     }
 
     // MARK: - Describing what was found
@@ -65,6 +94,7 @@ struct YAMLCursor {
         guard node.kind == .mapping else { throw wrongType("a mapping") }
         var entries: [(key: String, value: YAMLCursor)] = []
         let pairs = document.children(of: index)
+        let path = path
         for keyIndex in stride(from: pairs.startIndex, to: pairs.endIndex, by: 2) {
             let keyCursor = YAMLCursor(document: document, index: pairs[keyIndex], path: path, file: file)
             let keyNode = keyCursor.node
@@ -77,7 +107,8 @@ struct YAMLCursor {
                 throw child(key, keyCursor.index).error(
                     .unknownKey, "unknown key \"\(key)\"; allowed keys: \(allowed)")
             }
-            entries.append((key, child(key, pairs[keyIndex + 1])))
+            entries.append(
+                (key, YAMLCursor(document: document, index: pairs[keyIndex + 1], file: file, parentPath: path, step: .key(key))))
         }
         return entries
     }
@@ -92,8 +123,9 @@ struct YAMLCursor {
 
     func sequence() throws(HAVPNError) -> [YAMLCursor] {
         guard node.kind == .sequence else { throw wrongType("a list") }
+        let path = path
         return document.children(of: index).enumerated().map { position, element in
-            YAMLCursor(document: document, index: element, path: "\(path)[\(position)]", file: file)
+            YAMLCursor(document: document, index: element, file: file, parentPath: path, step: .item(position))
         }
     }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HAVPNModel
 import HAVPNNetlink
 import Logging
@@ -88,7 +88,7 @@ public struct ConfigWatcher: Service {
                 await onChange(snapshot)
             }
         case .failure(let error):
-            let message = "cannot read \(path): \(error.localizedDescription)"
+            let message = "cannot read \(path): \(fileErrorText(error))"
             if await changes.updateError(message) {
                 await onReadError(message)
             }

@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 
 /// An inotify watch on the directory holding the topology file: a hint to re-check at once.
@@ -10,7 +9,7 @@ import Glibc
 final class DirectoryWatch: @unchecked Sendable {
     // @unchecked: `fd` is immutable; `closed` and `reading` are guarded by `lock`.
     private let fd: Int32
-    private let lock = NSLock()
+    private let lock = PThreadMutex()
     private var closed = false
     /// The reader thread runs; it closes the descriptor when it ends, so that the number is
     /// never reused by another open while it still polls and reads it.
@@ -36,7 +35,7 @@ final class DirectoryWatch: @unchecked Sendable {
             lock.lock()
             reading = !closed
             lock.unlock()
-            let thread = Thread { [self] in
+            startThread(name: "havpn-config-inotify") { [self] in
                 defer { finishReading() }
                 var buffer = [UInt8](repeating: 0, count: 4096)
                 while !isClosed {
@@ -51,8 +50,6 @@ final class DirectoryWatch: @unchecked Sendable {
                 }
                 continuation.finish()
             }
-            thread.name = "havpn-config-inotify"
-            thread.start()
             continuation.onTermination = { _ in self.close() }
         }
     }

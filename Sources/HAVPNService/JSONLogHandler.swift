@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HAVPNPlanner
 import Logging
 
@@ -17,13 +17,13 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var fields: [(String, String)] = [
-            ("ts", ISO8601DateFormatter.string(from: Date(), timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])),
+            ("ts", Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt).format(Date())),
             ("level", "\(event.level)"), ("label", label), ("msg", "\(event.message)"),
         ]
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         for key in merged.keys.sorted() { fields.append((key, "\(merged[key]!)")) }
         let line = "{" + fields.map { "\(Self.quote($0.0)):\(Self.quote($0.1))" }.joined(separator: ",") + "}\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        writeStandardError(line)
     }
 
     static func quote(_ s: String) -> String { JSONValue.quote(s) }

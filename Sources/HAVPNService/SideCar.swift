@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HAVPNControl
 import HAVPNModel
 import HAVPNNetlink

@@ -1,8 +1,9 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
+import HAVPNService
 
 extension Role: ExpressibleByArgument {}
 
@@ -73,5 +74,5 @@ struct AlreadyReported: Error {
 }
 
 struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) { FileHandle.standardError.write(Data(string.utf8)) }
+    mutating func write(_ string: String) { HAVPNService.writeStandardError(string) }
 }

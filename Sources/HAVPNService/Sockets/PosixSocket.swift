@@ -1,4 +1,3 @@
-import Foundation
 import Glibc
 import HAVPNModel
 import HAVPNNetlink
@@ -15,7 +14,7 @@ final class PosixSocket: @unchecked Sendable {
     /// Used directly only in `init` (bind) and by the receive thread, which holds a use for as
     /// long as it runs; everything else goes through ``withFD(_:)``.
     let fd: Int32
-    private let lock = NSLock()
+    private let lock = PThreadMutex()
     private var closed = false
     private var users = 0
     private var released = false
@@ -95,13 +94,11 @@ final class PosixSocket: @unchecked Sendable {
 /// Runs `loop` on a dedicated thread (never on the cooperative pool: every call in it blocks)
 /// until the socket is closed.
 func startReceiveThread(name: String, socket: PosixSocket, _ loop: @escaping @Sendable () -> Void) {
-    let thread = Thread {
+    startThread(name: name) {
         guard socket.acquire() else { return }
         defer { socket.release() }
         while !socket.isClosed { loop() }
     }
-    thread.name = name
-    thread.start()
 }
 
 extension sockaddr_in6 {
