@@ -37,12 +37,19 @@ let package = Package(
             providers: [.apt(["libnl-route-3-dev"])]
         ),
         .target(name: "HAVPNNetlink", dependencies: ["CNetlink", "HAVPNModel", "HAVPNPlanner"]),
+        .systemLibrary(
+            name: "CNftables",
+            pkgConfig: "libnftables",
+            providers: [.apt(["libnftables-dev"])]
+        ),
+        // The packet filter and NAT (issue 8): nftables through libnftables, or iptables-legacy.
+        .target(name: "HAVPNFirewall", dependencies: ["CNftables", "HAVPNModel", "HAVPNPlanner"]),
 
         // MARK: - Services (reconcile loop, controllers' I/O, HTTP)
         .target(
             name: "HAVPNService",
             dependencies: [
-                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNControl",
+                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNControl", "HAVPNFirewall",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -59,6 +66,7 @@ let package = Package(
             name: "havpn",
             dependencies: [
                 "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNControl", "HAVPNOpenVPN", "HAVPNService",
+                "HAVPNFirewall",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -98,7 +106,12 @@ let package = Package(
         // Runs only inside the real-kernel lab (lab/run); skipped elsewhere.
         .testTarget(
             name: "HAVPNKernelTests",
-            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink"]
+            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNFirewall"]
+        ),
+        // nftables on the host kernel, each test in a fresh network namespace; skipped without nf_tables.
+        .testTarget(
+            name: "HAVPNFirewallTests",
+            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNFirewall", "HAVPNNetlink", "HAVPNService"]
         ),
     ]
 )

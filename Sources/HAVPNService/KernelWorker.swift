@@ -1,3 +1,4 @@
+import HAVPNFirewall
 import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
@@ -10,8 +11,11 @@ public final class KernelWorker: @unchecked Sendable {
     private let reconciler: Reconciler
     private let pool = NIOThreadPool(numberOfThreads: 1)
 
-    public init(netns: String?) throws(HAVPNError) {
-        reconciler = Reconciler(netlink: try NetlinkClient(netns: netns))
+    /// `firewallBackend`: nil leaves the packet filter unmanaged.
+    public init(netns: String?, firewallBackend: FirewallBackend? = nil) throws(HAVPNError) {
+        reconciler = Reconciler(
+            netlink: try NetlinkClient(netns: netns),
+            firewall: try firewallBackend.map { b throws(HAVPNError) in try FirewallClient(netns: netns, backend: b) })
         pool.start()
     }
 

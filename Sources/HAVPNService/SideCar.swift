@@ -18,6 +18,8 @@ public struct SideCarOptions: Sendable {
     public var netns: String?
     public var httpAddress: String?
     public var httpPort: Int?
+    /// Overrides the topology's `filter.backend` (CLI `--firewall-backend`).
+    public var firewallBackend: FirewallBackend? = nil
 
     public init(
         topologyPath: String, role: Role, index: Int? = nil, bondAddress: String? = nil, podName: String? = nil,
@@ -84,7 +86,8 @@ public struct SideCar {
         let key = try topology.announcements.keyFile.map { path in
             Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         }
-        let worker = try KernelWorker(netns: options.netns)
+        let worker = try KernelWorker(
+            netns: options.netns, firewallBackend: options.firewallBackend ?? topology.filter.backend)
         let observed = try await worker.observe()
         let plan = AddressPlan(topology: topology)
         let learned = ControllerInputs(

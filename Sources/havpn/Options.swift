@@ -4,6 +4,7 @@ import HAVPNModel
 import HAVPNPlanner
 
 extension Role: ExpressibleByArgument {}
+extension FirewallBackend: ExpressibleByArgument {}
 
 /// Flags shared by every command that reads a topology file.
 struct TopologyFileOptions: ParsableArguments {
@@ -45,6 +46,9 @@ struct PodOptions: ParsableArguments {
 
     @Option(help: "Run in the named network namespace (/run/netns/NAME).")
     var netns: String?
+
+    @Option(help: "Packet filter backend: auto, nftables or iptables (default: the topology's filter.backend).")
+    var firewallBackend: FirewallBackend?
 
     func identity(in topology: Topology) throws(HAVPNError) -> Identity {
         try Identity.resolve(
