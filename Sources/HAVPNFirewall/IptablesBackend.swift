@@ -88,7 +88,8 @@ final class IptablesBackend {
             if have4 == want4 && have6 == want6 {
                 chains[chain] = rules.map(\.id)
             } else {
-                chains[chain] = have6 + have4.map { "ipv4 " + $0 }
+                // Marked per family, so that no mix of the two can equal the desired ids.
+                chains[chain] = have6.map { "ipv6 " + $0 } + have4.map { "ipv4 " + $0 }
             }
         }
         return ObservedRuleset(chains: chains)
