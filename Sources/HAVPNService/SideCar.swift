@@ -151,6 +151,14 @@ struct SideCarLoop: Service {
                     sink.yield(.tick)
                 }
             }
+            let worker = self.worker
+            group.addTask {
+                // Packet-filter drift raises no rtnetlink event: compare havpn's chains every second.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    if await worker.rulesetDrifted() { sink.yield(.kernel(.ruleset)) }
+                }
+            }
             for effect in core.start(at: now()) { perform(effect, group: &group) }
             var scheduledWake: Instant?
             await withGracefulShutdownHandler {

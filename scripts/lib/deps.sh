@@ -1,6 +1,6 @@
 # Sourced by scripts/*: installs what havpn needs on a fresh Debian 12 machine (idempotent).
 # Swift itself is expected on PATH (the machine image ships /opt/swift).
-havpn_apt_packages="libnl-route-3-dev libnl-3-dev pkg-config user-mode-linux iproute2 kmod openvpn openssl socat iptables iputils-ping python3 python3-yaml python3-jsonschema curl procps time"
+havpn_apt_packages="libnl-route-3-dev libnl-3-dev libnftables-dev nftables pkg-config user-mode-linux iproute2 kmod openvpn openssl socat iptables iputils-ping python3 python3-yaml python3-jsonschema curl procps time"
 
 havpn_install_deps() {
     missing=""
