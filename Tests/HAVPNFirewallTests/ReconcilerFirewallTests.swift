@@ -19,7 +19,7 @@ struct ReconcilerFirewallTests {
             netlink: try NetlinkClient(netns: ns.name), firewall: try FirewallClient(netns: ns.name, backend: .auto))
         let desired = try Self.serverState()
         let outcome = try reconciler.apply(desired)
-        #expect(outcome.plan.actions.contains(where: \.isRulesetChange))
+        #expect(outcome.plan.actions.contains { $0.isRulesetChange })
         #expect(outcome.converged, "\(PlanRenderer.human(outcome.remaining))")
         #expect(try reconciler.plan(desired).isEmpty)
         #expect(try ns.nft("list table inet havpn").contains("iifname \"tap*\" counter packets 0 bytes 0 drop"))
@@ -30,7 +30,7 @@ struct ReconcilerFirewallTests {
         try ns.nft("add table inet havpn")
         let reconciler = Reconciler(netlink: try NetlinkClient(netns: ns.name))
         let outcome = try reconciler.apply(try Self.serverState())
-        #expect(!outcome.plan.actions.contains(where: \.isRulesetChange))
+        #expect(!outcome.plan.actions.contains { $0.isRulesetChange })
         #expect(outcome.converged)
     }
 
@@ -43,7 +43,7 @@ struct ReconcilerFirewallTests {
         #expect(await worker.rulesetDrifted() == false)
         try ns.nft("flush chain inet havpn input")
         #expect(await worker.rulesetDrifted() == true)
-        #expect(try await worker.apply(try Self.serverState()).applied.contains(where: \.isRulesetChange))
+        #expect(try await worker.apply(try Self.serverState()).applied.contains { $0.isRulesetChange })
         #expect(await worker.rulesetDrifted() == false)
         await worker.shutdown()
     }
