@@ -49,6 +49,18 @@ public final class FirewallClient {
         }
     }
 
+    /// A cheap value that changes when havpn's chains may have changed; compared between two
+    /// calls by the run loop, once a second. nftables: the observed rule ids (one netlink list).
+    /// iptables: entry counts and sizes of the tables (getsockopt, no process spawned).
+    public func changeFingerprint(expecting desired: Ruleset?) throws(HAVPNError) -> String {
+        try enter { () throws(HAVPNError) in
+            switch try resolve() {
+            case .iptables: iptables!.changeFingerprint()
+            default: String(describing: try nftables!.observe().chains.sorted { $0.key < $1.key })
+            }
+        }
+    }
+
     private func enter<T>(_ body: () throws(HAVPNError) -> T) throws(HAVPNError) -> T {
         if let namespace { return try namespace.enter(body) }
         return try body()

@@ -1,3 +1,4 @@
+internal import CNftables
 import Glibc
 import HAVPNModel
 import HAVPNPlanner
@@ -104,6 +105,22 @@ final class IptablesBackend {
                     .kernel, "\(family.restore) refused havpn's chains: \(firstLine(result))", object: family.restore)
             }
         }
+    }
+
+    /// Entry count and size of every table havpn uses, both families: changes when a rule or chain
+    /// is added or removed anywhere in them (havpn's or not), without spawning a process. An edit
+    /// that keeps both (one rule swapped for one of the same size) is left to the periodic resync.
+    func changeFingerprint() -> String {
+        var parts: [String] = []
+        for (family, name) in [(AF_INET, "ipv4"), (AF_INET6, "ipv6")] {
+            for table in ["filter", "mangle", "nat"] {
+                var entries: UInt32 = 0
+                var size: UInt32 = 0
+                let rc = havpn_xt_table_info(family, table, &entries, &size)
+                parts.append(rc == 0 ? "\(name) \(table) \(entries)/\(size)" : "\(name) \(table) errno \(-rc)")
+            }
+        }
+        return parts.joined(separator: ", ")
     }
 
     private func firstLine(_ result: ChildResult) -> String {

@@ -19,25 +19,31 @@ public final class KernelWorker: @unchecked Sendable {
         pool.start()
     }
 
-    /// The ruleset of the last apply, for ``rulesetDrifted()`` (touched on the pool thread only).
-    private var lastRuleset: Ruleset?
+    /// The firewall's change fingerprint right after the last apply, for ``rulesetDrifted()``
+    /// (touched on the pool thread only).
+    private var rulesetFingerprint: String?
 
     public func apply(_ desired: DesiredState) async throws -> ReconcileOutcome {
         try await pool.runIfActive {
-            self.lastRuleset = desired.ruleset
-            return try self.reconciler.apply(desired)
+            self.rulesetFingerprint = nil
+            let outcome = try self.reconciler.apply(desired)
+            if let firewall = self.reconciler.firewall, desired.ruleset != nil {
+                self.rulesetFingerprint = try? firewall.changeFingerprint(expecting: desired.ruleset)
+            }
+            return outcome
         }
     }
 
-    /// Whether havpn's chains differ from the last applied ruleset. A ruleset change raises no
-    /// rtnetlink event, so the run loop polls this every second: one nftables list (~1 ms) or one
-    /// iptables-legacy-save per family. Polling covers both backends alike, where nfnetlink
+    /// Whether havpn's chains may have changed since the last apply. A ruleset change raises no
+    /// rtnetlink event, so the run loop polls this every second. Cheap on both backends: one
+    /// nftables list (~1 ms), or getsockopt of the iptables tables' sizes (no process spawned:
+    /// iptables-legacy-save per pod per second would eat the lab's single CPU). nfnetlink
     /// monitoring would cover nftables only. False while nothing was applied or on a read error
-    /// (the next reconcile reports that error).
+    /// (the next reconcile reports that error); a false alarm costs one reconcile that plans empty.
     public func rulesetDrifted() async -> Bool {
         (try? await pool.runIfActive { () -> Bool in
-            guard let firewall = self.reconciler.firewall, let ruleset = self.lastRuleset else { return false }
-            return try firewall.observe(expecting: ruleset).chains != ruleset.fingerprint
+            guard let firewall = self.reconciler.firewall, let before = self.rulesetFingerprint else { return false }
+            return try firewall.changeFingerprint(expecting: nil) != before
         }) ?? false
     }
 

@@ -119,3 +119,16 @@ struct IptablesBackendTests {
         #expect(packets >= 1, "\(drop)")
     }
 }
+
+extension IptablesBackendTests {
+    /// The run loop's 1 s drift check: a cheap table fingerprint that a hand flush changes.
+    @Test func theChangeFingerprintSeesAHandFlush() throws {
+        let ns = try TestNamespace()
+        let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
+        try firewall.apply(Self.ruleset(.apiserver))
+        let before = try firewall.changeFingerprint(expecting: nil)
+        #expect(try firewall.changeFingerprint(expecting: nil) == before)
+        try ip6tables(ns, "-F", "HAVPN-INPUT")
+        #expect(try firewall.changeFingerprint(expecting: nil) != before)
+    }
+}
