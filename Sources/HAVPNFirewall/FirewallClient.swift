@@ -12,6 +12,12 @@ public final class FirewallClient {
     public let requestedBackend: FirewallBackend
     private var nftables: NftablesBackend?
     private var iptables: IptablesBackend?
+    /// iptables only: the last full observation and the table fingerprint it was taken at. Reading
+    /// the chains spawns iptables-legacy-save twice; while the tables' sizes are unchanged the
+    /// cached reading is returned, for at most `fullObservationInterval` (a same-size edit, e.g.
+    /// DROP replaced by ACCEPT, is caught then).
+    private var cachedObservation: (fingerprint: String, expected: Ruleset?, observed: ObservedRuleset, at: ContinuousClock.Instant)?
+    public var fullObservationInterval: Duration = .seconds(30)
 
     /// `netns`: a name under /run/netns or an absolute path (e.g. /proc/self/fd/N); nil for the
     /// calling thread's namespace.
@@ -32,8 +38,18 @@ public final class FirewallClient {
     public func observe(expecting desired: Ruleset?) throws(HAVPNError) -> ObservedRuleset {
         try enter { () throws(HAVPNError) in
             switch try resolve() {
-            case .iptables: try iptables!.observe(expecting: desired)
-            default: try nftables!.observe()
+            case .iptables:
+                let fingerprint = iptables!.changeFingerprint()
+                let now = ContinuousClock.now
+                if let c = cachedObservation, c.fingerprint == fingerprint, c.expected == desired,
+                    now - c.at < fullObservationInterval
+                {
+                    return c.observed
+                }
+                let observed = try iptables!.observe(expecting: desired)
+                cachedObservation = (fingerprint, desired, observed, now)
+                return observed
+            default: return try nftables!.observe(expecting: desired)
             }
         }
     }
@@ -41,6 +57,7 @@ public final class FirewallClient {
     /// Replaces havpn's chains with `ruleset` (an empty one removes them): one nftables
     /// transaction, or one iptables-legacy-restore per family.
     public func apply(_ ruleset: Ruleset) throws(HAVPNError) {
+        cachedObservation = nil
         try enter { () throws(HAVPNError) in
             switch try resolve() {
             case .iptables: try iptables!.apply(ruleset)

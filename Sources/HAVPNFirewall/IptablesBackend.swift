@@ -62,19 +62,36 @@ final class IptablesBackend {
         }
     }
 
-    func snapshot(_ family: Family) throws(HAVPNError) -> Snapshot {
+    func snapshot(_ family: Family, expecting desired: Ruleset? = nil) throws(HAVPNError) -> Snapshot {
         let result = try ChildProcess.run(try Self.tool(family.save), [])
         guard result.status == 0 else {
             throw HAVPNError(.kernel, "\(family.save) failed: \(firstLine(result))", object: family.save)
         }
-        return Self.parse(result.output)
+        return Self.parse(result.output, targets: Self.targets(desired))
+    }
+
+    /// The `-j` target each desired rule id must have: an edit that keeps a rule's comment but
+    /// swaps its target (DROP for ACCEPT) is drift too.
+    static func targets(_ desired: Ruleset?) -> [String: String] {
+        var out: [String: String] = [:]
+        for rule in desired?.rules ?? [] { out[rule.id] = target(rule.verdict) }
+        return out
+    }
+
+    static func target(_ verdict: RuleVerdict) -> String {
+        switch verdict {
+        case .accept: "ACCEPT"
+        case .drop: "DROP"
+        case .masquerade: "MASQUERADE"
+        case .clampMSSToPMTU: "TCPMSS"
+        }
     }
 
     /// Rule ids per chain, for the planner. A chain counts only when it is jumped to, and only
     /// when both families hold exactly the rules of `desired` that apply to them; otherwise what
     /// the kernel holds is reported as it is (differing from desired, so it is drift).
     func observe(expecting desired: Ruleset?) throws(HAVPNError) -> ObservedRuleset {
-        let snapshots = (ipv4: try snapshot(.ipv4), ipv6: try snapshot(.ipv6))
+        let snapshots = (ipv4: try snapshot(.ipv4, expecting: desired), ipv6: try snapshot(.ipv6, expecting: desired))
         var chains: [RulesetChain: [String]] = [:]
         for chain in RulesetChain.allCases {
             func held(_ s: Snapshot, _ family: Family) -> [String] {
@@ -191,17 +208,13 @@ final class IptablesBackend {
         case .tcpSyn: parts.append("-p tcp -m tcp --tcp-flags SYN,RST SYN")
         }
         parts.append("-m comment --comment \(rule.id)")
-        switch rule.verdict {
-        case .accept: parts.append("-j ACCEPT")
-        case .drop: parts.append("-j DROP")
-        case .masquerade: parts.append("-j MASQUERADE")
-        case .clampMSSToPMTU: parts.append("-j TCPMSS --clamp-mss-to-pmtu")
-        }
+        parts.append("-j \(target(rule.verdict))")
+        if rule.verdict == .clampMSSToPMTU { parts.append("--clamp-mss-to-pmtu") }
         return parts.joined(separator: " ")
     }
 
     /// havpn's chains and jumps in `*-save` output.
-    static func parse(_ save: String) -> Snapshot {
+    static func parse(_ save: String, targets: [String: String] = [:]) -> Snapshot {
         var snapshot = Snapshot()
         var table = ""
         let byName = Dictionary(uniqueKeysWithValues: RulesetChain.allCases.map { (placement($0).chain, $0) })
@@ -219,7 +232,11 @@ final class IptablesBackend {
             let words = line.split(separator: " ").map(String.init)
             guard words.count >= 2 else { continue }
             if let chain = byName[words[1]], placement(chain).table == table {
-                snapshot.chains[chain, default: []].append(comment(in: words) ?? "unowned-rule")
+                var id = comment(in: words) ?? "unowned-rule"
+                if let want = targets[id], let j = words.firstIndex(of: "-j"), j + 1 < words.count, words[j + 1] != want {
+                    id = "edited " + id
+                }
+                snapshot.chains[chain, default: []].append(id)
             } else if let j = words.firstIndex(of: "-j"), j + 1 < words.count, let target = byName[words[j + 1]],
                 placement(target).table == table, placement(target).builtin == words[1]
             {

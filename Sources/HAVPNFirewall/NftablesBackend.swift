@@ -49,7 +49,7 @@ final class NftablesBackend {
     }
 
     /// Rule ids per chain of `inet havpn`; empty when the table does not exist.
-    func observe() throws(HAVPNError) -> ObservedRuleset {
+    func observe(expecting desired: Ruleset? = nil) throws(HAVPNError) -> ObservedRuleset {
         let listing: String
         do {
             listing = try run("list table \(Self.table)", what: "list the table")
@@ -57,7 +57,9 @@ final class NftablesBackend {
             if error.message.contains("No such file or directory") { return ObservedRuleset() }
             throw error
         }
-        return ObservedRuleset(chains: Self.parse(listing))
+        var verdicts: [String: String] = [:]
+        for rule in desired?.rules ?? [] { verdicts[rule.id] = Self.verdictWord(rule.verdict) }
+        return ObservedRuleset(chains: Self.parse(listing, verdicts: verdicts))
     }
 
     func apply(_ ruleset: Ruleset) throws(HAVPNError) {
@@ -128,7 +130,19 @@ final class NftablesBackend {
     /// Rule comments per havpn chain from `nft list table` text. A rule without havpn's comment (added
     /// by hand) and a chain whose policy is not accept show up as entries no desired rule has, so
     /// they are drift and the next apply replaces them.
-    static func parse(_ listing: String) -> [RulesetChain: [String]] {
+    /// The word nft prints just before a rule's comment for each verdict.
+    static func verdictWord(_ verdict: RuleVerdict) -> String {
+        switch verdict {
+        case .accept: "accept"
+        case .drop: "drop"
+        case .masquerade: "masquerade"
+        case .clampMSSToPMTU: "mtu"
+        }
+    }
+
+    /// `verdicts`: the word each desired id must end with; a rule edited in place to another
+    /// verdict while keeping havpn's comment is reported as `edited <id>`.
+    static func parse(_ listing: String, verdicts: [String: String] = [:]) -> [RulesetChain: [String]] {
         var chains: [RulesetChain: [String]] = [:]
         var current: RulesetChain?
         var inOwnChain = false
@@ -148,7 +162,12 @@ final class NftablesBackend {
                 if !line.contains("policy accept") { chains[chain, default: []].append("chain-policy-changed") }
                 continue
             }
-            chains[chain, default: []].append(comment(in: line) ?? "unowned-rule")
+            var id = comment(in: line) ?? "unowned-rule"
+            if let want = verdicts[id], let range = line.range(of: " comment \"") {
+                let before = line[..<range.lowerBound].split(separator: " ").last.map(String.init)
+                if before != want { id = "edited " + id }
+            }
+            chains[chain, default: []].append(id)
         }
         return chains
     }

@@ -94,3 +94,20 @@ struct NftablesBackendTests {
         #expect(try ns.firewall(.auto).resolvedBackend() == .nftables)
     }
 }
+
+extension NftablesBackendTests {
+    @Test func aVerdictEditedInPlaceIsDrift() throws {
+        let ns = try HostNamespace()
+        let firewall = try ns.firewall()
+        let desired = Roles.ruleset(.server)
+        try firewall.apply(desired)
+        let listing = try ns.nft("-a list chain inet havpn input")
+        let dropLine = try #require(listing.split(separator: "\n").first { $0.contains("tap+-drop") })
+        let handle = try #require(dropLine.split(separator: " ").last)
+        let comment = try #require(desired.rules.last?.id)
+        try ns.nft("replace rule inet havpn input handle \(handle) iifname \"tap*\" accept comment \"\(comment)\"")
+        #expect(try Planner.planRuleset(desired, firewall).count == 1)
+        try firewall.apply(desired)
+        #expect(try Planner.planRuleset(desired, firewall).isEmpty)
+    }
+}

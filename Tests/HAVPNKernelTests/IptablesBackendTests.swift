@@ -132,3 +132,29 @@ extension IptablesBackendTests {
         #expect(try firewall.changeFingerprint(expecting: nil) != before)
     }
 }
+
+extension IptablesBackendTests {
+    /// Observation reuses its last reading while the tables' sizes are unchanged, but never past
+    /// `fullObservationInterval`: a same-size edit (DROP replaced by ACCEPT) is found then.
+    @Test func aSameSizeEditIsFoundByTheNextFullObservation() throws {
+        let ns = try TestNamespace()
+        let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
+        let desired = Self.ruleset(.server)
+        try firewall.apply(desired)
+        #expect(try Self.plan(desired, firewall).isEmpty)
+        try iptables(ns, "-F", "HAVPN-INPUT")
+        #expect(try Self.plan(desired, firewall).count == 1, "a size change is seen at once")
+        try firewall.apply(desired)
+        #expect(try Self.plan(desired, firewall).isEmpty)
+        let drop = try #require(try tables(ns).split(separator: "\n").first { $0.contains("-A HAVPN-INPUT") && $0.contains("-j DROP") })
+        let accept = drop.replacingOccurrences(of: "-A HAVPN-INPUT", with: "").replacingOccurrences(of: "-j DROP", with: "-j ACCEPT")
+            .replacingOccurrences(of: "\"", with: "")
+        let rulesBefore = try tables(ns).split(separator: "\n").filter { $0.hasPrefix("-A HAVPN-INPUT") }
+        let position = try #require(rulesBefore.firstIndex { $0.contains("-j DROP") }) + 1
+        try run("ip", ["netns", "exec", ns.name, "iptables-legacy", "-w", "-R", "HAVPN-INPUT", "\(position)"] + accept.split(separator: " ").map(String.init))
+        #expect(!(try tables(ns)).contains("-j DROP"))
+        #expect(try Self.plan(desired, firewall).isEmpty, "same sizes: the cached reading stands until the interval")
+        firewall.fullObservationInterval = .zero
+        #expect(try Self.plan(desired, firewall).count == 1, "the edit keeps the comment, so it must be the content")
+    }
+}
