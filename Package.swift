@@ -45,16 +45,23 @@ let package = Package(
             providers: [.apt(["libnl-route-3-dev"])]
         ),
         .target(name: "HAVPNNetlink", dependencies: ["CNetlink", "HAVPNModel", "HAVPNPlanner"]),
+        .systemLibrary(
+            name: "CNftables",
+            pkgConfig: "libnftables",
+            providers: [.apt(["libnftables-dev"])]
+        ),
+        // The packet filter and NAT (issue 8): nftables through libnftables, or iptables-legacy.
+        .target(name: "HAVPNFirewall", dependencies: ["CNftables", "HAVPNModel", "HAVPNPlanner"]),
 
         // MARK: - One reconcile pass (observe → plan → apply → verify): the one-shot commands need
         // only this, not the side-car's NIO, metrics and service stack.
-        .target(name: "HAVPNReconcile", dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink"]),
+        .target(name: "HAVPNReconcile", dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNFirewall"]),
 
         // MARK: - Services (reconcile loop, controllers' I/O, HTTP)
         .target(
             name: "HAVPNService",
             dependencies: [
-                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNReconcile", "HAVPNControl",
+                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNReconcile", "HAVPNControl", "HAVPNFirewall",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -73,7 +80,7 @@ let package = Package(
             name: "havpn",
             dependencies: [
                 "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNReconcile", "HAVPNControl", "HAVPNOpenVPN",
-                "HAVPNService",
+                "HAVPNService", "HAVPNFirewall",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -123,7 +130,12 @@ let package = Package(
         // Runs only inside the real-kernel lab (lab/run); skipped elsewhere.
         .testTarget(
             name: "HAVPNKernelTests",
-            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink"]
+            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNFirewall"]
+        ),
+        // nftables on the host kernel, each test in a fresh network namespace; skipped without nf_tables.
+        .testTarget(
+            name: "HAVPNFirewallTests",
+            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNFirewall", "HAVPNNetlink", "HAVPNReconcile", "HAVPNService"]
         ),
     ]
 )

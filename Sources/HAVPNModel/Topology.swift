@@ -22,6 +22,9 @@ public struct Topology: Hashable, Sendable {
     public var announcements: Announcements = Announcements()
     public var http: HTTPEndpoint = HTTPEndpoint()
     public var openvpn: OpenVPNSettings = OpenVPNSettings()
+    /// Packet filter and NAT per role (PacketFilterSettings.swift).
+    public var filter: PacketFilter = PacketFilter()
+    public var nat: NAT = NAT()
 
     public init() {}
 

@@ -10,7 +10,7 @@ struct TopologyReader {
 
     static let rootKeys = [
         "apiVersion", "transport", "servers", "shootClients", "ipFamilies", "networks", "apiservers", "bond",
-        "devices", "mtu", "timings", "announcements", "http", "openvpn",
+        "devices", "mtu", "timings", "announcements", "http", "openvpn", "filter", "nat",
     ]
     /// Interval floor: below this, probes and polls would busy-loop rather than measure anything.
     static let minimumInterval: Duration = .milliseconds(10)
@@ -44,6 +44,8 @@ struct TopologyReader {
             case "announcements": try readAnnouncements(value)
             case "http": try readHTTP(value)
             case "openvpn": try readOpenVPN(value)
+            case "filter": try readFilter(value)
+            case "nat": try readNAT(value)
             default: break  // apiVersion, already read
             }
         }
@@ -230,6 +232,28 @@ struct TopologyReader {
             case "statusFile": topology.openvpn.statusFile = try value.nonEmptyString()
             case "verbosity": topology.openvpn.verbosity = try value.int(in: 0...11)
             default: topology.openvpn.secretsDir = try value.nonEmptyString()
+            }
+        }
+    }
+
+    private mutating func readFilter(_ cursor: YAMLCursor) throws(HAVPNError) {
+        for (key, value) in try cursor.mapping(allowedKeys: ["input", "forward", "backend"]) {
+            note(value)
+            switch key {
+            case "input": topology.filter.input = try value.bool()
+            case "forward": topology.filter.forward = try value.bool()
+            default: topology.filter.backend = try value.oneOf(FirewallBackend.self)
+            }
+        }
+    }
+
+    private mutating func readNAT(_ cursor: YAMLCursor) throws(HAVPNError) {
+        for (key, value) in try cursor.mapping(allowedKeys: ["masquerade", "mssClamp", "uplink"]) {
+            note(value)
+            switch key {
+            case "masquerade": topology.nat.masquerade = try value.bool()
+            case "mssClamp": topology.nat.mssClamp = try value.bool()
+            default: topology.nat.uplink = try DeviceNameRules.read(value, longestSuffix: "")
             }
         }
     }

@@ -87,6 +87,8 @@ final class ActionExecutor {
         case .deleteRoute(let route):
             let oif = try resolve(route.device, for: action)
             queue(index) { RouteRequests.delete(&$0, route, oif: oif) }
+        case .setRulesetChain:
+            return false  // not netlink's: the Reconciler hands rulesets to HAVPNFirewall
         }
         return true
     }
@@ -231,6 +233,7 @@ final class ActionExecutor {
         case .replaceRoute: return KernelErrors.error(ack.errno, "cannot replace route", object: object, kernelMessage: ack.kernelMessage)
         case .deleteRoute: return KernelErrors.error(ack.errno, "cannot delete route", object: object, kernelMessage: ack.kernelMessage)
         case .setSysctl: return KernelErrors.error(ack.errno, "cannot write sysctl", object: object, kernelMessage: ack.kernelMessage)
+        case .setRulesetChain: return KernelErrors.error(ack.errno, "cannot change ruleset", object: object, kernelMessage: ack.kernelMessage)
         }
     }
 }

@@ -38,6 +38,7 @@ extension PlanAction {
         case .deleteAddress(let address), .addAddress(let address): address.kernelObject
         case .deleteLink(let name, _), .setLink(let name, _, _): "link \(name)"
         case .createLink(let spec): "link \(spec.name)"
+        case .setRulesetChain(let chain, _, _): "ruleset chain \(chain.rawValue)"
         }
     }
 }

@@ -15,6 +15,9 @@ public enum KernelEvent: Sendable, Hashable {
     case ownedRoute
     /// The socket buffer overflowed (ENOBUFS): events were lost, so resync everything.
     case overflow
+    /// havpn's packet-filter chains differ from the last applied ruleset (found by the 1 s
+    /// fingerprint poll: rulesets raise no rtnetlink event).
+    case ruleset
 }
 
 /// Subscribes to rtnetlink multicast groups (links, IPv4/IPv6 addresses and routes) in the pod's

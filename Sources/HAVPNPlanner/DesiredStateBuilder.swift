@@ -77,6 +77,7 @@ extension Planner {
         state.addresses.sort()
         state.routes.sort()
         state.sysctls.sort()
+        state.ruleset = desiredRuleset(topology: topology, role: identity.role)
         return state
     }
 

@@ -31,6 +31,15 @@ public enum PlanAction: Hashable, Sendable {
     case addRoute(RouteSpec)
     /// Point an existing owned route (same destination and metric) at another device: one kernel request.
     case replaceRoute(from: RouteSpec, to: RouteSpec)
+    /// Make one owned chain hold `to` (rule ids) where it holds `from`; [] on either side creates or
+    /// removes the chain. All of a plan's chain changes are applied together, as one transaction.
+    case setRulesetChain(RulesetChain, from: [String], to: [String])
+
+    /// Applied by the firewall client, not by netlink.
+    public var isRulesetChange: Bool {
+        if case .setRulesetChain = self { return true }
+        return false
+    }
 }
 
 /// The result of planning: the ordered actions plus what could not be planned without touching
@@ -38,10 +47,13 @@ public enum PlanAction: Hashable, Sendable {
 public struct Plan: Hashable, Sendable {
     public var actions: [PlanAction]
     public var conflicts: [HAVPNError]
+    /// Pieces of the data plane the topology turned off (shown, never acted on).
+    public var notes: [String]
 
-    public init(actions: [PlanAction] = [], conflicts: [HAVPNError] = []) {
+    public init(actions: [PlanAction] = [], conflicts: [HAVPNError] = [], notes: [String] = []) {
         self.actions = actions
         self.conflicts = conflicts
+        self.notes = notes
     }
 
     public var isEmpty: Bool { actions.isEmpty }

@@ -27,6 +27,8 @@ extension Plan {
             case .addAddress, .addRoute: s.add += 1
             case .deleteLink, .deleteAddress, .deleteRoute: s.destroy += 1
             case .setSysctl, .replaceRoute: s.change += 1
+            case .setRulesetChain(_, let from, let to):
+                if from.isEmpty { s.add += 1 } else if to.isEmpty { s.destroy += 1 } else { s.change += 1 }
             case .setLink(let name, _, _):
                 if !created.contains(name) { changedLinks.insert(name) }
             }
@@ -42,6 +44,7 @@ public enum PlanRenderer {
     public static func human(_ plan: Plan) -> String {
         var lines = plan.actions.map(line)
         lines += plan.conflicts.map { "! " + $0.message }
+        lines += plan.notes.map { "# " + $0 }
         let s = plan.summary
         if plan.actions.isEmpty {
             lines.append(
@@ -61,7 +64,7 @@ public enum PlanRenderer {
             ("actions", .array(plan.actions.map(json))),
             ("summary", .object([("add", .int(s.add)), ("change", .int(s.change)), ("destroy", .int(s.destroy))])),
             ("conflicts", .array(plan.conflicts.map(json))),
-        ])
+        ] + (plan.notes.isEmpty ? [] : [("notes", .array(plan.notes.map { .string($0) }))]))
         return root.text + "\n"
     }
 
@@ -86,7 +89,23 @@ public enum PlanRenderer {
             "+ route \(describe(r))"
         case .replaceRoute(let from, let to):
             "~ route \(to.destination)\(to.metric == 0 ? "" : " metric \(to.metric)"): dev \(from.device) → \(to.device)"
+        case .setRulesetChain(let chain, let from, let to):
+            if from.isEmpty {
+                "+ ruleset chain \(chain.rawValue) (\(ruleNames(to)))"
+            } else if to.isEmpty {
+                "- ruleset chain \(chain.rawValue) (\(ruleNames(from)))"
+            } else {
+                "~ ruleset chain \(chain.rawValue): \(ruleNames(from)) → \(ruleNames(to))"
+            }
         }
+    }
+
+    /// `havpn:bond0-drop:1a2b3c4d` → `bond0-drop`; a foreign comment stays as it is.
+    static func ruleNames(_ ids: [String]) -> String {
+        ids.map { id in
+            let parts = id.split(separator: ":", omittingEmptySubsequences: false)
+            return parts.count == 3 && parts[0] == "havpn" ? String(parts[1]) : id
+        }.joined(separator: ", ")
     }
 
     static func describe(_ r: RouteSpec) -> String {
@@ -159,6 +178,10 @@ public enum PlanRenderer {
             .object([("op", .string("replace")), ("object", .string("route")),
                      ("destination", .string(to.destination.description)), ("metric", .int(to.metric)),
                      ("fromDevice", .string(from.device)), ("device", .string(to.device))])
+        case .setRulesetChain(let chain, let from, let to):
+            .object([("op", .string(from.isEmpty ? "create" : to.isEmpty ? "delete" : "update")),
+                     ("object", .string("ruleset-chain")), ("chain", .string(chain.rawValue)),
+                     ("from", .array(from.map { .string($0) })), ("to", .array(to.map { .string($0) }))])
         }
     }
 

@@ -94,8 +94,10 @@ public enum Planner {
         }
 
         planRoutes(desiredRoutes, model: model, actions: &actions, conflicts: &conflicts)
+        // The ruleset last: its rules name devices, which need not exist (nor do they here).
+        if let ruleset = desired.ruleset { actions += planRuleset(ruleset, observed: observed.ruleset) }
         conflicts.sort { $0.description < $1.description }
-        return Plan(actions: actions, conflicts: conflicts)
+        return Plan(actions: actions, conflicts: conflicts, notes: desired.ruleset?.notes ?? [])
     }
 
     // MARK: - Links
@@ -269,7 +271,8 @@ public enum Planner {
         let routes = Array(Set(observed.routes)).sorted {
             ($0.spec, $0.routeProtocol) < ($1.spec, $1.routeProtocol)
         }
-        return ObservedState(links: links, addresses: addresses, routes: routes, sysctls: observed.sysctls)
+        return ObservedState(
+            links: links, addresses: addresses, routes: routes, sysctls: observed.sysctls, ruleset: observed.ruleset)
     }
 
     /// A total order on observed links (name first), so even duplicate names resolve the same way.

@@ -69,6 +69,8 @@ extension Planner {
             } else {
                 state.routes.append(ObservedRoute(spec: to, routeProtocol: havpnRouteProtocol))
             }
+        case .setRulesetChain(let chain, _, let to):
+            state.ruleset.chains[chain] = to.isEmpty ? nil : to
         }
     }
 

@@ -147,17 +147,22 @@ public struct DesiredState: Hashable, Sendable {
     public var addresses: [AddressSpec]
     public var routes: [RouteSpec]
     public var sysctls: [SysctlSpec]
+    /// The packet filter and NAT; nil when this run does not manage them (then they are neither
+    /// planned nor pruned), an empty ruleset prunes havpn's chains.
+    public var ruleset: Ruleset?
 
     public init(
         links: [LinkSpec] = [],
         addresses: [AddressSpec] = [],
         routes: [RouteSpec] = [],
-        sysctls: [SysctlSpec] = []
+        sysctls: [SysctlSpec] = [],
+        ruleset: Ruleset? = nil
     ) {
         self.links = links
         self.addresses = addresses
         self.routes = routes
         self.sysctls = sysctls
+        self.ruleset = ruleset
     }
 }
 
@@ -205,16 +210,20 @@ public struct ObservedState: Hashable, Sendable {
     public var routes: [ObservedRoute]
     /// key → current value; a missing key means the sysctl does not exist (module not loaded).
     public var sysctls: [String: String]
+    /// havpn's chains as the kernel holds them (empty when none exist).
+    public var ruleset: ObservedRuleset
 
     public init(
         links: [ObservedLink] = [],
         addresses: [ObservedAddress] = [],
         routes: [ObservedRoute] = [],
-        sysctls: [String: String] = [:]
+        sysctls: [String: String] = [:],
+        ruleset: ObservedRuleset = ObservedRuleset()
     ) {
         self.links = links
         self.addresses = addresses
         self.routes = routes
         self.sysctls = sysctls
+        self.ruleset = ruleset
     }
 }

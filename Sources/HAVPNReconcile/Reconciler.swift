@@ -1,3 +1,4 @@
+import HAVPNFirewall
 import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
@@ -35,15 +36,34 @@ public final class Reconciler {
 
     public init(netlink: NetlinkClient) { self.netlink = netlink }
 
+    // MARK: Packet filter (issue 8): the ruleset goes to `firewall`, everything else to netlink.
+    /// havpn's packet filter and NAT; nil: rulesets are neither observed, planned nor applied.
+    public var firewall: FirewallClient?
+
+    public convenience init(netlink: NetlinkClient, firewall: FirewallClient?) {
+        self.init(netlink: netlink)
+        self.firewall = firewall
+    }
+
+    /// `desired` as far as this reconciler manages it.
+    func managed(_ desired: DesiredState) -> DesiredState {
+        var d = desired
+        if firewall == nil { d.ruleset = nil }
+        return d
+    }
+    // MARK: -
+
     public func observe(for desired: DesiredState) throws(HAVPNError) -> ObservedState {
-        try netlink.observe(
+        var observed = try netlink.observe(
             declaredLinks: Set(desired.links.map(\.name)),
             sysctlKeys: desired.sysctls.map(\.key)
         )
+        if let firewall, desired.ruleset != nil { observed.ruleset = try firewall.observe(expecting: desired.ruleset) }
+        return observed
     }
 
     public func plan(_ desired: DesiredState) throws(HAVPNError) -> Plan {
-        Planner.plan(desired: desired, observed: try observe(for: desired))
+        Planner.plan(desired: managed(desired), observed: try observe(for: managed(desired)))
     }
 
     /// Applies the difference, then verifies that a fresh plan is empty.
@@ -52,13 +72,16 @@ public final class Reconciler {
         let clock = ContinuousClock()
         let start = clock.now
         let first: Plan
-        if let observed { first = Planner.plan(desired: desired, observed: observed) } else { first = try plan(desired) }
+        if let observed { first = Planner.plan(desired: managed(desired), observed: observed) } else { first = try plan(desired) }
         var applied: [PlanAction] = []
         var current = first
         var passes = 0
         while !current.actions.isEmpty && passes < verifyPasses {
             passes += 1
-            _ = try netlink.apply(current.actions)
+            _ = try netlink.apply(current.actions.filter { !$0.isRulesetChange })
+            if let firewall, let ruleset = desired.ruleset, current.actions.contains(where: \.isRulesetChange) {
+                try firewall.apply(ruleset)  // the whole ruleset, in one transaction
+            }
             applied += current.actions
             current = try plan(desired)
         }

@@ -19,6 +19,8 @@ public struct SideCarOptions: Sendable {
     public var netns: String?
     public var httpAddress: String?
     public var httpPort: Int?
+    /// Overrides the topology's `filter.backend` (CLI `--firewall-backend`).
+    public var firewallBackend: FirewallBackend? = nil
 
     public init(
         topologyPath: String, role: Role, index: Int? = nil, bondAddress: String? = nil, podName: String? = nil,
@@ -79,7 +81,8 @@ public struct SideCar {
             podName: options.podName, podIP: options.podIP, topology: topology)
         let podIPs = options.podIP.flatMap(IPAddress.init).map { [$0] } ?? []
         let key = try topology.announcements.keyFile.map { path throws(HAVPNError) in try readAnnouncementKey(path: path) }
-        let worker = try KernelWorker(netns: options.netns)
+        let worker = try KernelWorker(
+            netns: options.netns, firewallBackend: options.firewallBackend ?? topology.filter.backend)
         let observed = try await worker.observe()
         let plan = AddressPlan(topology: topology)
         let learned = ControllerInputs(

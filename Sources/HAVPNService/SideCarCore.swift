@@ -213,6 +213,7 @@ struct SideCarCore {
         case .address: trigger.trigger(.drift(.address), at: now)
         case .ownedRoute: trigger.trigger(.drift(.route), at: now)
         case .overflow: trigger.trigger(.netlinkOverflow, at: now)
+        case .ruleset: trigger.trigger(.drift(.rule), at: now)
         }
         return startReconcileIfDue(at: now)
     }

@@ -29,6 +29,14 @@ struct SideCarLoop: Service {
         var wakes = inbox.wakes.makeAsyncIterator()
         var alarm: Task<Void, Never>?
         await withDiscardingTaskGroup { group in
+            let worker = self.worker
+            group.addTask {
+                // Packet-filter drift raises no rtnetlink event: compare havpn's chains every second.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    if await worker.rulesetDrifted() { inbox.post(.ruleset) }
+                }
+            }
             for effect in core.start(at: now()) { perform(effect, group: &group) }
             await withGracefulShutdownHandler {
                 while true {

@@ -87,6 +87,7 @@ public final class SideCarMetrics: Sendable {
         case .addAddress: "add_address"
         case .addRoute: "add_route"
         case .replaceRoute: "replace_route"
+        case .setRulesetChain: "set_ruleset_chain"
         }
     }
 

@@ -6,6 +6,7 @@ import HAVPNPlanner
 import HAVPNService
 
 extension Role: ExpressibleByArgument {}
+extension FirewallBackend: ExpressibleByArgument {}
 
 /// Flags shared by every command that reads a topology file.
 struct TopologyFileOptions: ParsableArguments {
@@ -42,6 +43,9 @@ struct PodOptions: ParsableArguments {
 
     @Option(help: "Run in the named network namespace (/run/netns/NAME).")
     var netns: String?
+
+    @Option(help: "Packet filter backend: auto, nftables or iptables (default: the topology's filter.backend).")
+    var firewallBackend: FirewallBackend?
 
     func identity(in topology: Topology) throws(HAVPNError) -> Identity {
         try Identity.resolve(

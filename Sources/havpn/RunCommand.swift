@@ -39,9 +39,10 @@ struct RunCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "havpn")
-        let options = SideCarOptions(
+        var options = SideCarOptions(
             topologyPath: file.file, role: pod.role, index: pod.index, bondAddress: pod.bondAddress,
             podName: pod.podName, podIP: pod.podIP, netns: pod.netns, httpAddress: httpAddress, httpPort: httpPort)
+        options.firewallBackend = pod.firewallBackend
         do {
             // swift-metrics is the façade the side-car records through; swift-prometheus is its backend.
             let backend = PrometheusBackend()

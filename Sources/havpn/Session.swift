@@ -1,3 +1,4 @@
+import HAVPNFirewall
 import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
@@ -12,7 +13,9 @@ struct Session {
     init(file: TopologyFileOptions, pod: PodOptions) throws(HAVPNError) {
         topology = try file.load()
         identity = try pod.identity(in: topology)
-        reconciler = Reconciler(netlink: try NetlinkClient(netns: pod.netns))
+        reconciler = Reconciler(
+            netlink: try NetlinkClient(netns: pod.netns),
+            firewall: try FirewallClient(netns: pod.netns, backend: pod.firewallBackend ?? topology.filter.backend))
     }
 
     /// See ``Reconciler/desiredAndObserved(topology:identity:activeClient:)``.

@@ -50,6 +50,9 @@ enum Laws {
         for s in desired.sysctls where final.sysctls[s.key] != s.value {
             v.append("sysctl \(s.key) = \(final.sysctls[s.key] ?? "nil")")
         }
+        if let ruleset = desired.ruleset, final.ruleset.chains != ruleset.fingerprint {
+            v.append("ruleset \(final.ruleset.chains) ≠ desired \(ruleset.fingerprint)")
+        }
         return v
     }
 
@@ -63,7 +66,7 @@ enum Laws {
         for (n, action) in plan.actions.enumerated() {
             let at = "#\(n) \(PlanRenderer.line(action))"
             switch action {
-            case .setSysctl: break
+            case .setSysctl, .setRulesetChain: break
             case .deleteRoute(let r):
                 if !s.routes.contains(where: { $0.spec == r }) { v.append("\(at): route does not exist") }
             case .deleteAddress(let a):

@@ -36,6 +36,7 @@ extension PlanFixture {
                     .setLink(name: "bond0-ip6tnl1", change: .up(true), from: "down"),
                     .addRoute(Fx.route(Fx.services, "bond0-ip6tnl0")),
                     .addRoute(Fx.route(Fx.pods, "bond0-ip6tnl0")),
+                    .setRulesetChain(.input, from: [], to: desired.ruleset!.fingerprint[.input]!),
                 ]),
             PlanFixture(name: "converged → empty plan", observed: converged, desired: desired, expected: []),
             PlanFixture(

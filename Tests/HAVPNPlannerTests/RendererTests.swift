@@ -28,7 +28,8 @@ import Testing
                 ~ link bond0-ip6tnl1: state down → up
                 + route 100.64.0.0/13 dev bond0-ip6tnl0
                 + route 100.96.0.0/11 dev bond0-ip6tnl0
-                Plan: 8 to add, 6 to change, 0 to destroy.
+                + ruleset chain input (bond0-ipip, bond0-ip6ip6, bond0-replies, bond0-icmpv6, bond0-drop, bond0-ip6tnl+-replies, bond0-ip6tnl+-icmpv6, bond0-ip6tnl+-drop)
+                Plan: 9 to add, 6 to change, 0 to destroy.
 
                 """)
     }

@@ -53,6 +53,8 @@ struct Scenario: Sendable, CustomStringConvertible {
         t.bond.failOverMAC = bondBits & 2 == 0 ? .active : .follow
         t.bond.miimon = bondBits & 4 == 0 ? 100 : 250
         t.bond.primary = bondBits & 8 == 0 ? 0 : nil
+        t.filter.input = !rng.chance(0.2)
+        t.nat.masquerade = !rng.chance(0.2)
         t.networks.shoot.pods.append(IPNetwork("fd00:10::/48")!)
         t.networks.shoot.services.append(IPNetwork("fd00:20::/112")!)
         t.networks.shoot.nodes = [IPNetwork("10.250.0.0/16")!]
@@ -184,6 +186,19 @@ struct Scenario: Sendable, CustomStringConvertible {
             }
         }
         o.sysctls["net.core.somaxconn"] = "4096"
+        // The ruleset: each desired chain absent, exact, flushed by hand, edited or with a rule
+        // added by hand; plus chains havpn no longer declares (to prune).
+        for chain in RulesetChain.allCases {
+            let want = desired.ruleset?.rules(in: chain).map(\.id) ?? []
+            switch rng.next() % 6 {
+            case 0: break
+            case 1, 2: o.ruleset.chains[chain] = want.isEmpty ? nil : want
+            case 3: o.ruleset.chains[chain] = Array(want.dropLast())
+            case 4: o.ruleset.chains[chain] = want + ["unowned-rule"]
+            default: o.ruleset.chains[chain] = ["havpn:stale:00000000"]
+            }
+            if o.ruleset.chains[chain]?.isEmpty == true { o.ruleset.chains[chain] = nil }
+        }
         return o
     }
 
@@ -191,6 +206,6 @@ struct Scenario: Sendable, CustomStringConvertible {
     static func shuffled(_ o: ObservedState, rng: inout SplitMix) -> ObservedState {
         ObservedState(
             links: o.links.shuffled(using: &rng), addresses: o.addresses.shuffled(using: &rng),
-            routes: o.routes.shuffled(using: &rng), sysctls: o.sysctls)
+            routes: o.routes.shuffled(using: &rng), sysctls: o.sysctls, ruleset: o.ruleset)
     }
 }

@@ -1,0 +1,31 @@
+#include <nftables/libnftables.h>
+/* glibc declares setns only under _GNU_SOURCE, which Swift's Glibc module does not set */
+#include <linux/sched.h>
+extern int setns(int fd, int nstype);
+extern int pipe2(int pipefd[2], int flags);
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+/* Entry count and blob size of one iptables-legacy table (IPT_SO_GET_INFO / IP6T_SO_GET_INFO, both
+   64, on a raw socket of the calling thread's namespace): a cheap change detector without spawning
+   iptables-save. Returns 0, or -errno (ENOENT: the table does not exist). The struct mirrors
+   ipt_getinfo/ip6t_getinfo, which have the same layout. */
+static inline int havpn_xt_table_info(int family, const char *table, unsigned int *entries, unsigned int *size) {
+    struct { char name[32]; unsigned int valid_hooks, hook_entry[5], underflow[5], num_entries, size; } info;
+    memset(&info, 0, sizeof info);
+    strncpy(info.name, table, sizeof info.name - 1);
+    int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+    if (fd < 0) return -errno;
+    socklen_t len = sizeof info;
+    int rc = getsockopt(fd, family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP, 64, &info, &len);
+    int err = errno;
+    close(fd);
+    if (rc < 0) return -err;
+    *entries = info.num_entries;
+    *size = info.size;
+    return 0;
+}

@@ -1,0 +1,255 @@
+internal import CNftables
+import Glibc
+import HAVPNModel
+import HAVPNPlanner
+
+/// havpn's ruleset as `HAVPN-` chains in iptables-legacy (IPv4 and IPv6), each jumped to from its
+/// built-in chain, as kube-proxy and Calico own theirs. One `iptables-legacy-restore --noflush`
+/// per family loads every table at once (a table is committed atomically); declaring a chain
+/// flushes only that chain, so foreign chains and rules survive. The jump is checked on every
+/// observation and re-inserted at the top of the built-in chain when missing.
+/// Must be used inside the target namespace (the children inherit the thread's namespace).
+final class IptablesBackend {
+    enum Family: String, CaseIterable {
+        case ipv4, ipv6
+        var save: String { self == .ipv4 ? "iptables-legacy-save" : "ip6tables-legacy-save" }
+        var restore: String { self == .ipv4 ? "iptables-legacy-restore" : "ip6tables-legacy-restore" }
+        var command: String { self == .ipv4 ? "iptables-legacy" : "ip6tables-legacy" }
+    }
+
+    /// Where each owned chain lives and where it is jumped to from.
+    struct Placement {
+        var table: String
+        var chain: String
+        var builtin: String
+    }
+
+    static func placement(_ chain: RulesetChain) -> Placement {
+        switch chain {
+        case .input: Placement(table: "filter", chain: "HAVPN-INPUT", builtin: "INPUT")
+        case .forward: Placement(table: "filter", chain: "HAVPN-FORWARD", builtin: "FORWARD")
+        case .mss: Placement(table: "mangle", chain: "HAVPN-MSS", builtin: "FORWARD")
+        case .masquerade: Placement(table: "nat", chain: "HAVPN-POSTROUTING", builtin: "POSTROUTING")
+        }
+    }
+
+    static let jumpComment = "havpn:jump"
+
+    /// What `*-save` shows of havpn's chains in one family.
+    struct Snapshot: Equatable {
+        /// Rule ids per owned chain that exists (jumped to or not).
+        var chains: [RulesetChain: [String]] = [:]
+        /// The save lines (`-A BUILTIN …-j HAVPN-…`) of the jumps to each owned chain.
+        var jumps: [RulesetChain: [String]] = [:]
+    }
+
+    static func tool(_ name: String) throws(HAVPNError) -> String {
+        for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] where access("\(dir)/\(name)", X_OK) == 0 {
+            return "\(dir)/\(name)"
+        }
+        throw HAVPNError(.missingKernelFeature, "\(name) is not installed (Debian package iptables)", object: name)
+    }
+
+    /// Both families answer for the filter table (which loads ip_tables/ip6_tables on demand).
+    func probe() throws(HAVPNError) {
+        for family in Family.allCases {
+            let result = try ChildProcess.run(try Self.tool(family.command), ["-w", "-t", "filter", "-S", "INPUT"])
+            guard result.status == 0 else {
+                throw HAVPNError(
+                    .missingKernelFeature, "\(family.command) cannot use the filter table: \(firstLine(result))",
+                    object: family.command)
+            }
+        }
+    }
+
+    func snapshot(_ family: Family, expecting desired: Ruleset? = nil) throws(HAVPNError) -> Snapshot {
+        let result = try ChildProcess.run(try Self.tool(family.save), [])
+        guard result.status == 0 else {
+            throw HAVPNError(.kernel, "\(family.save) failed: \(firstLine(result))", object: family.save)
+        }
+        return Self.parse(result.output, targets: Self.targets(desired))
+    }
+
+    /// The `-j` target each desired rule id must have: an edit that keeps a rule's comment but
+    /// swaps its target (DROP for ACCEPT) is drift too.
+    static func targets(_ desired: Ruleset?) -> [String: String] {
+        var out: [String: String] = [:]
+        for rule in desired?.rules ?? [] { out[rule.id] = target(rule.verdict) }
+        return out
+    }
+
+    static func target(_ verdict: RuleVerdict) -> String {
+        switch verdict {
+        case .accept: "ACCEPT"
+        case .drop: "DROP"
+        case .masquerade: "MASQUERADE"
+        case .clampMSSToPMTU: "TCPMSS"
+        }
+    }
+
+    /// Rule ids per chain, for the planner. A chain counts only when it is jumped to, and only
+    /// when both families hold exactly the rules of `desired` that apply to them; otherwise what
+    /// the kernel holds is reported as it is (differing from desired, so it is drift).
+    func observe(expecting desired: Ruleset?) throws(HAVPNError) -> ObservedRuleset {
+        let snapshots = (ipv4: try snapshot(.ipv4, expecting: desired), ipv6: try snapshot(.ipv6, expecting: desired))
+        var chains: [RulesetChain: [String]] = [:]
+        for chain in RulesetChain.allCases {
+            func held(_ s: Snapshot, _ family: Family) -> [String] {
+                guard let ids = s.chains[chain], s.jumps[chain]?.count == 1 else { return [] }
+                return ids
+            }
+            let have4 = held(snapshots.ipv4, .ipv4)
+            let have6 = held(snapshots.ipv6, .ipv6)
+            let rules = desired?.rules(in: chain) ?? []
+            let want4 = rules.filter { Self.applies($0, to: .ipv4) }.map(\.id)
+            let want6 = rules.filter { Self.applies($0, to: .ipv6) }.map(\.id)
+            if have4 == want4 && have6 == want6 {
+                chains[chain] = rules.map(\.id)
+            } else {
+                // Marked per family, so that no mix of the two can equal the desired ids.
+                chains[chain] = have6.map { "ipv6 " + $0 } + have4.map { "ipv4 " + $0 }
+            }
+        }
+        return ObservedRuleset(chains: chains)
+    }
+
+    func apply(_ ruleset: Ruleset) throws(HAVPNError) {
+        for family in Family.allCases {
+            let document = Self.restoreDocument(ruleset, family: family, current: try snapshot(family))
+            let result = try ChildProcess.run(try Self.tool(family.restore), ["-w", "--noflush"], input: document)
+            guard result.status == 0 else {
+                throw HAVPNError(
+                    .kernel, "\(family.restore) refused havpn's chains: \(firstLine(result))", object: family.restore)
+            }
+        }
+    }
+
+    /// Entry count and size of every table havpn uses, both families: changes when a rule or chain
+    /// is added or removed anywhere in them (havpn's or not), without spawning a process. An edit
+    /// that keeps both (one rule swapped for one of the same size) is left to the periodic resync.
+    func changeFingerprint() -> String {
+        var parts: [String] = []
+        for (family, name) in [(AF_INET, "ipv4"), (AF_INET6, "ipv6")] {
+            for table in ["filter", "mangle", "nat"] {
+                var entries: UInt32 = 0
+                var size: UInt32 = 0
+                let rc = havpn_xt_table_info(family, table, &entries, &size)
+                parts.append(rc == 0 ? "\(name) \(table) \(entries)/\(size)" : "\(name) \(table) errno \(-rc)")
+            }
+        }
+        return parts.joined(separator: ", ")
+    }
+
+    private func firstLine(_ result: ChildResult) -> String {
+        let text = result.errorOutput.isEmpty ? result.output : result.errorOutput
+        return text.split(separator: "\n").first.map(String.init) ?? "exit status \(result.status)"
+    }
+
+    // MARK: - Text (pure)
+
+    /// ICMPv6 and the ip6tnl transport exist in IPv6 only.
+    static func applies(_ rule: FirewallRule, to family: Family) -> Bool {
+        switch rule.match {
+        case .icmpv6, .tunnelTransportIPv4, .tunnelTransportIPv6: family == .ipv6
+        case .any, .establishedOrRelated, .tcpSyn: true
+        }
+    }
+
+    /// One `--noflush` document for all of havpn's tables in `family`: each declared chain is
+    /// flushed and refilled, a missing jump is inserted at the top of its built-in chain (extra
+    /// jumps are removed first), and a chain no longer desired loses its jumps and is deleted.
+    static func restoreDocument(_ ruleset: Ruleset, family: Family, current: Snapshot) -> String {
+        var byTable: [String: [String]] = [:]
+        var tableOrder: [String] = []
+        func emit(_ table: String, _ line: String) {
+            if byTable[table] == nil { tableOrder.append(table) }
+            byTable[table, default: []].append(line)
+        }
+        for chain in RulesetChain.allCases {
+            let place = placement(chain)
+            let rules = ruleset.rules(in: chain).filter { applies($0, to: family) }
+            let exists = current.chains[chain] != nil
+            let jumps = current.jumps[chain] ?? []
+            guard !rules.isEmpty || exists || !jumps.isEmpty else { continue }
+            if !rules.isEmpty || exists { emit(place.table, ":\(place.chain) - [0:0]") }
+            let keepJump = !rules.isEmpty && jumps.count == 1
+            if !keepJump {
+                for jump in jumps { emit(place.table, "-D" + jump.dropFirst(2)) }
+            }
+            if rules.isEmpty {
+                if exists { emit(place.table, "-X \(place.chain)") }
+                continue
+            }
+            for rule in rules { emit(place.table, "-A \(place.chain) " + render(rule)) }
+            if !keepJump {
+                emit(place.table, "-I \(place.builtin) 1 -m comment --comment \(jumpComment) -j \(place.chain)")
+            }
+        }
+        var lines: [String] = []
+        for table in tableOrder {
+            lines.append("*\(table)")
+            lines += byTable[table]!
+            lines.append("COMMIT")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func render(_ rule: FirewallRule) -> String {
+        var parts: [String] = []
+        if let i = rule.interface {
+            parts.append("\(i.direction == .incoming ? "-i" : "-o") \(i.name)\(i.isPrefix ? "+" : "")")
+        }
+        switch rule.match {
+        case .any: break
+        case .establishedOrRelated: parts.append("-m conntrack --ctstate RELATED,ESTABLISHED")
+        case .icmpv6: parts.append("-p ipv6-icmp")
+        case .tunnelTransportIPv4: parts.append("-p 4")
+        case .tunnelTransportIPv6: parts.append("-p 41")
+        case .tcpSyn: parts.append("-p tcp -m tcp --tcp-flags SYN,RST SYN")
+        }
+        parts.append("-m comment --comment \(rule.id)")
+        parts.append("-j \(target(rule.verdict))")
+        if rule.verdict == .clampMSSToPMTU { parts.append("--clamp-mss-to-pmtu") }
+        return parts.joined(separator: " ")
+    }
+
+    /// havpn's chains and jumps in `*-save` output.
+    static func parse(_ save: String, targets: [String: String] = [:]) -> Snapshot {
+        var snapshot = Snapshot()
+        var table = ""
+        let byName = Dictionary(uniqueKeysWithValues: RulesetChain.allCases.map { (placement($0).chain, $0) })
+        for raw in save.split(separator: "\n") {
+            let line = String(raw)
+            if line.hasPrefix("*") { table = String(line.dropFirst()); continue }
+            if line.hasPrefix(":") {
+                let name = String(line.dropFirst().prefix { $0 != " " })
+                if let chain = byName[name], placement(chain).table == table, snapshot.chains[chain] == nil {
+                    snapshot.chains[chain] = []
+                }
+                continue
+            }
+            guard line.hasPrefix("-A ") else { continue }
+            let words = line.split(separator: " ").map(String.init)
+            guard words.count >= 2 else { continue }
+            if let chain = byName[words[1]], placement(chain).table == table {
+                var id = comment(in: words) ?? "unowned-rule"
+                if let want = targets[id], let j = words.firstIndex(of: "-j"), j + 1 < words.count, words[j + 1] != want {
+                    id = "edited " + id
+                }
+                snapshot.chains[chain, default: []].append(id)
+            } else if let j = words.firstIndex(of: "-j"), j + 1 < words.count, let target = byName[words[j + 1]],
+                placement(target).table == table, placement(target).builtin == words[1]
+            {
+                snapshot.jumps[target, default: []].append(line)
+            }
+        }
+        return snapshot
+    }
+
+    static func comment(in words: [String]) -> String? {
+        guard let c = words.firstIndex(of: "--comment"), c + 1 < words.count else { return nil }
+        var text = words[c + 1]
+        if text.hasPrefix("\"") && text.hasSuffix("\"") && text.count >= 2 { text = String(text.dropFirst().dropLast()) }
+        return text.hasPrefix("havpn:") ? text : nil
+    }
+}

@@ -1,0 +1,191 @@
+internal import CNftables
+import Glibc
+import HAVPNModel
+import HAVPNPlanner
+
+/// havpn's ruleset as the one table `inet havpn`, which havpn owns whole (as kube-proxy owns
+/// `ip kube-proxy`): every apply replaces it in one transaction, `add table` + `delete table` +
+/// the full table, through libnftables (never one `nft` per rule). Foreign tables are never
+/// named, so they survive. Must be used inside the target namespace (see ``FirewallNamespace``).
+final class NftablesBackend {
+    static let table = "inet havpn"
+    private let context: OpaquePointer
+
+    /// Opens libnftables' netlink socket in the calling thread's namespace.
+    init() throws(HAVPNError) {
+        guard let context = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else {
+            throw HAVPNError(.missingKernelFeature, "libnftables could not open its netlink socket", object: "nftables")
+        }
+        nft_ctx_buffer_output(context)
+        nft_ctx_buffer_error(context)
+        self.context = context
+    }
+
+    deinit { nft_ctx_free(context) }
+
+    /// Runs `script` as one transaction; returns the output, or throws with libnftables' first error line.
+    @discardableResult
+    func run(_ script: String, what: String) throws(HAVPNError) -> String {
+        let rc = nft_run_cmd_from_buffer(context, script)
+        let output = nft_ctx_get_output_buffer(context).map { String(cString: $0) } ?? ""
+        let errorText = nft_ctx_get_error_buffer(context).map { String(cString: $0) } ?? ""
+        guard rc == 0 else {
+            let first = errorText.split(separator: "\n").first.map(String.init) ?? "failed"
+            throw HAVPNError(.kernel, "nftables: cannot \(what): \(first)", object: "table \(Self.table)")
+        }
+        return output
+    }
+
+    /// Whether this kernel can hold havpn's table: an inet table with a NAT chain, created and
+    /// deleted again in one transaction (so nothing is left behind and `inet havpn` is untouched).
+    func probe() throws(HAVPNError) {
+        try run(
+            """
+            add table inet havpn-probe
+            add chain inet havpn-probe p { type nat hook postrouting priority srcnat; policy accept; }
+            add rule inet havpn-probe p oifname "havpn-probe" masquerade
+            delete table inet havpn-probe
+            """, what: "create an inet table with a NAT chain")
+    }
+
+    /// Rule ids per chain of `inet havpn`; empty when the table does not exist.
+    func observe(expecting desired: Ruleset? = nil) throws(HAVPNError) -> ObservedRuleset {
+        let listing: String
+        do {
+            listing = try run("list table \(Self.table)", what: "list the table")
+        } catch {
+            if error.message.contains("No such file or directory") { return ObservedRuleset() }
+            throw error
+        }
+        var verdicts: [String: String] = [:]
+        for rule in desired?.rules ?? [] { verdicts[rule.id] = Self.verdictWord(rule.verdict) }
+        return ObservedRuleset(chains: Self.parse(listing, verdicts: verdicts))
+    }
+
+    func apply(_ ruleset: Ruleset) throws(HAVPNError) {
+        try run(Self.script(ruleset), what: "replace the table")
+    }
+
+    // MARK: - Text (pure)
+
+    /// The transaction that replaces the table (or removes it, for an empty ruleset).
+    static func script(_ ruleset: Ruleset) -> String {
+        var lines = ["add table \(table)", "delete table \(table)"]
+        let chains = RulesetChain.allCases.filter { !ruleset.rules(in: $0).isEmpty }
+        if !chains.isEmpty {
+            lines.append("table \(table) {")
+            for chain in chains {
+                lines.append("\tchain \(name(chain)) {")
+                lines.append("\t\t\(header(chain))")
+                for rule in ruleset.rules(in: chain) { lines.append("\t\t" + render(rule)) }
+                lines.append("\t}")
+            }
+            lines.append("}")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// nft chain names; `masquerade` is a keyword, so the NAT chain is named after its hook.
+    static func name(_ chain: RulesetChain) -> String {
+        switch chain {
+        case .input: "input"
+        case .forward: "forward"
+        case .mss: "mss_clamp"
+        case .masquerade: "nat_postrouting"
+        }
+    }
+
+    static func header(_ chain: RulesetChain) -> String {
+        switch chain {
+        case .input: "type filter hook input priority filter; policy accept;"
+        case .forward: "type filter hook forward priority filter; policy accept;"
+        case .mss: "type filter hook forward priority mangle; policy accept;"
+        case .masquerade: "type nat hook postrouting priority srcnat; policy accept;"
+        }
+    }
+
+    static func render(_ rule: FirewallRule) -> String {
+        var parts: [String] = []
+        if let i = rule.interface {
+            parts.append("\(i.direction == .incoming ? "iifname" : "oifname") \"\(i.name)\(i.isPrefix ? "*" : "")\"")
+        }
+        switch rule.match {
+        case .any: break
+        case .establishedOrRelated: parts.append("ct state established,related")
+        case .icmpv6: parts.append("meta l4proto ipv6-icmp")
+        case .tunnelTransportIPv4: parts.append("meta nfproto ipv6 meta l4proto 4")
+        case .tunnelTransportIPv6: parts.append("meta nfproto ipv6 meta l4proto 41")
+        case .tcpSyn: parts.append("tcp flags & (syn | rst) == syn")
+        }
+        switch rule.verdict {
+        case .accept: parts.append("accept")
+        case .drop: parts.append("counter drop")
+        case .masquerade: parts.append("masquerade")
+        case .clampMSSToPMTU: parts.append("tcp option maxseg size set rt mtu")
+        }
+        parts.append("comment \"\(rule.id)\"")
+        return parts.joined(separator: " ")
+    }
+
+    /// Rule comments per havpn chain from `nft list table` text. A rule without havpn's comment (added
+    /// by hand) and a chain whose policy is not accept show up as entries no desired rule has, so
+    /// they are drift and the next apply replaces them.
+    /// The word nft prints just before a rule's comment for each verdict.
+    static func verdictWord(_ verdict: RuleVerdict) -> String {
+        switch verdict {
+        case .accept: "accept"
+        case .drop: "drop"
+        case .masquerade: "masquerade"
+        case .clampMSSToPMTU: "mtu"
+        }
+    }
+
+    /// `verdicts`: the word each desired id must end with; a rule edited in place to another
+    /// verdict while keeping havpn's comment is reported as `edited <id>`.
+    static func parse(_ listing: String, verdicts: [String: String] = [:]) -> [RulesetChain: [String]] {
+        var chains: [RulesetChain: [String]] = [:]
+        var current: RulesetChain?
+        var inOwnChain = false
+        for raw in listing.split(separator: "\n") {
+            let line = raw.trimmingWhitespace
+            if line.hasPrefix("chain ") && line.hasSuffix("{") {
+                let name = line.dropFirst("chain ".count).dropLast().trimmingWhitespace
+                current = RulesetChain.allCases.first { Self.name($0) == name }
+                inOwnChain = true
+                if let current { chains[current] = chains[current] ?? [] }
+                continue
+            }
+            guard inOwnChain else { continue }
+            if line == "}" { inOwnChain = false; current = nil; continue }
+            guard let chain = current, !line.isEmpty else { continue }
+            if line.hasPrefix("type ") {
+                if !line.contains("policy accept") { chains[chain, default: []].append("chain-policy-changed") }
+                continue
+            }
+            var id = comment(in: line) ?? "unowned-rule"
+            if let want = verdicts[id], let range = line.firstRange(of: " comment \"") {
+                let before = line[..<range.lowerBound].split(separator: " ").last.map(String.init)
+                if before != want { id = "edited " + id }
+            }
+            chains[chain, default: []].append(id)
+        }
+        return chains
+    }
+
+    static func comment(in line: String) -> String? {
+        guard let range = line.firstRange(of: "comment \"") else { return nil }
+        let rest = line[range.upperBound...]
+        guard let end = rest.firstIndex(of: "\"") else { return nil }
+        let text = String(rest[..<end])
+        return text.hasPrefix("havpn:") ? text : nil
+    }
+}
+
+extension StringProtocol {
+    var trimmingWhitespace: String {
+        var t = Substring(self)
+        while let c = t.first, c.isWhitespace { t.removeFirst() }
+        while let c = t.last, c.isWhitespace { t.removeLast() }
+        return String(t)
+    }
+}
