@@ -58,6 +58,7 @@ if ! poll $LIFETIME restored; then
   alive "$RUN_PID" || fail "havpn run died after the restart: $(tail -2 "$D/run-$P.log")"
   plan_ok $P "$D/t1/topology.yaml" shoot 0 && pl="plan exit 0" || pl="plan: $(tail -1 "$D/plan.out")"
   learnt && ln="learnt tunnel kept" || ln="learnt tunnel gone"
+  n=$(t1_routes)
   fail "not converged with the learnt tunnel within its lifetime (${POLL_S}s after the restart): $n routes of T1, $ln, $pl"
 fi
 conv=$(dt "$t_restart")
