@@ -24,11 +24,14 @@ a_routes() { owned_routes $P root 10.64.0.0/16; }
 b_routes() { owned_routes $P root 10.96.0.0/16; }
 tunnels() { ip -n $P -o link show type ip6tnl | grep -c ': bond0ip6tnl'; }
 
-start_run $P "$CM/topology.yaml" shoot 0
-reconciling_a() { n=$(a_routes); between "$n" 1 9999; }
-poll 30 reconciling_a || fail "never saw A's reconcile in progress within ${POLL_S}s (routes of A: $n)"
-cm_swap ..vB
-log "swapped to B with $n routes of A in the kernel"
+# The poller (mid-reconcile.py) swaps in B when 1..9,999 routes of A are in the kernel; it polls before havpn
+# starts, and havpn runs at niceness 19 so that the poller gets the CPU between havpn's netlink batches.
+ip netns exec $P python3 lab/faults/mid-reconcile.py --ready "$D/poller-ready" 0 10000 60 swap "$CM" ..vB > "$D/seen" 2> "$D/poller.err" &
+POLLER=$!
+poll 10 test -e "$D/poller-ready" || fail "poller not ready within ${POLL_S}s"
+RUN_NICE=19 start_run $P "$CM/topology.yaml" shoot 0
+wait "$POLLER" || fail "could not swap in B mid-reconcile: $(cat "$D/poller.err")"
+log "swapped to B mid-reconcile (seconds, routes, tunnels: $(cat "$D/seen"))"
 took_b() { metric_ge havpn_config_reloads_total 1; }
 poll 20 took_b || fail "havpn did not take B within ${POLL_S}s"
 cm_swap ..vC
