@@ -5,7 +5,7 @@
 #   2. the topology file is replaced by T1 (bench/gen-topology.py: 100 apiservers x 100 pod IPs = 100 tunnels,
 #      10,000 back routes); while havpn creates the routes (1..9,999 of them in the kernel) the announcer stops
 #      and havpn gets SIGKILL;
-#   3. restarted on T1: it converges (plan exit 0, exactly 10,000 routes of T1), the learnt tunnel and its back
+#   3. restarted on T1: once ready it has converged (plan exit 0, exactly 10,000 routes of T1), the learnt tunnel and its back
 #      route are still there, and they go away when the announcement lifetime ends (not before 20 s after the
 #      restart, and within 20 s + 4 s of the restarted side-car converging).
 . lab/faults/lib.sh
@@ -49,21 +49,21 @@ log "SIGKILL $(dt "$t0")s after the swap, (seen: s, routes, tunnels = $seen; $at
 between "$at_kill" 2 9999 || fail "the reconcile had finished when havpn died ($at_kill routes): not a kill mid-reconcile"
 learnt || fail "learnt tunnel gone before the restart"
 
-# Restart. Converged means: plan exits 0 and exactly the 10,000 routes of T1. The learnt tunnel and its back route
-# must still be there then (the side-car keeps what a previous process learnt for one lifetime from its start).
+# Restart. Once it says it converged (/readyz ready: its reconcile left nothing to do), the kernel must hold exactly
+# the 10,000 routes of T1, plan must exit 0, and the learnt tunnel and its back route must still be there (the
+# side-car keeps what a previous process learnt for one lifetime from its start).
 log "restarting"
 t_restart=$EPOCHREALTIME
 start_run $P "$TOPO" shoot 0
-# (counted cheaply from /proc/net/route first: 10,000 of T1 + the learnt one, or 10,000 once it is gone)
-proc_routes() { ip netns exec $P awk 'END { print NR - 1 }' /proc/net/route; }
-restored() { n=$(proc_routes); [ "$n" -ge 10000 ] && plan_ok $P "$D/t1/topology.yaml" shoot 0; }
-if ! poll 60 restored; then
-  alive "$RUN_PID" || fail "havpn run died after the restart: $(tail -2 "$D/run-$P.log")"
-  plan_ok $P "$D/t1/topology.yaml" shoot 0 && pl="plan exit 0" || pl="plan: $(tail -1 "$D/plan.out")"
-  fail "not converged ${POLL_S}s after the restart: $(t1_routes) routes of T1, $pl"
-fi
+POLL_DEAD=0
+ready_or_dead() { alive "$RUN_PID" || { POLL_DEAD=1; return 0; }; readyz_ok; }
+poll 60 ready_or_dead || fail "not ready ${POLL_S}s after the restart: $(readyz_body)"
+[ "$POLL_DEAD" = 0 ] || fail "havpn run died after the restart: $(tail -2 "$D/run-$P.log")"
 conv=$(dt "$t_restart")
-learnt || fail "the learnt tunnel or its back route is gone after the restart (converged ${conv}s after it; lifetime ${LIFETIME}s)"
+n=$(t1_routes)
+[ "$n" = 10000 ] || fail "ready ${conv}s after the restart with $n of the 10,000 routes of T1 ($(plan_ok $P "$D/t1/topology.yaml" shoot 0 && echo "plan exit 0" || echo "plan sees changes"))"
+plan_ok $P "$D/t1/topology.yaml" shoot 0 || fail "ready after the restart, but plan: $(tail -2 "$D/plan.out")"
+learnt || fail "the learnt tunnel or its back route is gone after the restart (ready ${conv}s after it; lifetime ${LIFETIME}s)"
 total=$(owned_routes $P)
 [ "$total" = 10001 ] || fail "after the restart: $total owned routes, expected 10,000 + the learnt one"
 log "restart converged in ${conv}s with 10,000 routes and the learnt tunnel"
