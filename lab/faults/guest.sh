@@ -17,14 +17,14 @@ for s in "$@"; do
   D=$W/$s; rm -rf "$D"; mkdir -p "$D"
   before=$(ip netns list | cut -d' ' -f1 | sort)
   t0=$EPOCHREALTIME
-  D=$D PORT=$port timeout -k 5 "${FAULT_DEADLINE_S:-120}" /bin/bash "$f" > "$D/out.log" 2>&1
+  D=$D PORT=$port timeout -k 5 "${FAULT_DEADLINE_S:-180}" /bin/bash "$f" > "$D/out.log" 2>&1
   rc=$?
   secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
   line=$(grep -E '^(PASS|FAIL): ' "$D/out.log" | tail -1)
   if [ $rc -eq 0 ] && [ "${line%%:*}" = PASS ]; then
     printf 'PASS %-16s %5ss  %s\n' "$s" "$secs" "${line#PASS: }"
   else
-    [ $rc -eq 124 ] && line="deadline of ${FAULT_DEADLINE_S:-120} s exceeded"
+    [ $rc -eq 124 ] && line="deadline of ${FAULT_DEADLINE_S:-180} s exceeded"
     printf 'FAIL %-16s %5ss  %s (exit %d)\n' "$s" "$secs" "${line#FAIL: }" "$rc"
     sed 's/^/    | /' "$D/out.log" | tail -40
     for l in "$D"/run-*.log; do [ -f "$l" ] && { echo "    | --- tail of $l"; tail -15 "$l" | sed 's/^/    | /'; }; done
