@@ -1,7 +1,7 @@
 # SIGKILL in the middle of a reconcile of 10,000 routes, then restart. Shoot role, index 0, netns P.
 #   1. havpn runs topology T0 (1 apiserver, 1 pod IP; announcements in havpn format, lifetime 45s, as the restart
-#      takes up to ~25 s in the guest when the host is busy) and learns an apiserver that is NOT in any topology from real announcements: a stand-in namespace S on a veth enslaved
-#      to P's bond, bond address ::a:c8, announcing pod IP 10.99.0.1 -> tunnel bond0ip6tnlc8 + back route;
+#      takes up to ~25 s in the guest when the host is busy) and learns an apiserver that is NOT in any topology
+#      from real announcements: a stand-in namespace S on a veth enslaved to P's bond, bond address ::a:c8, announcing pod IP 10.99.0.1 -> tunnel bond0ip6tnlc8 + back route;
 #   2. the topology file is replaced by T1 (bench/gen-topology.py: 100 apiservers x 100 pod IPs = 100 tunnels,
 #      10,000 back routes); while havpn creates the routes (1..9,999 of them in the kernel) the announcer stops
 #      and havpn gets SIGKILL;
