@@ -13,19 +13,23 @@ extension ControllerInputs {
 
     /// shoot role: the apiserver peers whose tunnels havpn created (learned from announcements),
     /// with the pod IPs of their owned back routes. A one-shot `apply` keeps them instead of
-    /// pruning what the tunnel-controller learned.
+    /// pruning what the tunnel-controller learned. A declared apiserver's peer also has its declared pod IPs.
     public static func learnedApiserverPeers(in observed: ObservedState, plan: AddressPlan) -> [ApiserverPeer] {
         var peers: [ApiserverPeer] = []
         for link in observed.links where link.owned {
             guard case .ip6tnl(let tunnel) = link.spec.kind,
-                plan.apiserverIndex(ofBondAddress: tunnel.remote) != nil,
+                let index = plan.apiserverIndex(ofBondAddress: tunnel.remote),
                 link.spec.name == plan.shootTunnelName(peer: tunnel.remote)
             else { continue }
-            let podIPs = observed.routes
+            var podIPs = Set(observed.routes
                 .filter { $0.owned && $0.spec.device == link.spec.name && $0.spec.destination.prefixLength == $0.spec.destination.address.bitWidth }
-                .map(\.spec.destination.address)
-                .sorted()
-            if !podIPs.isEmpty { peers.append(ApiserverPeer(bondAddress: tunnel.remote, podIPs: podIPs)) }
+                .map(\.spec.destination.address))
+            guard !podIPs.isEmpty else { continue }
+            // A peer replaces the topology's entry for its bond address, so a declared apiserver keeps its declared
+            // pod IPs: an apply or side-car interrupted half-way through its back routes must not shrink it to
+            // the routes the kernel happens to hold (those missing would stay missing, unseen by plan).
+            for declared in plan.topology.apiservers where declared.index == index { podIPs.formUnion(declared.podIPs) }
+            peers.append(ApiserverPeer(bondAddress: tunnel.remote, podIPs: podIPs.sorted()))
         }
         return peers.sorted()
     }
