@@ -25,7 +25,7 @@ struct SideCarCore {
     private(set) var topology: Topology
     let identity: Identity
     let podIPs: [IPAddress]
-    let key: [UInt8]?
+    let key: AnnouncementKey?
     /// Milliseconds since 1970 when the process started, read by the shell: the announcement
     /// sequence must grow across restarts of the process, so it starts from the wall clock.
     let wallClockMilliseconds: Int64
@@ -67,7 +67,7 @@ struct SideCarCore {
         topology: Topology,
         identity: Identity,
         podIPs: [IPAddress],
-        key: [UInt8]?,
+        key: AnnouncementKey?,
         learned: ControllerInputs,
         logger: Logger,
         metrics: SideCarMetrics,
