@@ -97,7 +97,7 @@ public struct SideCar {
             logger: logger, metrics: metrics, wallClockMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), at: now())
         logger.notice(
             "havpn side-car starting",
-            metadata: ["role": "\(identity.role.rawValue)", "index": "\(identity.index)", "netns": "\(options.netns ?? "-")"])
+            metadata: ["role": "\(identity.role.rawValue)", "index": .stringConvertible(identity.index), "netns": "\(options.netns ?? "-")"])
 
         let inbox = SideCarInbox()
         let io = try SideCarIO(options: options, identity: identity, topology: topology, inbox: inbox, now: now, logger: logger)

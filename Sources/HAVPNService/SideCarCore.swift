@@ -281,8 +281,8 @@ struct SideCarCore {
                 logger.info(
                     "reconciled",
                     metadata: [
-                        "reconcile.reasons": "\(reasons)", "reconcile.actions": "\(outcome.applied.count)",
-                        "reconcile.duration": "\(outcome.duration)",
+                        "reconcile.reasons": "\(reasons)", "reconcile.actions": .stringConvertible(outcome.applied.count),
+                        "reconcile.duration": .stringConvertible(outcome.duration),
                         "reconcile.changes": "\(outcome.applied.map(PlanRenderer.line).joined(separator: "; "))",
                     ])
             }
