@@ -22,6 +22,8 @@ public struct Topology: Hashable, Sendable {
     public var announcements: Announcements = Announcements()
     public var http: HTTPEndpoint = HTTPEndpoint()
     public var openvpn: OpenVPNSettings = OpenVPNSettings()
+    /// The HTTP CONNECT proxy of the server role; nil: none (see Topology+Proxy.swift).
+    public var proxy: ConnectProxy? = nil
 
     public init() {}
 

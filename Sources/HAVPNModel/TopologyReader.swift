@@ -11,6 +11,7 @@ struct TopologyReader {
     static let rootKeys = [
         "apiVersion", "transport", "servers", "shootClients", "ipFamilies", "networks", "apiservers", "bond",
         "devices", "mtu", "timings", "announcements", "http", "openvpn",
+        "proxy",  // Topology+Proxy.swift
     ]
     /// Interval floor: below this, probes and polls would busy-loop rather than measure anything.
     static let minimumInterval: Duration = .milliseconds(10)
@@ -44,6 +45,7 @@ struct TopologyReader {
             case "announcements": try readAnnouncements(value)
             case "http": try readHTTP(value)
             case "openvpn": try readOpenVPN(value)
+            case "proxy": try readProxy(value)  // Topology+Proxy.swift
             default: break  // apiVersion, already read
             }
         }

@@ -4,6 +4,7 @@ import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
 import Logging
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 
@@ -113,8 +114,14 @@ public struct SideCar {
         let watcher = ConfigWatcher(
             path: options.topologyPath, pollInterval: topology.timings.configPollInterval, logger: logger,
             onChange: { sink.yield(.config($0)) }, onReadError: { sink.yield(.configUnreadable($0)) })
+        var services: [any Service] = [health, watcher, loop]
+        // The CONNECT proxy (ConnectProxy/): server role with a `proxy` section; its metrics join /metrics.
+        if identity.role == .server, topology.proxy != nil {
+            let proxyMetrics = ConnectProxyMetrics(factory: PrometheusMetricsFactory(registry: metrics.registry))
+            services.append(try ConnectProxyService(topology: topology, ownAddresses: podIPs, metrics: proxyMetrics, logger: logger))
+        }
         let group = ServiceGroup(
-            services: [health, watcher, loop], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
             logger: logger)
         try await group.run()
         io.close()

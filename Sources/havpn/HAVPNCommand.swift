@@ -18,6 +18,7 @@ struct HAVPNCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ShowCommand.self, RunCommand.self, OpenVPNConfigCommand.self,
+            ProxyCommand.self,
         ]
     )
 
