@@ -29,13 +29,16 @@ class Target(socketserver.BaseRequestHandler):
         sock = self.request
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         line = b""
-        while not line.endswith(b"\n"):
+        while b"\n" not in line:
             data = sock.recv(64)
             if not data:
                 return
             line += data
+        line, rest = line.split(b"\n", 1)
         command = line.split()
         if command[0] == b"E":
+            if rest:
+                sock.sendall(rest)
             while True:
                 data = sock.recv(65536)
                 if not data:

@@ -102,6 +102,22 @@ struct ConnectProxyTests {
         await proxy.stop()
     }
 
+    /// A client that never finishes its head is answered 408 and cut off, long before the idle timeout.
+    @Test func refusesAHeadThatDoesNotArriveInTime() async throws {
+        let target = try await EchoTarget(host: "127.0.0.2")
+        let proxy = try await RunningProxy(topology: proxyTopology(), headTimeout: .milliseconds(200))
+        let client = try await ProxyClient.connect(to: proxy.address)
+        try await client.connection.executeThenClose { inbound, outbound in
+            var reader = inbound.makeAsyncIterator()
+            try await outbound.write(ByteBuffer(string: "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\nHost: 127."))
+            let answer = await readToEnd(&reader)
+            #expect(answer.hasPrefix("HTTP/1.1 408 Request Timeout\r\n"))
+        }
+        #expect(proxy.refusals(.headTimeout) == 1)
+        #expect(target.acceptedConnections == 0)
+        await proxy.stop()
+    }
+
     @Test func refusesTheProxysOwnAddressEvenInsideTheShootNetwork() async throws {
         let proxy = try await RunningProxy(topology: proxyTopology(shoot: ["127.0.0.0/29"]))
         let client = try await ProxyClient.connect(to: proxy.address)

@@ -61,14 +61,16 @@ final class RunningProxy: Sendable {
     let service: ConnectProxyService
     private let task: Task<Void, any Error>
 
-    init(topology: Topology) async throws {
+    init(topology: Topology, headTimeout: TimeAmount? = nil) async throws {
         let (bound, continuation) = AsyncStream.makeStream(of: SocketAddress.self)
-        service = try ConnectProxyService(
+        var service = try ConnectProxyService(
             topology: topology, metrics: ConnectProxyMetrics(factory: metrics),
             logger: Logger(label: "havpn.test") { _ in SwiftLogNoOpLogHandler() },
             onBound: { continuation.yield($0) })
-        let service = self.service
-        task = Task { try await service.run() }
+        if let headTimeout { service.timings.head = headTimeout }
+        self.service = service
+        let running = service
+        task = Task { try await running.run() }
         var iterator = bound.makeAsyncIterator()
         guard let address = await iterator.next() else { throw CancellationError() }
         self.address = address

@@ -18,7 +18,8 @@ public struct ConnectProxyService: Service {
     let settings: Topology.ConnectProxy
     let policy: ConnectPolicy
     let tls: NIOSSLContext?
-    let timings: ConnectProxyTimings
+    /// Connect and idle timeouts from the topology; head and linger fixed (tests shorten them).
+    var timings: ConnectProxyTimings
     let metrics: ConnectProxyMetrics
     let logger: Logger
     let group: any EventLoopGroup
