@@ -155,6 +155,8 @@ final class ConnectHeadHandler: ChannelInboundHandler, RemovableChannelHandler {
             .connectTimeout(timings.connect)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: ConnectProxyService.recvAllocator)
+            .channelOption(.writeBufferWaterMark, value: ConnectProxyService.writeBufferWaterMark)
             .connect(to: address)
             .whenComplete { result in
                 let (handler, context) = loopBound.value
