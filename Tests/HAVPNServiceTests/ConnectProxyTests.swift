@@ -38,6 +38,37 @@ struct ConnectProxyTests {
         await proxy.stop()
     }
 
+    /// The client sends 16 MiB before it reads anything: the echo comes back faster than it is read, the
+    /// proxy's writes to the client stall and its reads from the target pause; once the client reads,
+    /// everything arrives, in order (a lost wake-up would hang here until the time limit).
+    @Test func aReaderThatFallsBehindGetsEverythingInOrder() async throws {
+        let target = try await EchoTarget(host: "127.0.0.2")
+        let proxy = try await RunningProxy(topology: proxyTopology())
+        let client = try await ProxyClient.connect(to: proxy.address)
+        var state: UInt32 = 12345
+        let payload = (0..<(16 << 20)).map { _ -> UInt8 in
+            state = state &* 1_664_525 &+ 1_013_904_223  // not periodic within the payload
+            return UInt8(truncatingIfNeeded: state >> 24)
+        }
+        try await client.connection.executeThenClose { inbound, outbound in
+            var reader = inbound.makeAsyncIterator()
+            let (status, rest) = try await client.request(
+                "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n", reader: &reader, writer: outbound)
+            #expect(status == 200 && rest.isEmpty)
+            for offset in stride(from: 0, to: payload.count, by: 1 << 20) {
+                try await outbound.write(ByteBuffer(bytes: payload[offset..<offset + (1 << 20)]))
+            }
+            var received: [UInt8] = []
+            received.reserveCapacity(payload.count)
+            while received.count < payload.count, let chunk = try await reader.next() {
+                received += chunk.readableBytesView
+            }
+            #expect(received.count == payload.count)
+            #expect(received == payload, "the echo differs from what was sent")
+        }
+        await proxy.stop()
+    }
+
     /// The client shuts down its output and still receives what the target sends afterwards; the target's
     /// close then reaches the client as end of stream, and the tunnel is gone.
     @Test func relaysHalfCloseBothWays() async throws {
