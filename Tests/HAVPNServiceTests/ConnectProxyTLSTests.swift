@@ -74,9 +74,13 @@ struct ConnectProxyTLSTests {
             #expect(status == 200)
             try await outbound.write(ByteBuffer(string: "over tls"))
             #expect(try await read(&reader, until: "over tls", after: rest) == "over tls")
+            // close_notify is TLS's half-close: the target still answers afterwards.
+            outbound.finish()
+            #expect(await readToEnd(&reader) == EchoTarget.trailer)
         }
         #expect(target.acceptedConnections == 1)
         #expect(proxy.counter("havpn_proxy_tunnels_total") == 1)
+        #expect(await eventually { proxy.service.openTunnels == 0 })
         await proxy.stop()
     }
 
