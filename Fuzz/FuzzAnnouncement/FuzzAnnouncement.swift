@@ -13,7 +13,10 @@ public func fuzzAnnouncement(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
         guard case .success(let decoded) = AnnouncementCodec.decode(bytes, key: candidateKey) else { continue }
         switch decoded {
         case .havpn(let message, _):
-            let again = AnnouncementCodec.decode(AnnouncementCodec.encode(message, key: candidateKey), key: candidateKey)
+            let again = AnnouncementCodec.decode(
+                AnnouncementCodec.encode(message, key: candidateKey),
+                key: candidateKey
+            )
             guard case .success(.havpn(let roundTripped, _)) = again, roundTripped == message else {
                 fatalError("havpn announcement does not survive a round trip: \(message)")
             }

@@ -19,7 +19,11 @@ public struct HAVPNAnnouncement: Hashable, Sendable {
     public var podIPs: [IPAddress]
 
     public init(
-        kind: Kind, sequence: UInt64, lifetimeMilliseconds: UInt32, bondAddress: IPv6Address, podIPs: [IPAddress]
+        kind: Kind,
+        sequence: UInt64,
+        lifetimeMilliseconds: UInt32,
+        bondAddress: IPv6Address,
+        podIPs: [IPAddress]
     ) {
         self.kind = kind
         self.sequence = sequence

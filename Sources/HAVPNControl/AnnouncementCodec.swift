@@ -58,7 +58,9 @@ public enum AnnouncementCodec {
     public static func encodeVPN2(podIP: IPAddress) -> [UInt8] { Array(podIP.description.utf8) }
 
     /// Decodes either format (see the type's documentation for the rules).
-    public static func decode(_ bytes: [UInt8], key: [UInt8]? = nil) -> Result<DecodedAnnouncement, AnnouncementRejection> {
+    public static func decode(_ bytes: [UInt8], key: [UInt8]? = nil) -> Result<
+        DecodedAnnouncement, AnnouncementRejection
+    > {
         guard let first = bytes.first else { return .failure(.tooShort) }
         if first == UInt8(ascii: "H") { return decodeHAVPN(bytes, key: key).map { .havpn($0.0, authenticated: $0.1) } }
         return decodeVPN2(bytes, key: key).map { .vpn2(podIP: $0) }
@@ -115,7 +117,12 @@ public enum AnnouncementCodec {
             authenticated = true
         }
         let m = HAVPNAnnouncement(
-            kind: kind, sequence: sequence, lifetimeMilliseconds: lifetime, bondAddress: bond, podIPs: ips)
+            kind: kind,
+            sequence: sequence,
+            lifetimeMilliseconds: lifetime,
+            bondAddress: bond,
+            podIPs: ips
+        )
         return .success((m, authenticated))
     }
 }

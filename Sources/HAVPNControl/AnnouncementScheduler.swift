@@ -27,8 +27,11 @@ public struct AnnouncementScheduler: Sendable {
         public var key: AnnouncementKey?
 
         public init(
-            bondAddress: IPv6Address, interval: Duration = .seconds(1), lifetime: Duration = .seconds(60),
-            format: Topology.AnnouncementFormat = .havpn, key: AnnouncementKey? = nil
+            bondAddress: IPv6Address,
+            interval: Duration = .seconds(1),
+            lifetime: Duration = .seconds(60),
+            format: Topology.AnnouncementFormat = .havpn,
+            key: AnnouncementKey? = nil
         ) {
             self.bondAddress = bondAddress
             self.interval = interval
@@ -39,8 +42,12 @@ public struct AnnouncementScheduler: Sendable {
 
         public init(announcements: Topology.Announcements, bondAddress: IPv6Address, key: AnnouncementKey?) {
             self.init(
-                bondAddress: bondAddress, interval: announcements.interval, lifetime: announcements.lifetime,
-                format: announcements.format, key: key)
+                bondAddress: bondAddress,
+                interval: announcements.interval,
+                lifetime: announcements.lifetime,
+                format: announcements.format,
+                key: key
+            )
         }
     }
 
@@ -57,7 +64,13 @@ public struct AnnouncementScheduler: Sendable {
     private var nextRound: Instant?
     public private(set) var isShutDown = false
 
-    public init(configuration: Configuration, targets: [IPv6Address], podIPs: [IPAddress], initialSequence: UInt64, at now: Instant) {
+    public init(
+        configuration: Configuration,
+        targets: [IPv6Address],
+        podIPs: [IPAddress],
+        initialSequence: UInt64,
+        at now: Instant
+    ) {
         self.configuration = configuration
         self.targets = targets
         self.podIPs = podIPs
@@ -113,10 +126,12 @@ public struct AnnouncementScheduler: Sendable {
             if kind == .announce && podIPs.isEmpty { return nil }
             let ms = configuration.lifetime.milliseconds
             let m = HAVPNAnnouncement(
-                kind: kind, sequence: nextSequence,
+                kind: kind,
+                sequence: nextSequence,
                 lifetimeMilliseconds: UInt32(clamping: max(ms, 1)),
                 bondAddress: configuration.bondAddress,
-                podIPs: kind == .withdraw ? [] : Array(podIPs.prefix(AnnouncementCodec.maxPodIPs)))
+                podIPs: kind == .withdraw ? [] : Array(podIPs.prefix(AnnouncementCodec.maxPodIPs))
+            )
             nextSequence &+= 1
             return AnnouncementCodec.encode(m, key: configuration.key?.bytes)
         }

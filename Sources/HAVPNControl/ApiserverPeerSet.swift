@@ -63,7 +63,9 @@ public struct ApiserverPeerSet: Sendable {
         return step
     }
 
-    public mutating func announcement(from source: IPAddress, device: String, payload: [UInt8], at now: Instant) -> TunnelRegistry.Step {
+    public mutating func announcement(from source: IPAddress, device: String, payload: [UInt8], at now: Instant)
+        -> TunnelRegistry.Step
+    {
         registry.announcement(from: source, device: device, payload: payload, at: now)
     }
 }

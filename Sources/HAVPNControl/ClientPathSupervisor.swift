@@ -45,13 +45,23 @@ public struct ClientPathSupervisor: Sendable {
     private var sentAt: [Int: [UInt16: Instant]] = [:]
 
     public init(configuration: PathController.Configuration, clientCount: Int, routed: Int, at now: Instant) {
-        controller = PathController(configuration: configuration, clientCount: clientCount, initialActive: routed, at: now)
+        controller = PathController(
+            configuration: configuration,
+            clientCount: clientCount,
+            initialActive: routed,
+            at: now
+        )
         self.routed = routed
     }
 
     /// A new configuration or client count: a new controller on the routed client; the hold stays.
     public mutating func reconfigure(configuration: PathController.Configuration, clientCount: Int, at now: Instant) {
-        controller = PathController(configuration: configuration, clientCount: clientCount, initialActive: routed, at: now)
+        controller = PathController(
+            configuration: configuration,
+            clientCount: clientCount,
+            initialActive: routed,
+            at: now
+        )
     }
 
     public func state(at now: Instant) -> State {
@@ -79,8 +89,17 @@ public struct ClientPathSupervisor: Sendable {
 
     public mutating func probeReply(client: Int, sequence: UInt16, at now: Instant) -> [Action] {
         guard let sent = sentAt[client]?.removeValue(forKey: sequence) else { return [] }
-        var actions = handle(controller.probeReply(client: client, sequence: sequence, rtt: now - sent, at: now), at: now)
-        actions.append(.probeAnswered(client: client, rtt: now - sent, lossRatio: controller.statistics(of: client)?.lossRatio ?? 0))
+        var actions = handle(
+            controller.probeReply(client: client, sequence: sequence, rtt: now - sent, at: now),
+            at: now
+        )
+        actions.append(
+            .probeAnswered(
+                client: client,
+                rtt: now - sent,
+                lossRatio: controller.statistics(of: client)?.lossRatio ?? 0
+            )
+        )
         return actions
     }
 
@@ -106,7 +125,9 @@ public struct ClientPathSupervisor: Sendable {
             case .sendProbe(let client, let sequence):
                 controller.probeSent(client: client, sequence: sequence, at: now)
                 sentAt[client, default: [:]][sequence] = now
-                if sentAt[client]!.count > 64 { sentAt[client] = sentAt[client]!.filter { now - $0.value < .seconds(5) } }
+                if sentAt[client]!.count > 64 {
+                    sentAt[client] = sentAt[client]!.filter { now - $0.value < .seconds(5) }
+                }
                 out.append(.sendProbe(client: client, sequence: sequence))
             case .switchActive(let from, let to):
                 if let from, state(at: now) != .free {

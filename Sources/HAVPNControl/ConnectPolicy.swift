@@ -53,7 +53,9 @@ public struct ConnectPolicy: Hashable, Sendable {
     public static let defaultHeadLimit = 8192
 
     public init(
-        shootNetworks: [IPNetwork], seedNetworks: [IPNetwork] = [], ownAddresses: Set<IPAddress> = [],
+        shootNetworks: [IPNetwork],
+        seedNetworks: [IPNetwork] = [],
+        ownAddresses: Set<IPAddress> = [],
         headLimit: Int = Self.defaultHeadLimit
     ) {
         self.shootNetworks = shootNetworks
@@ -68,7 +70,11 @@ public struct ConnectPolicy: Hashable, Sendable {
         if let proxy = topology.proxy, let listen = IPAddress(proxy.address), !Self.isUnspecified(listen) {
             own.insert(listen)
         }
-        self.init(shootNetworks: topology.networks.shoot.all, seedNetworks: topology.networks.seedPods, ownAddresses: own)
+        self.init(
+            shootNetworks: topology.networks.shoot.all,
+            seedNetworks: topology.networks.seedPods,
+            ownAddresses: own
+        )
     }
 
     // MARK: - Head

@@ -92,13 +92,17 @@ public enum ConnectResponse {
     }
 
     public static func failure(_ failure: ConnectFailure) -> [UInt8] {
-        response(failure.status, failure == .timeout ? "the target did not answer in time" : "the target refused the connection")
+        response(
+            failure.status,
+            failure == .timeout ? "the target did not answer in time" : "the target refused the connection"
+        )
     }
 
     private static func response(_ status: (code: Int, phrase: String), _ text: String) -> [UInt8] {
         let body = text + "\n"
         return Array(
             ("HTTP/1.1 \(status.code) \(status.phrase)\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body).utf8)
+                + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body).utf8
+        )
     }
 }

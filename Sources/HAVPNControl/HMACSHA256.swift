@@ -10,8 +10,14 @@ public enum HMACSHA256 {
     /// Compares a received tag with the expected one in time independent of where they differ
     /// (swift-crypto's constant-time comparison); a tag of the wrong length is invalid.
     public static func isValid(
-        authenticationCode tag: some Collection<UInt8>, for message: some Sequence<UInt8>, key: [UInt8]
+        authenticationCode tag: some Collection<UInt8>,
+        for message: some Sequence<UInt8>,
+        key: [UInt8]
     ) -> Bool {
-        HMAC<SHA256>.isValidAuthenticationCode(Array(tag), authenticating: Array(message), using: SymmetricKey(data: key))
+        HMAC<SHA256>.isValidAuthenticationCode(
+            Array(tag),
+            authenticating: Array(message),
+            using: SymmetricKey(data: key)
+        )
     }
 }

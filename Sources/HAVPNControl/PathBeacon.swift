@@ -34,7 +34,14 @@ public struct PathBeacon: Hashable, Sendable {
     private var requesterRole: Role?
     private var requesterIndex: Int = 0
 
-    public init(kind: Kind, role: Role, index: Int, server: Int, sequence: UInt16, requester: (role: Role, index: Int)? = nil) {
+    public init(
+        kind: Kind,
+        role: Role,
+        index: Int,
+        server: Int,
+        sequence: UInt16,
+        requester: (role: Role, index: Int)? = nil
+    ) {
         self.kind = kind
         self.role = role
         self.index = index
@@ -45,7 +52,14 @@ public struct PathBeacon: Hashable, Sendable {
 
     /// The answer a pod of `role`/`index` gives to this request.
     public func reply(role: Role, index: Int) -> PathBeacon {
-        PathBeacon(kind: .reply, role: role, index: index, server: server, sequence: sequence, requester: (self.role, self.index))
+        PathBeacon(
+            kind: .reply,
+            role: role,
+            index: index,
+            server: server,
+            sequence: sequence,
+            requester: (self.role, self.index)
+        )
     }
 
     /// Whether a pod of `role` answers requests from `other`: apiservers and shoot pods answer each other.
@@ -54,7 +68,11 @@ public struct PathBeacon: Hashable, Sendable {
     }
 
     public var bytes: [UInt8] {
-        var b = Self.magic + [1, kind.rawValue, Self.code(role), UInt8(index >> 8 & 0xff), UInt8(index & 0xff), UInt8(server & 0xff), UInt8(sequence >> 8), UInt8(sequence & 0xff)]
+        var b =
+            Self.magic + [
+                1, kind.rawValue, Self.code(role), UInt8(index >> 8 & 0xff), UInt8(index & 0xff), UInt8(server & 0xff),
+                UInt8(sequence >> 8), UInt8(sequence & 0xff),
+            ]
         if kind == .reply, let r = requester {
             b += [Self.code(r.role), UInt8(r.index >> 8 & 0xff), UInt8(r.index & 0xff)]
         }
@@ -67,8 +85,12 @@ public struct PathBeacon: Hashable, Sendable {
             let kind = Kind(rawValue: bytes[5]), let role = Self.role(bytes[6])
         else { return nil }
         self.init(
-            kind: kind, role: role, index: Int(bytes[7]) << 8 | Int(bytes[8]), server: Int(bytes[9]),
-            sequence: UInt16(bytes[10]) << 8 | UInt16(bytes[11]))
+            kind: kind,
+            role: role,
+            index: Int(bytes[7]) << 8 | Int(bytes[8]),
+            server: Int(bytes[9]),
+            sequence: UInt16(bytes[10]) << 8 | UInt16(bytes[11])
+        )
         if kind == .reply {
             guard bytes.count >= 15, let r = Self.role(bytes[12]) else { return nil }
             requester = (r, Int(bytes[13]) << 8 | Int(bytes[14]))

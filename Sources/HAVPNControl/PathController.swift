@@ -39,8 +39,11 @@ public struct PathController: Sendable {
         /// probeInterval, probeTimeout, unhealthyThreshold, healthyThreshold.
         public init(timings: Topology.Timings) {
             probe = ProbeMonitor.Configuration(
-                interval: timings.probeInterval, timeout: timings.probeTimeout,
-                unhealthyThreshold: timings.unhealthyThreshold, healthyThreshold: timings.healthyThreshold)
+                interval: timings.probeInterval,
+                timeout: timings.probeTimeout,
+                unhealthyThreshold: timings.unhealthyThreshold,
+                healthyThreshold: timings.healthyThreshold
+            )
         }
 
         /// The detection bound N·I + T proved above.

@@ -102,7 +102,8 @@ public struct ProbeMonitor: Sendable {
 
     /// Whether the target's most recently judged probe was answered.
     public func answeredLastProbe(_ target: Int) -> Bool {
-        targets.indices.contains(target) && targets[target].statistics.sent > 0 && targets[target].recentLossBits & 1 == 0
+        targets.indices.contains(target) && targets[target].statistics.sent > 0
+            && targets[target].recentLossBits & 1 == 0
     }
 
     /// Probes lost among the target's last `unhealthyThreshold` judged probes.
@@ -142,8 +143,11 @@ public struct ProbeMonitor: Sendable {
                 Target(
                     hysteresis: HealthHysteresis(
                         unhealthyThreshold: configuration.unhealthyThreshold,
-                        healthyThreshold: configuration.healthyThreshold),
-                    nextProbeAt: now))
+                        healthyThreshold: configuration.healthyThreshold
+                    ),
+                    nextProbeAt: now
+                )
+            )
         }
     }
 
@@ -178,7 +182,8 @@ public struct ProbeMonitor: Sendable {
                 targets[i].statistics.sent += 1
                 let next = targets[i].nextProbeAt.nanoseconds &+ intervalNanos
                 targets[i].nextProbeAt = Instant(
-                    nanoseconds: next > now.nanoseconds ? next : now.nanoseconds &+ intervalNanos)
+                    nanoseconds: next > now.nanoseconds ? next : now.nanoseconds &+ intervalNanos
+                )
                 out.append(.sendProbe(target: i, sequence: seq))
             }
             i += 1
@@ -232,7 +237,9 @@ public struct ProbeMonitor: Sendable {
         guard target >= 0 && target < targets.count else { return nil }
         var j = 0
         while j < targets[target].inFlight.count {
-            if targets[target].inFlight[j].sequence == sequence && targets[target].inFlight[j].outcome == nil { return j }
+            if targets[target].inFlight[j].sequence == sequence && targets[target].inFlight[j].outcome == nil {
+                return j
+            }
             j += 1
         }
         return nil

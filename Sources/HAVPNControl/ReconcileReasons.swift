@@ -41,7 +41,8 @@ public struct ReconcileReasons: OptionSet, Hashable, Sendable, CustomStringConve
     private static let names: [(Self, String)] = [
         (.configChanged, "configChanged"), (.controllerInput, "controllerInput"), (.driftAddress, "drift:address"),
         (.driftLink, "drift:link"), (.driftNeighbour, "drift:neighbour"), (.driftOther, "drift:other"),
-        (.driftRoute, "drift:route"), (.driftRule, "drift:rule"), (.netlinkOverflow, "netlinkOverflow"), (.timer, "timer"),
+        (.driftRoute, "drift:route"), (.driftRule, "drift:rule"), (.netlinkOverflow, "netlinkOverflow"),
+        (.timer, "timer"),
     ]
 
     /// The names, sorted and comma-separated (as the log line has always shown them).

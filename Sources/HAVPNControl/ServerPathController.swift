@@ -33,17 +33,28 @@ public struct ServerPathController: Sendable {
         /// How long a path must have been healthy before the bond fails over to it.
         public var failoverHold: Duration
 
-        public init(probe: ProbeMonitor.Configuration, failbackHold: Duration = .seconds(5), failoverHold: Duration = .seconds(5)) {
+        public init(
+            probe: ProbeMonitor.Configuration,
+            failbackHold: Duration = .seconds(5),
+            failoverHold: Duration = .seconds(5)
+        ) {
             self.probe = probe
             self.failbackHold = failbackHold
             self.failoverHold = failoverHold
         }
 
         /// pathProbeInterval, probeTimeout, pathUnhealthyThreshold, healthyThreshold.
-        public init(timings: Topology.Timings, failbackHold: Duration = .seconds(5), failoverHold: Duration = .seconds(5)) {
+        public init(
+            timings: Topology.Timings,
+            failbackHold: Duration = .seconds(5),
+            failoverHold: Duration = .seconds(5)
+        ) {
             probe = ProbeMonitor.Configuration(
-                interval: timings.pathProbeInterval, timeout: timings.probeTimeout,
-                unhealthyThreshold: timings.pathUnhealthyThreshold, healthyThreshold: timings.healthyThreshold)
+                interval: timings.pathProbeInterval,
+                timeout: timings.probeTimeout,
+                unhealthyThreshold: timings.pathUnhealthyThreshold,
+                healthyThreshold: timings.healthyThreshold
+            )
             self.failbackHold = failbackHold
             self.failoverHold = failoverHold
         }
@@ -68,7 +79,10 @@ public struct ServerPathController: Sendable {
         self.configuration = configuration
         monitor = ProbeMonitor(configuration: configuration.probe, targetCount: serverCount, at: now)
         selector = PathSelector(
-            initialActive: initialActive, failbackHold: configuration.failbackHold, failoverHold: configuration.failoverHold)
+            initialActive: initialActive,
+            failbackHold: configuration.failbackHold,
+            failoverHold: configuration.failoverHold
+        )
     }
 
     public var active: Int? { selector.active }

@@ -37,8 +37,19 @@ public struct ServerPathSupervisor: Sendable {
     private var seenHealthy: Set<Int> = []
     private var sentAt: [Int: [UInt16: Instant]] = [:]
 
-    public init(configuration: ServerPathController.Configuration, serverCount: Int, preferred: Int, startedAt: Instant, at now: Instant) {
-        controller = ServerPathController(configuration: configuration, serverCount: serverCount, initialActive: preferred, at: now)
+    public init(
+        configuration: ServerPathController.Configuration,
+        serverCount: Int,
+        preferred: Int,
+        startedAt: Instant,
+        at now: Instant
+    ) {
+        controller = ServerPathController(
+            configuration: configuration,
+            serverCount: serverCount,
+            initialActive: preferred,
+            at: now
+        )
         self.preferred = preferred
         graceEnds = startedAt + Self.startupGrace
     }
@@ -46,10 +57,18 @@ public struct ServerPathSupervisor: Sendable {
     /// A new configuration or server count: a new controller on the preferred tap (`preferred`
     /// when the old one no longer exists); the grace and the paths seen healthy stay.
     public mutating func reconfigure(
-        configuration: ServerPathController.Configuration, serverCount: Int, preferred: Int, at now: Instant
+        configuration: ServerPathController.Configuration,
+        serverCount: Int,
+        preferred: Int,
+        at now: Instant
     ) {
         self.preferred = preferred
-        controller = ServerPathController(configuration: configuration, serverCount: serverCount, initialActive: preferred, at: now)
+        controller = ServerPathController(
+            configuration: configuration,
+            serverCount: serverCount,
+            initialActive: preferred,
+            at: now
+        )
     }
 
     public func state(at now: Instant) -> State {
@@ -87,7 +106,9 @@ public struct ServerPathSupervisor: Sendable {
             case .sendProbe(let server, let sequence):
                 controller.probeSent(server: server, sequence: sequence, at: now)
                 sentAt[server, default: [:]][sequence] = now
-                if sentAt[server]!.count > 64 { sentAt[server] = sentAt[server]!.filter { now - $0.value < .seconds(5) } }
+                if sentAt[server]!.count > 64 {
+                    sentAt[server] = sentAt[server]!.filter { now - $0.value < .seconds(5) }
+                }
                 out.append(.sendBeacon(server: server, sequence: sequence))
             case .setBondActive:
                 break  // followed below, when allowed

@@ -44,8 +44,12 @@ public struct TunnelRegistry: Sendable {
         public var acceptedFormats: Set<Topology.AnnouncementFormat>
 
         public init(
-            bondNetwork: IPNetwork, bondDevice: String = "bond0", defaultLifetime: Duration = .seconds(60),
-            maxLifetime: Duration = .seconds(600), maxPeers: Int = 64, key: AnnouncementKey? = nil,
+            bondNetwork: IPNetwork,
+            bondDevice: String = "bond0",
+            defaultLifetime: Duration = .seconds(60),
+            maxLifetime: Duration = .seconds(600),
+            maxPeers: Int = 64,
+            key: AnnouncementKey? = nil,
             acceptedFormats: Set<Topology.AnnouncementFormat> = Set(Topology.AnnouncementFormat.allCases)
         ) {
             self.bondNetwork = bondNetwork
@@ -65,9 +69,12 @@ public struct TunnelRegistry: Sendable {
         public init(topology: Topology, key: AnnouncementKey?) {
             self.init(
                 bondNetwork: AddressPlan.bondNetwork(transport: topology.transport.network),
-                bondDevice: topology.devices.bond, defaultLifetime: topology.announcements.lifetime,
-                maxPeers: topology.announcements.maxPeers, key: key,
-                acceptedFormats: [topology.announcements.format])
+                bondDevice: topology.devices.bond,
+                defaultLifetime: topology.announcements.lifetime,
+                maxPeers: topology.announcements.maxPeers,
+                key: key,
+                acceptedFormats: [topology.announcements.format]
+            )
         }
     }
 
@@ -99,7 +106,9 @@ public struct TunnelRegistry: Sendable {
             self.rivalPodIPs = rivalPodIPs
         }
         /// The same conflict after the rival took the tunnel over.
-        var swapped: AddressConflict { AddressConflict(bondAddress: bondAddress, podIPs: rivalPodIPs, rivalPodIPs: podIPs) }
+        var swapped: AddressConflict {
+            AddressConflict(bondAddress: bondAddress, podIPs: rivalPodIPs, rivalPodIPs: podIPs)
+        }
         public var description: String {
             "\(bondAddress) claimed by pods \(podIPs.map(\.description).joined(separator: ",")) and \(rivalPodIPs.map(\.description).joined(separator: ","))"
         }
@@ -135,7 +144,8 @@ public struct TunnelRegistry: Sendable {
     /// Bond addresses that two pods have been claiming within the last `defaultLifetime`.
     public func conflicts(at now: Instant) -> [AddressConflict] {
         entries.compactMap { bond, e in
-            guard let rival = e.rival, e.rivalClaims >= Self.conflictClaims, now - e.rivalSeenAt < configuration.defaultLifetime
+            guard let rival = e.rival, e.rivalClaims >= Self.conflictClaims,
+                now - e.rivalSeenAt < configuration.defaultLifetime
             else { return nil }
             return AddressConflict(bondAddress: bond, podIPs: e.podIPs, rivalPodIPs: rival)
         }.sorted { $0.bondAddress < $1.bondAddress }
@@ -147,7 +157,8 @@ public struct TunnelRegistry: Sendable {
     public mutating func tick(at now: Instant) -> Step { Step(changed: expire(at: now)) }
 
     /// One UDP datagram received from `source` on `device`.
-    public mutating func announcement(from source: IPAddress, device: String, payload: [UInt8], at now: Instant) -> Step {
+    public mutating func announcement(from source: IPAddress, device: String, payload: [UInt8], at now: Instant) -> Step
+    {
         let expired = expire(at: now)
         switch admit(source: source, device: device, payload: payload) {
         case .failure(let reason):
@@ -171,7 +182,9 @@ public struct TunnelRegistry: Sendable {
         guard case .v6(let bond) = source, configuration.bondNetwork.contains(source) else {
             return .failure(.sourceOutsideBondNetwork)
         }
-        guard AddressPlan.apiserverIndex(ofAddressInBondNetwork: bond) != nil else { return .failure(.sourceNotApiserver) }
+        guard AddressPlan.apiserverIndex(ofAddressInBondNetwork: bond) != nil else {
+            return .failure(.sourceNotApiserver)
+        }
         let decoded: DecodedAnnouncement
         switch AnnouncementCodec.decode(payload, key: configuration.key?.bytes) {
         case .failure(let r): return .failure(r)
@@ -218,7 +231,9 @@ public struct TunnelRegistry: Sendable {
                 : min(.milliseconds(Int64(m.lifetimeMilliseconds)), configuration.maxLifetime)
         }
         let old = entries[bond]
-        if old == nil && entries.count >= configuration.maxPeers { return Step(changed: false, rejection: .overCapacity) }
+        if old == nil && entries.count >= configuration.maxPeers {
+            return Step(changed: false, rejection: .overCapacity)
+        }
         var entry = Entry(podIPs: podIPs, expiresAt: now + lifetime, lastSequence: sequence ?? old?.lastSequence)
         var conflict: AddressConflict?
         if var claim = old {
@@ -245,7 +260,9 @@ public struct TunnelRegistry: Sendable {
 
     /// Records a claim of `claimed` for an entry that routes to other pod IPs; returns the
     /// conflict when this claim is the one that makes it evident.
-    private func rivalClaim(_ e: inout Entry, _ claimed: [IPAddress], bond: IPv6Address, at now: Instant) -> AddressConflict? {
+    private func rivalClaim(_ e: inout Entry, _ claimed: [IPAddress], bond: IPv6Address, at now: Instant)
+        -> AddressConflict?
+    {
         if e.rival == claimed, now - e.rivalSeenAt < configuration.defaultLifetime {
             e.rivalClaims += 1
         } else {
@@ -253,7 +270,8 @@ public struct TunnelRegistry: Sendable {
             e.rivalClaims = 1
         }
         e.rivalSeenAt = now
-        return e.rivalClaims == Self.conflictClaims ? AddressConflict(bondAddress: bond, podIPs: e.podIPs, rivalPodIPs: claimed) : nil
+        return e.rivalClaims == Self.conflictClaims
+            ? AddressConflict(bondAddress: bond, podIPs: e.podIPs, rivalPodIPs: claimed) : nil
     }
 
     private mutating func expire(at now: Instant) -> Bool {

@@ -27,7 +27,9 @@ enum ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
-        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), strdup("LC_ALL=C"), nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = [
+            strdup("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), strdup("LC_ALL=C"), nil,
+        ]
         defer { for p in envp { free(p) } }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, path, &actions, nil, argv, envp)
@@ -37,8 +39,12 @@ enum ChildProcess {
         guard rc == 0 else {
             close(stdinPipe[1]); close(stdoutPipe[0]); close(stderrPipe[0])
             throw HAVPNError(
-                .missingKernelFeature, "cannot run \(path)", object: path, errno: rc,
-                errnoText: String(cString: strerror(rc)))
+                .missingKernelFeature,
+                "cannot run \(path)",
+                object: path,
+                errno: rc,
+                errnoText: String(cString: strerror(rc))
+            )
         }
         // Inputs are a few KiB at most, below the pipe's 64 KiB: writing all before reading cannot block
         // on a child that waits for us to read its output.
@@ -76,6 +82,11 @@ enum ChildProcess {
 
     private static func failure(_ path: String, _ what: String) -> HAVPNError {
         let code = errno
-        return HAVPNError(.io, "cannot run \(path): \(what) failed", errno: code, errnoText: String(cString: strerror(code)))
+        return HAVPNError(
+            .io,
+            "cannot run \(path): \(what) failed",
+            errno: code,
+            errnoText: String(cString: strerror(code))
+        )
     }
 }

@@ -16,7 +16,8 @@ public final class FirewallClient {
     /// the chains spawns iptables-legacy-save twice; while the tables' sizes are unchanged the
     /// cached reading is returned, for at most `fullObservationInterval` (a same-size edit, e.g.
     /// DROP replaced by ACCEPT, is caught then).
-    private var cachedObservation: (fingerprint: String, expected: Ruleset?, observed: ObservedRuleset, at: ContinuousClock.Instant)?
+    private var cachedObservation:
+        (fingerprint: String, expected: Ruleset?, observed: ObservedRuleset, at: ContinuousClock.Instant)?
     public var fullObservationInterval: Duration = .seconds(30)
 
     /// `netns`: a name under /run/netns or an absolute path (e.g. /proc/self/fd/N); nil for the
@@ -118,7 +119,8 @@ public final class FirewallClient {
                     .missingKernelFeature,
                     "no packet filter for havpn's rules: nftables (inet table with NAT) failed: \(nftablesError.message); "
                         + "iptables-legacy failed: \(error.message)",
-                    object: "filter.backend auto")
+                    object: "filter.backend auto"
+                )
             }
         }
     }

@@ -19,8 +19,12 @@ final class FirewallNamespace {
         guard fd >= 0 else {
             let code = errno
             throw HAVPNError(
-                code == EACCES || code == EPERM ? .permission : .netns, "cannot open network namespace",
-                object: "netns \(name)", errno: code, errnoText: String(cString: strerror(code)))
+                code == EACCES || code == EPERM ? .permission : .netns,
+                "cannot open network namespace",
+                object: "netns \(name)",
+                errno: code,
+                errnoText: String(cString: strerror(code))
+            )
         }
         self.fd = fd
         self.path = path
@@ -37,8 +41,12 @@ final class FirewallNamespace {
         guard setns(fd, Int32(CLONE_NEWNET)) == 0 else {
             let code = errno
             throw HAVPNError(
-                code == EPERM ? .permission : .netns, "cannot enter network namespace", object: "netns \(path)",
-                errno: code, errnoText: String(cString: strerror(code)))
+                code == EPERM ? .permission : .netns,
+                "cannot enter network namespace",
+                object: "netns \(path)",
+                errno: code,
+                errnoText: String(cString: strerror(code))
+            )
         }
         defer {
             // A thread left in the pod's namespace would act on the wrong pod later; not recoverable.

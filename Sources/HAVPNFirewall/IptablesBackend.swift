@@ -56,8 +56,10 @@ final class IptablesBackend {
             let result = try ChildProcess.run(try Self.tool(family.command), ["-w", "-t", "filter", "-S", "INPUT"])
             guard result.status == 0 else {
                 throw HAVPNError(
-                    .missingKernelFeature, "\(family.command) cannot use the filter table: \(firstLine(result))",
-                    object: family.command)
+                    .missingKernelFeature,
+                    "\(family.command) cannot use the filter table: \(firstLine(result))",
+                    object: family.command
+                )
             }
         }
     }
@@ -119,7 +121,10 @@ final class IptablesBackend {
             let result = try ChildProcess.run(try Self.tool(family.restore), ["-w", "--noflush"], input: document)
             guard result.status == 0 else {
                 throw HAVPNError(
-                    .kernel, "\(family.restore) refused havpn's chains: \(firstLine(result))", object: family.restore)
+                    .kernel,
+                    "\(family.restore) refused havpn's chains: \(firstLine(result))",
+                    object: family.restore
+                )
             }
         }
     }
@@ -233,7 +238,8 @@ final class IptablesBackend {
             guard words.count >= 2 else { continue }
             if let chain = byName[words[1]], placement(chain).table == table {
                 var id = comment(in: words) ?? "unowned-rule"
-                if let want = targets[id], let j = words.firstIndex(of: "-j"), j + 1 < words.count, words[j + 1] != want {
+                if let want = targets[id], let j = words.firstIndex(of: "-j"), j + 1 < words.count, words[j + 1] != want
+                {
                     id = "edited " + id
                 }
                 snapshot.chains[chain, default: []].append(id)
@@ -249,7 +255,9 @@ final class IptablesBackend {
     static func comment(in words: [String]) -> String? {
         guard let c = words.firstIndex(of: "--comment"), c + 1 < words.count else { return nil }
         var text = words[c + 1]
-        if text.hasPrefix("\"") && text.hasSuffix("\"") && text.count >= 2 { text = String(text.dropFirst().dropLast()) }
+        if text.hasPrefix("\"") && text.hasSuffix("\"") && text.count >= 2 {
+            text = String(text.dropFirst().dropLast())
+        }
         return text.hasPrefix("havpn:") ? text : nil
     }
 }

@@ -45,7 +45,9 @@ final class NftablesBackend {
             add chain inet havpn-probe p { type nat hook postrouting priority srcnat; policy accept; }
             add rule inet havpn-probe p oifname "havpn-probe" masquerade
             delete table inet havpn-probe
-            """, what: "create an inet table with a NAT chain")
+            """,
+            what: "create an inet table with a NAT chain"
+        )
     }
 
     /// Rule ids per chain of `inet havpn`; empty when the table does not exist.

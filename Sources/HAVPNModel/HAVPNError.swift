@@ -100,7 +100,10 @@ public struct HAVPNError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Values quoted into a message come from outside (a multi-line YAML scalar, a kernel string):
     /// line breaks and other control characters are escaped so the error stays one line.
     static func oneLine(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}" })
+        guard
+            text.unicodeScalars.contains(where: {
+                $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}"
+            })
         else { return text }
         var out = ""
         for scalar in text.unicodeScalars {

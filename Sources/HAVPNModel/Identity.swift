@@ -57,7 +57,8 @@ extension Identity {
                 guard plan.isInBondNetwork(a) else {
                     throw HAVPNError(
                         .invalidIdentity,
-                        "--bond-address \(a) is outside the bond network \(plan.bondNetwork)")
+                        "--bond-address \(a) is outside the bond network \(plan.bondNetwork)"
+                    )
                 }
                 guard let x = plan.apiserverIndex(ofBondAddress: a) else {
                     throw HAVPNError(
@@ -75,7 +76,8 @@ extension Identity {
             }
             throw HAVPNError(
                 .invalidIdentity,
-                "the apiserver role needs --index, --bond-address or POD_IP to choose its bond address")
+                "the apiserver role needs --index, --bond-address or POD_IP to choose its bond address"
+            )
         case .shoot, .server:
             if bondAddress != nil {
                 throw HAVPNError(.invalidIdentity, "--bond-address applies to the apiserver role only")
@@ -103,7 +105,9 @@ extension Identity {
         case .apiserver:
             guard AddressPlan.apiserverIndexRange.contains(index) else {
                 throw HAVPNError(
-                    .invalidIdentity, "\(source): apiserver index \(index) is outside 1...65535")
+                    .invalidIdentity,
+                    "\(source): apiserver index \(index) is outside 1...65535"
+                )
             }
         case .shoot:
             guard (0..<topology.shootClients).contains(index) else {
@@ -116,7 +120,8 @@ extension Identity {
             guard (0..<topology.servers).contains(index) else {
                 throw HAVPNError(
                     .invalidIdentity,
-                    "\(source): server index \(index) is outside 0..<\(topology.servers) (servers: \(topology.servers))")
+                    "\(source): server index \(index) is outside 0..<\(topology.servers) (servers: \(topology.servers))"
+                )
             }
         }
     }

@@ -58,7 +58,9 @@ enum PlainScalar {
             if bytes[1] == UInt8(ascii: "x") { return digits.allSatisfy(isHexDigit) }
         }
         var digits = bytes[...]
-        if let sign = digits.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") { digits = digits.dropFirst() }
+        if let sign = digits.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") {
+            digits = digits.dropFirst()
+        }
         return !digits.isEmpty && digits.allSatisfy(isDigit)
     }
 

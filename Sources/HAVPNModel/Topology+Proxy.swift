@@ -89,7 +89,10 @@ extension TopologyValidator {
         guard a == b || wildcards.contains(a) || wildcards.contains(b) else { return }
         let location = locations["proxy.port"] ?? locations["http.port"]
         throw HAVPNError(
-            .duplicate, "port \(proxy.port) on \(a) is already the HTTP endpoint's (http: \(b):\(topology.http.port))",
-            location: location, keyPath: "proxy.port")
+            .duplicate,
+            "port \(proxy.port) on \(a) is already the HTTP endpoint's (http: \(b):\(topology.http.port))",
+            location: location,
+            keyPath: "proxy.port"
+        )
     }
 }

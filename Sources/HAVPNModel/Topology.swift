@@ -173,7 +173,8 @@ public struct Topology: Hashable, Sendable {
         public var serverPort: Int = 1194
         /// Header the proxy routes on; `{i}` is replaced by the server index.
         public var proxyHeader: String = "X-Gardener-Destination"
-        public var proxyHeaderValue: String = "outbound|1194||vpn-seed-server-{i}.shoot--project--name.svc.cluster.local"
+        public var proxyHeaderValue: String =
+            "outbound|1194||vpn-seed-server-{i}.shoot--project--name.svc.cluster.local"
         public var keepalive: String = "10 30"
         /// Directory holding `ca.crt`, `ta.key` (tls-auth) and `<cn>.crt`/`<cn>.key` with cn =
         /// `server`, `vpn-seed-client` (apiserver role) or `vpn-shoot-client` (shoot role).

@@ -8,19 +8,25 @@ public enum TopologyDecoder {
     public static func decode(yaml: String, file: String) throws(HAVPNError) -> Topology {
         guard let document = try YAMLDocument.parse(yaml, file: file) else {
             throw HAVPNError(
-                .missingKey, "the document is empty; it needs at least \"apiVersion: \(Topology.apiVersion)\"",
-                location: SourceLocation(file: file, line: 1, column: 1))
+                .missingKey,
+                "the document is empty; it needs at least \"apiVersion: \(Topology.apiVersion)\"",
+                location: SourceLocation(file: file, line: 1, column: 1)
+            )
         }
         let cursor = YAMLCursor(document: document, index: document.root, path: "", file: file)
         if cursor.isNull {
             throw HAVPNError(
-                .missingKey, "the document is empty; it needs at least \"apiVersion: \(Topology.apiVersion)\"",
-                location: cursor.location)
+                .missingKey,
+                "the document is empty; it needs at least \"apiVersion: \(Topology.apiVersion)\"",
+                location: cursor.location
+            )
         }
         guard cursor.node.kind == .mapping else {
             throw HAVPNError(
-                .wrongType, "expected a mapping at the top level, got \(cursor.found)",
-                location: cursor.location)
+                .wrongType,
+                "expected a mapping at the top level, got \(cursor.found)",
+                location: cursor.location
+            )
         }
         var reader = TopologyReader()
         try reader.readDocument(cursor)

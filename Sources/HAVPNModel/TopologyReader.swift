@@ -24,7 +24,9 @@ struct TopologyReader {
         let versionText = try version.string()
         guard versionText == Topology.apiVersion else {
             throw version.error(
-                .unsupportedVersion, "\"\(versionText)\" is not supported; this havpn reads \(Topology.apiVersion)")
+                .unsupportedVersion,
+                "\"\(versionText)\" is not supported; this havpn reads \(Topology.apiVersion)"
+            )
         }
         for (key, value) in entries {
             note(value)
@@ -68,7 +70,9 @@ struct TopologyReader {
                 }
                 guard network.prefixLength == 96 else {
                     throw value.error(
-                        .invalidValue, "\(network) is a /\(network.prefixLength); the transport network must be a /96")
+                        .invalidValue,
+                        "\(network) is a /\(network.prefixLength); the transport network must be a /96"
+                    )
                 }
                 topology.transport.network = network
             default: break

@@ -39,9 +39,12 @@ struct TopologyValidator {
     private func validatePrimary() throws(HAVPNError) {
         guard let primary = topology.bond.primary, primary >= topology.servers else { return }
         throw error(
-            .outOfRange, "bond.primary", near: "servers",
+            .outOfRange,
+            "bond.primary",
+            near: "servers",
             "tap\(primary) does not exist: servers is \(topology.servers), so primary must be "
-                + "0...\(topology.servers - 1) or null")
+                + "0...\(topology.servers - 1) or null"
+        )
     }
 
     private var shootNetworks: [(path: String, value: IPNetwork)] {
@@ -59,9 +62,12 @@ struct TopologyValidator {
         for (path, network) in inFileOrder(shootNetworks) where !topology.ipFamilies.contains(network.family) {
             let isDefault = locations[path] == nil
             throw error(
-                .invalidValue, path, near: "ipFamilies",
+                .invalidValue,
+                path,
+                near: "ipFamilies",
                 "\(network)\(isDefault ? " (the default)" : "") is \(network.family.rawValue) "
-                    + "but ipFamilies is \(declared)")
+                    + "but ipFamilies is \(declared)"
+            )
         }
     }
 
@@ -78,7 +84,10 @@ struct TopologyValidator {
                     throw error(.duplicate, later.path, "\(later.value) is already listed as \(earlier.path)")
                 }
                 throw error(
-                    .overlap, later.path, "\(later.value) overlaps \(earlier.path) \(earlier.value)")
+                    .overlap,
+                    later.path,
+                    "\(later.value) overlaps \(earlier.path) \(earlier.value)"
+                )
             }
         }
     }
@@ -91,15 +100,19 @@ struct TopologyValidator {
         for (i, apiserver) in topology.apiservers.enumerated() {
             if let owner = indexOwners[apiserver.index] {
                 throw error(
-                    .duplicate, "apiservers[\(i)].index",
-                    "index \(apiserver.index) is already used by apiservers[\(owner)]")
+                    .duplicate,
+                    "apiservers[\(i)].index",
+                    "index \(apiserver.index) is already used by apiservers[\(owner)]"
+                )
             }
             indexOwners[apiserver.index] = i
             for (k, ip) in apiserver.podIPs.enumerated() {
                 if let owner = ipOwners.updateValue((i, k), forKey: ip) {
                     throw error(
-                        .duplicate, "apiservers[\(i)].podIPs[\(k)]",
-                        "\(ip) is already listed as apiservers[\(owner.apiserver)].podIPs[\(owner.podIP)]")
+                        .duplicate,
+                        "apiservers[\(i)].podIPs[\(k)]",
+                        "\(ip) is already listed as apiservers[\(owner.apiserver)].podIPs[\(owner.podIP)]"
+                    )
                 }
             }
         }
@@ -112,26 +125,35 @@ struct TopologyValidator {
         let window = timings.probeInterval * timings.unhealthyThreshold
         if timings.probeTimeout > window {
             throw error(
-                .invalidValue, "timings.probeTimeout", near: "timings",
+                .invalidValue,
+                "timings.probeTimeout",
+                near: "timings",
                 "\(DurationText.format(timings.probeTimeout)) exceeds probeInterval × unhealthyThreshold "
-                    + "(\(DurationText.format(window)))")
+                    + "(\(DurationText.format(window)))"
+            )
         }
         let announcements = topology.announcements
         // A peer must outlive the gap between two announcements, or it flaps between every pair of them.
         if announcements.lifetime <= announcements.interval {
             throw error(
-                .invalidValue, "announcements.lifetime", near: "announcements.interval",
+                .invalidValue,
+                "announcements.lifetime",
+                near: "announcements.interval",
                 "\(DurationText.format(announcements.lifetime)) must be longer than announcements.interval "
-                    + "(\(DurationText.format(announcements.interval)))")
+                    + "(\(DurationText.format(announcements.interval)))"
+            )
         }
         // vpn2's path-controller pings every client and then announces, in one cycle: while one shoot
         // client is dead the cycle takes 10-12 s, so a peer announcing in vpn2's format may be silent that
         // long. Two such gaps plus a lost datagram must fit, or its tunnel flaps (47 % present at 5 s).
         if announcements.format == .vpn2 && announcements.lifetime < Self.minimumVPN2Lifetime {
             throw error(
-                .invalidValue, "announcements.lifetime", near: "announcements",
+                .invalidValue,
+                "announcements.lifetime",
+                near: "announcements",
                 "\(DurationText.format(announcements.lifetime)) is shorter than \(DurationText.format(Self.minimumVPN2Lifetime)), "
-                    + "which vpn2 senders need (they announce only every 10-12 s while a shoot client is dead)")
+                    + "which vpn2 senders need (they announce only every 10-12 s while a shoot client is dead)"
+            )
         }
     }
 

@@ -105,10 +105,22 @@ struct YAMLCursor {
             guard allowedKeys.contains(key) else {
                 let allowed = allowedKeys.joined(separator: ", ")
                 throw child(key, keyCursor.index).error(
-                    .unknownKey, "unknown key \"\(key)\"; allowed keys: \(allowed)")
+                    .unknownKey,
+                    "unknown key \"\(key)\"; allowed keys: \(allowed)"
+                )
             }
             entries.append(
-                (key, YAMLCursor(document: document, index: pairs[keyIndex + 1], file: file, parentPath: path, step: .key(key))))
+                (
+                    key,
+                    YAMLCursor(
+                        document: document,
+                        index: pairs[keyIndex + 1],
+                        file: file,
+                        parentPath: path,
+                        step: .key(key)
+                    )
+                )
+            )
         }
         return entries
     }

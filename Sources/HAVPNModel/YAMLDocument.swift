@@ -44,8 +44,10 @@ final class YAMLDocument {
         let byteCount = yaml.utf8.count
         guard byteCount <= maximumBytes else {
             throw HAVPNError(
-                .yamlSyntax, "the file is \(byteCount) bytes; a topology file is at most \(maximumBytes) bytes",
-                location: SourceLocation(file: file, line: 1, column: 1))
+                .yamlSyntax,
+                "the file is \(byteCount) bytes; a topology file is at most \(maximumBytes) bytes",
+                location: SourceLocation(file: file, line: 1, column: 1)
+            )
         }
         var text = yaml
         let result = text.withUTF8 { bytes in
@@ -113,16 +115,22 @@ private struct YAMLTreeBuilder {
                 documents += 1
                 guard documents == 1 else {
                     throw HAVPNError(
-                        .yamlSyntax, "found a second YAML document; a topology file holds exactly one",
-                        location: at(mark))
+                        .yamlSyntax,
+                        "found a second YAML document; a topology file holds exactly one",
+                        location: at(mark)
+                    )
                 }
             case YAML_SCALAR_EVENT:
                 let scalar = event.data.scalar
                 let tag = try checkedTag(scalar.tag, allowed: "tag:yaml.org,2002:str", mark)
                 let node = YAMLDocument.Node(
-                    kind: .scalar, line: Int(mark.line) + 1, column: Int(mark.column) + 1,
+                    kind: .scalar,
+                    line: Int(mark.line) + 1,
+                    column: Int(mark.column) + 1,
                     text: string(scalar.value, count: scalar.length),
-                    isPlain: scalar.style == YAML_PLAIN_SCALAR_STYLE && tag == nil, children: 0..<0)
+                    isPlain: scalar.style == YAML_PLAIN_SCALAR_STYLE && tag == nil,
+                    children: 0..<0
+                )
                 try add(node, expansion: 1, anchor: optionalString(scalar.anchor), mark)
             case YAML_ALIAS_EVENT:
                 let name = optionalString(event.data.alias.anchor) ?? ""
@@ -134,7 +142,8 @@ private struct YAMLTreeBuilder {
                     throw HAVPNError(
                         .yamlSyntax,
                         "aliases expand to more than \(YAMLDocument.maximumAliasExpansion) nodes; write the values out",
-                        location: at(mark))
+                        location: at(mark)
+                    )
                 }
                 try attach(target, expansion: expansion[target], mark)
             case YAML_SEQUENCE_START_EVENT:
@@ -161,22 +170,36 @@ private struct YAMLTreeBuilder {
     // MARK: - Tree
 
     private mutating func open(
-        _ kind: YAMLDocument.Node.Kind, anchor: String?, _ mark: yaml_mark_t
+        _ kind: YAMLDocument.Node.Kind,
+        anchor: String?,
+        _ mark: yaml_mark_t
     ) throws(HAVPNError) {
         guard stack.count < YAMLDocument.maximumDepth else {
             throw HAVPNError(
-                .yamlSyntax, "nesting is deeper than \(YAMLDocument.maximumDepth) levels", location: at(mark))
+                .yamlSyntax,
+                "nesting is deeper than \(YAMLDocument.maximumDepth) levels",
+                location: at(mark)
+            )
         }
         nodes.append(
             YAMLDocument.Node(
-                kind: kind, line: Int(mark.line) + 1, column: Int(mark.column) + 1, text: "", isPlain: false,
-                children: 0..<0))
+                kind: kind,
+                line: Int(mark.line) + 1,
+                column: Int(mark.column) + 1,
+                text: "",
+                isPlain: false,
+                children: 0..<0
+            )
+        )
         expansion.append(1)
         stack.append(OpenCollection(node: nodes.count - 1, anchor: anchor))
     }
 
     private mutating func add(
-        _ node: YAMLDocument.Node, expansion size: Int, anchor: String?, _ mark: yaml_mark_t
+        _ node: YAMLDocument.Node,
+        expansion size: Int,
+        anchor: String?,
+        _ mark: yaml_mark_t
     ) throws(HAVPNError) {
         nodes.append(node)
         expansion.append(size)
@@ -204,8 +227,10 @@ private struct YAMLTreeBuilder {
             let key = nodes[index].text
             if let first = stack[top].keys[key] {
                 throw HAVPNError(
-                    .duplicate, "key \"\(key)\" appears more than once in this mapping (this is the first)",
-                    location: at(line: nodes[first].line, column: nodes[first].column))
+                    .duplicate,
+                    "key \"\(key)\" appears more than once in this mapping (this is the first)",
+                    location: at(line: nodes[first].line, column: nodes[first].column)
+                )
             }
             stack[top].keys[key] = index
         }
@@ -217,14 +242,17 @@ private struct YAMLTreeBuilder {
     /// Explicit tags are refused except the one that agrees with the node (`!!str` on a scalar) and the
     /// non-specific `!`: havpn types values by their key, and a tag would be a second, conflicting answer.
     private func checkedTag(
-        _ tag: UnsafeMutablePointer<yaml_char_t>?, allowed: String, _ mark: yaml_mark_t
+        _ tag: UnsafeMutablePointer<yaml_char_t>?,
+        allowed: String,
+        _ mark: yaml_mark_t
     ) throws(HAVPNError) -> String? {
         guard let tag = optionalString(tag) else { return nil }
         guard tag == allowed || tag == "!" else {
             throw HAVPNError(
                 .yamlSyntax,
                 "the tag \"\(tag)\" is not supported; havpn types each value by its key (quote a value to keep it a string)",
-                location: at(mark))
+                location: at(mark)
+            )
         }
         return tag
     }

@@ -151,8 +151,10 @@ final class ActionExecutor {
         case .bondPrimary(nil):
             // IFLA_BOND_PRIMARY is an ifindex and 0 is rejected: netlink cannot clear it.
             throw HAVPNError(
-                .kernel, "a bond's primary cannot be cleared over netlink; recreate the bond",
-                object: "link \(name)")
+                .kernel,
+                "a bond's primary cannot be cleared over netlink; recreate the bond",
+                object: "link \(name)"
+            )
         case .tunnelEndpoints(let tunnel):
             queue(index) { LinkRequests.setTunnelEndpoints(&$0, name: name, tunnel: tunnel) }
         case .adopt:
@@ -176,8 +178,12 @@ final class ActionExecutor {
         try flush()
         if let index = try links.index(of: name, socket: socket) { return index }
         throw HAVPNError(
-            .kernel, "\(why) \(name) does not exist", object: action.kernelObject,
-            errno: ENODEV, errnoText: KernelErrors.text(ENODEV))
+            .kernel,
+            "\(why) \(name) does not exist",
+            object: action.kernelObject,
+            errno: ENODEV,
+            errnoText: KernelErrors.text(ENODEV)
+        )
     }
 
     private var report = ApplyReport()
@@ -223,17 +229,59 @@ final class ActionExecutor {
         switch action {
         case .createLink(let spec):
             return KernelErrors.linkCreation(
-                ack.errno, kind: spec.kind.kindName, object: object, kernelMessage: ack.kernelMessage)
-        case .deleteLink: return KernelErrors.error(ack.errno, "cannot delete link", object: object, kernelMessage: ack.kernelMessage)
+                ack.errno,
+                kind: spec.kind.kindName,
+                object: object,
+                kernelMessage: ack.kernelMessage
+            )
+        case .deleteLink:
+            return KernelErrors.error(ack.errno, "cannot delete link", object: object, kernelMessage: ack.kernelMessage)
         case .setLink(_, let change, _):
-            return KernelErrors.error(ack.errno, "cannot change link (\(change))", object: object, kernelMessage: ack.kernelMessage)
-        case .addAddress: return KernelErrors.error(ack.errno, "cannot add address", object: object, kernelMessage: ack.kernelMessage)
-        case .deleteAddress: return KernelErrors.error(ack.errno, "cannot delete address", object: object, kernelMessage: ack.kernelMessage)
-        case .addRoute: return KernelErrors.error(ack.errno, "cannot add route", object: object, kernelMessage: ack.kernelMessage)
-        case .replaceRoute: return KernelErrors.error(ack.errno, "cannot replace route", object: object, kernelMessage: ack.kernelMessage)
-        case .deleteRoute: return KernelErrors.error(ack.errno, "cannot delete route", object: object, kernelMessage: ack.kernelMessage)
-        case .setSysctl: return KernelErrors.error(ack.errno, "cannot write sysctl", object: object, kernelMessage: ack.kernelMessage)
-        case .setRulesetChain: return KernelErrors.error(ack.errno, "cannot change ruleset", object: object, kernelMessage: ack.kernelMessage)
+            return KernelErrors.error(
+                ack.errno,
+                "cannot change link (\(change))",
+                object: object,
+                kernelMessage: ack.kernelMessage
+            )
+        case .addAddress:
+            return KernelErrors.error(ack.errno, "cannot add address", object: object, kernelMessage: ack.kernelMessage)
+        case .deleteAddress:
+            return KernelErrors.error(
+                ack.errno,
+                "cannot delete address",
+                object: object,
+                kernelMessage: ack.kernelMessage
+            )
+        case .addRoute:
+            return KernelErrors.error(ack.errno, "cannot add route", object: object, kernelMessage: ack.kernelMessage)
+        case .replaceRoute:
+            return KernelErrors.error(
+                ack.errno,
+                "cannot replace route",
+                object: object,
+                kernelMessage: ack.kernelMessage
+            )
+        case .deleteRoute:
+            return KernelErrors.error(
+                ack.errno,
+                "cannot delete route",
+                object: object,
+                kernelMessage: ack.kernelMessage
+            )
+        case .setSysctl:
+            return KernelErrors.error(
+                ack.errno,
+                "cannot write sysctl",
+                object: object,
+                kernelMessage: ack.kernelMessage
+            )
+        case .setRulesetChain:
+            return KernelErrors.error(
+                ack.errno,
+                "cannot change ruleset",
+                object: object,
+                kernelMessage: ack.kernelMessage
+            )
         }
     }
 }

@@ -28,7 +28,10 @@ enum AddressDecoder {
         guard message.type == Int(RTM_NEWADDR), let header = message.familyHeader(ifaddrmsg.self),
             let device = devices[Int32(bitPattern: header.ifa_index)],
             let attributes = message.attributes(
-                after: ifaddrmsg.self, maxType: HAVPN_IFA_MAX, policy: havpn_address_policy())
+                after: ifaddrmsg.self,
+                maxType: HAVPN_IFA_MAX,
+                policy: havpn_address_policy()
+            )
         else { return nil }
         // IFA_FLAGS carries the full 32-bit flags; ifa_flags only the low 8.
         let flags = attributes.u32(Int(IFA_FLAGS)) ?? UInt32(header.ifa_flags)
@@ -37,8 +40,11 @@ enum AddressDecoder {
         guard let ip = (attributes.raw(Int(IFA_LOCAL)) ?? attributes.raw(Int(IFA_ADDRESS))).flatMap(ipAddress)
         else { return nil }
         let spec = AddressSpec(
-            device: device, address: ip, prefixLength: Int(header.ifa_prefixlen),
-            nodad: flags & UInt32(IFA_F_NODAD) != 0)
+            device: device,
+            address: ip,
+            prefixLength: Int(header.ifa_prefixlen),
+            nodad: flags & UInt32(IFA_F_NODAD) != 0
+        )
         return ObservedAddress(spec: spec, owned: proto == havpnRouteProtocol)
     }
 }
@@ -70,7 +76,8 @@ enum RouteDecoder {
         let spec = RouteSpec(
             destination: IPNetwork(address: network, prefixLength: prefix),
             device: oif.flatMap { names[$0] } ?? "",
-            metric: metric)
+            metric: metric
+        )
         return ObservedRoute(spec: spec, routeProtocol: header.rtm_protocol)
     }
 }

@@ -7,7 +7,9 @@ import HAVPNPlanner
 /// rtnl_addr does not know in 3.7, is added with `nla_put_u8`.
 enum AddressRequests {
     private static func build(
-        _ batch: inout NetlinkBatch, _ spec: AddressSpec, index: Int32,
+        _ batch: inout NetlinkBatch,
+        _ spec: AddressSpec,
+        index: Int32,
         _ request: (OpaquePointer, UnsafeMutablePointer<OpaquePointer?>) -> Int32
     ) {
         guard let address = rtnl_addr_alloc() else { fatalError("rtnl_addr_alloc: out of memory") }
@@ -42,7 +44,10 @@ enum AddressRequests {
 /// unicast, one device-only nexthop, havpn's protocol.
 enum RouteRequests {
     private static func build(
-        _ batch: inout NetlinkBatch, _ spec: RouteSpec, oif: Int32, scope: UInt8,
+        _ batch: inout NetlinkBatch,
+        _ spec: RouteSpec,
+        oif: Int32,
+        scope: UInt8,
         _ request: (OpaquePointer, UnsafeMutablePointer<OpaquePointer?>) -> Int32
     ) {
         guard let route = rtnl_route_alloc(), let nexthop = rtnl_route_nh_alloc() else {
@@ -52,7 +57,9 @@ enum RouteRequests {
         let family = spec.destination.family == .ipv4 ? AF_INET : AF_INET6
         // A /0 goes without RTA_DST (what `ip route add default` sends): an empty address.
         let bytes = spec.destination.prefixLength > 0 ? spec.destination.address.bytes : []
-        guard let destination = nl_addr_build(family, bytes, bytes.count) else { fatalError("nl_addr_build: out of memory") }
+        guard let destination = nl_addr_build(family, bytes, bytes.count) else {
+            fatalError("nl_addr_build: out of memory")
+        }
         defer { nl_addr_put(destination) }
         nl_addr_set_prefixlen(destination, Int32(spec.destination.prefixLength))
         _ = rtnl_route_set_family(route, UInt8(family))

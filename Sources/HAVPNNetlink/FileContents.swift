@@ -27,14 +27,24 @@ public enum FileContents {
             }
             bytes += chunk[0..<n]
             guard bytes.count <= limit else {
-                throw HAVPNError(.invalidValue, "the \(what) is larger than \(limit) bytes", keyPath: keyPath, object: path)
+                throw HAVPNError(
+                    .invalidValue,
+                    "the \(what) is larger than \(limit) bytes",
+                    keyPath: keyPath,
+                    object: path
+                )
             }
         }
     }
 
     static func failure(_ code: Int32, path: String, what: String, keyPath: String?) -> HAVPNError {
         HAVPNError(
-            .fileUnreadable, "cannot read the \(what)", keyPath: keyPath, object: path, errno: code,
-            errnoText: String(cString: strerror(code)))
+            .fileUnreadable,
+            "cannot read the \(what)",
+            keyPath: keyPath,
+            object: path,
+            errno: code,
+            errnoText: String(cString: strerror(code))
+        )
     }
 }

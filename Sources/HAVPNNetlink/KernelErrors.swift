@@ -9,7 +9,10 @@ enum KernelErrors {
     /// A failed system call or netlink request about `object` (e.g. `link bond0`).
     /// `kernelMessage` is the kernel's extended-ack text, when it gave one.
     static func error(
-        _ code: Int32, _ what: String, object: String?, kernelMessage: String? = nil
+        _ code: Int32,
+        _ what: String,
+        object: String?,
+        kernelMessage: String? = nil
     ) -> HAVPNError {
         var message = what
         if let kernelMessage, !kernelMessage.isEmpty { message += ": \(kernelMessage)" }
@@ -24,13 +27,19 @@ enum KernelErrors {
     /// Creating a link of a kind the kernel does not know (module missing and not autoloadable)
     /// fails with EOPNOTSUPP ("Unknown device type"); say which module is missing.
     static func linkCreation(
-        _ code: Int32, kind: String, object: String, kernelMessage: String?
+        _ code: Int32,
+        kind: String,
+        object: String,
+        kernelMessage: String?
     ) -> HAVPNError {
         if code == EOPNOTSUPP, let module = kernelModule(forLinkKind: kind) {
             return HAVPNError(
                 .missingKernelFeature,
                 "the kernel cannot create \(kind) links; load the \(module) module",
-                object: object, errno: code, errnoText: text(code))
+                object: object,
+                errno: code,
+                errnoText: text(code)
+            )
         }
         return error(code, "cannot create \(kind) link", object: object, kernelMessage: kernelMessage)
     }

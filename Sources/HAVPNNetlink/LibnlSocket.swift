@@ -19,7 +19,13 @@ final class LibnlSocket: @unchecked Sendable {
     /// - groups: rtnetlink multicast groups to join (`nl_socket_add_membership`).
     init(receiveBuffer: Int32, sendBuffer: Int32, groups: [Int32] = [], what: String) throws(HAVPNError) {
         guard let handle = nl_socket_alloc() else {
-            throw HAVPNError(.io, "cannot allocate a libnl socket", object: what, errno: ENOMEM, errnoText: KernelErrors.text(ENOMEM))
+            throw HAVPNError(
+                .io,
+                "cannot allocate a libnl socket",
+                object: what,
+                errno: ENOMEM,
+                errnoText: KernelErrors.text(ENOMEM)
+            )
         }
         self.handle = handle
         // havpn matches replies by its own sequence numbers and asks for acks itself.

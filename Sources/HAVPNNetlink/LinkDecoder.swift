@@ -43,7 +43,10 @@ enum LinkDecoder {
     static func decode(_ message: NetlinkMessage) -> LinkRecord? {
         guard message.type == Int(RTM_NEWLINK), let header = message.familyHeader(ifinfomsg.self),
             let attributes = message.attributes(
-                after: ifinfomsg.self, maxType: HAVPN_IFLA_MAX, policy: havpn_link_policy())
+                after: ifinfomsg.self,
+                maxType: HAVPN_IFLA_MAX,
+                policy: havpn_link_policy()
+            )
         else { return nil }
         var link = LinkRecord(index: header.ifi_index, flags: header.ifi_flags, hardwareType: header.ifi_type)
         link.name = attributes.string(Int(IFLA_IFNAME)) ?? ""
@@ -51,8 +54,10 @@ enum LinkDecoder {
         link.masterIndex = attributes.u32(Int(IFLA_MASTER)).map { Int32(bitPattern: $0) }
         link.alias = attributes.string(Int(IFLA_IFALIAS))
         if let info = attributes.nested(
-            Int(IFLA_LINKINFO), maxType: HAVPN_IFLA_INFO_MAX, policy: havpn_link_info_policy())
-        {
+            Int(IFLA_LINKINFO),
+            maxType: HAVPN_IFLA_INFO_MAX,
+            policy: havpn_link_info_policy()
+        ) {
             decodeLinkInfo(info, into: &link)
         }
         return link
@@ -63,7 +68,9 @@ enum LinkDecoder {
         let data = Int(IFLA_INFO_DATA)
         switch link.kind {
         case "bond":
-            guard let bond = info.nested(data, maxType: HAVPN_IFLA_BOND_MAX, policy: havpn_bond_policy()) else { return }
+            guard let bond = info.nested(data, maxType: HAVPN_IFLA_BOND_MAX, policy: havpn_bond_policy()) else {
+                return
+            }
             link.bond.mode = bond.u8(Int(IFLA_BOND_MODE))
             link.bond.miimon = bond.u32(Int(IFLA_BOND_MIIMON))
             link.bond.failOverMAC = bond.u8(Int(IFLA_BOND_FAIL_OVER_MAC))
@@ -92,7 +99,8 @@ enum LinkDecoder {
             kind: kind(of: link, names: names),
             master: link.masterIndex.flatMap { names[$0] },
             mtu: link.mtu,
-            up: link.flags & UInt32(IFF_UP.rawValue) != 0)
+            up: link.flags & UInt32(IFF_UP.rawValue) != 0
+        )
         return ObservedLink(spec: spec, owned: link.alias == havpnLinkAlias)
     }
 
@@ -114,7 +122,9 @@ enum LinkDecoder {
                     failOverMAC: failOverMAC,
                     useCarrier: (bond.useCarrier ?? 1) != 0,
                     primary: bond.primaryIndex.flatMap { names[$0] },
-                    numPeerNotif: Int(bond.numPeerNotif ?? 1)))
+                    numPeerNotif: Int(bond.numPeerNotif ?? 1)
+                )
+            )
         case "ip6tnl":
             let tunnel = link.tunnel
             guard tunnel.proto == 0, (tunnel.flags ?? 0) & UInt32(IP6_TNL_F_IGN_ENCAP_LIMIT) != 0,

@@ -36,7 +36,12 @@ final class LinkIndex {
         }
         if let ack = acks.first, ack.errno != 0 {
             if ack.errno == ENODEV { return nil }
-            throw KernelErrors.error(ack.errno, "cannot look up link", object: "link \(name)", kernelMessage: ack.kernelMessage)
+            throw KernelErrors.error(
+                ack.errno,
+                "cannot look up link",
+                object: "link \(name)",
+                kernelMessage: ack.kernelMessage
+            )
         }
         guard let found else { return nil }
         byName[name] = found.index
@@ -53,7 +58,10 @@ final class LinkIndex {
 
 /// Runs a dump until the kernel reports it consistent (at most 5 tries), mapping every message.
 func dumpConsistently<Header: BitwiseCopyable, Item>(
-    _ socket: NetlinkSocket, _ type: Int, header: Header, _ transform: (NetlinkMessage) -> Item?
+    _ socket: NetlinkSocket,
+    _ type: Int,
+    header: Header,
+    _ transform: (NetlinkMessage) -> Item?
 ) throws(HAVPNError) -> [Item] {
     var items: [Item] = []
     for _ in 0..<5 {

@@ -24,7 +24,11 @@ enum LinkRequests {
     /// slaves are attached. `primaryIndex` is the primary slave's ifindex: the kernel takes
     /// IFLA_BOND_PRIMARY as an ifindex and remembers the name until that link is enslaved.
     static func createBond(
-        _ batch: inout NetlinkBatch, name: String, bond: BondSpec, primaryIndex: Int32?, mtu: Int?
+        _ batch: inout NetlinkBatch,
+        name: String,
+        bond: BondSpec,
+        primaryIndex: Int32?,
+        mtu: Int?
     ) {
         batch.beginMessage(type: Int(RTM_NEWLINK), flags: Int32(NLM_F_CREATE | NLM_F_EXCL))
         batch.appendFixed(header())
@@ -61,7 +65,11 @@ enum LinkRequests {
     }
 
     private static func putTunnel(
-        _ batch: inout NetlinkBatch, name: String, tunnel: TunnelSpec, mtu: Int?, flags: Int32
+        _ batch: inout NetlinkBatch,
+        name: String,
+        tunnel: TunnelSpec,
+        mtu: Int?,
+        flags: Int32
     ) {
         guard let link = rtnl_link_ip6_tnl_alloc() else { fatalError("rtnl_link_ip6_tnl_alloc: out of memory") }
         defer { rtnl_link_put(link) }

@@ -42,7 +42,12 @@ public final class NetlinkEventMonitor: Sendable {
     /// kernel drops them and the monitor reports `.overflow`.
     public convenience init(netns: String?, tapPrefix: String, receiveBuffer: Int32 = 4 << 20) throws(HAVPNError) {
         let socket = try NetworkNamespace.run(in: netns) { () throws(HAVPNError) in
-            try LibnlSocket(receiveBuffer: receiveBuffer, sendBuffer: 32 * 1024, groups: Self.groups, what: "rtnetlink monitor")
+            try LibnlSocket(
+                receiveBuffer: receiveBuffer,
+                sendBuffer: 32 * 1024,
+                groups: Self.groups,
+                what: "rtnetlink monitor"
+            )
         }
         self.init(socket: socket, tapPrefix: tapPrefix)
     }
@@ -51,7 +56,12 @@ public final class NetlinkEventMonitor: Sendable {
     package convenience init(netnsFD: Int32, tapPrefix: String, receiveBuffer: Int32 = 4 << 20) throws(HAVPNError) {
         let namespace = try NetworkNamespace(duplicating: netnsFD, name: "fd")
         let socket = try namespace.withEntered { () throws(HAVPNError) in
-            try LibnlSocket(receiveBuffer: receiveBuffer, sendBuffer: 32 * 1024, groups: Self.groups, what: "rtnetlink monitor")
+            try LibnlSocket(
+                receiveBuffer: receiveBuffer,
+                sendBuffer: 32 * 1024,
+                groups: Self.groups,
+                what: "rtnetlink monitor"
+            )
         }
         self.init(socket: socket, tapPrefix: tapPrefix)
     }
@@ -74,7 +84,9 @@ public final class NetlinkEventMonitor: Sendable {
                 switch socket.receive() {
                 case .datagram(let buffer, let count):
                     var events: [KernelEvent] = []
-                    NetlinkParse.forEachMessage(in: buffer, count: count) { events += Self.classify($0, tapPrefix: tapPrefix) }
+                    NetlinkParse.forEachMessage(in: buffer, count: count) {
+                        events += Self.classify($0, tapPrefix: tapPrefix)
+                    }
                     free(buffer)
                     if closed.load(ordering: .acquiring) { return }
                     for event in events { handler(event) }
@@ -111,7 +123,9 @@ public final class NetlinkEventMonitor: Sendable {
         case Int(RTM_NEWADDR), Int(RTM_DELADDR):
             return [.address]
         case Int(RTM_NEWROUTE), Int(RTM_DELROUTE):
-            guard let route = message.familyHeader(rtmsg.self), route.rtm_protocol == havpnRouteProtocol else { return [] }
+            guard let route = message.familyHeader(rtmsg.self), route.rtm_protocol == havpnRouteProtocol else {
+                return []
+            }
             return [.ownedRoute]
         default:
             return []
@@ -133,11 +147,14 @@ func startThread(_ body: @escaping @Sendable () -> Void) {
     let context = Unmanaged.passRetained(Body(body)).toOpaque()
     var thread = pthread_t()
     let result = pthread_create(
-        &thread, nil,
+        &thread,
+        nil,
         { context in
             Unmanaged<Body>.fromOpaque(context!).takeRetainedValue().run()
             return nil
-        }, context)
+        },
+        context
+    )
     precondition(result == 0, "pthread_create failed: \(result)")
     pthread_detach(thread)
 }

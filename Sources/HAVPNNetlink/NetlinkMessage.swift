@@ -31,7 +31,9 @@ struct NetlinkBatch {
     /// Starts a request; a request asks for an acknowledgement unless it is a dump.
     mutating func beginMessage(type: Int, flags: Int32, acknowledge: Bool = true) {
         precondition(openMessage == nil, "previous netlink message not finished")
-        guard let message = nlmsg_alloc_size(Self.messageCapacity) else { fatalError("nlmsg_alloc_size: out of memory") }
+        guard let message = nlmsg_alloc_size(Self.messageCapacity) else {
+            fatalError("nlmsg_alloc_size: out of memory")
+        }
         let allFlags = Int32(NLM_F_REQUEST) | (acknowledge ? Int32(NLM_F_ACK) : 0) | flags
         let sequence = firstSequence &+ UInt32(messageOffsets.count)
         guard nlmsg_put(message, 0, sequence, Int32(type), 0, allFlags) != nil else {
@@ -76,7 +78,9 @@ struct NetlinkBatch {
         check(result, "family header")
     }
 
-    mutating func put(_ type: Int, u8 value: UInt8) { check(nla_put_u8(current, Int32(type), value), "attribute \(type)") }
+    mutating func put(_ type: Int, u8 value: UInt8) {
+        check(nla_put_u8(current, Int32(type), value), "attribute \(type)")
+    }
 
     mutating func put(_ type: Int, u32 value: UInt32) {
         check(nla_put_u32(current, Int32(type), value), "attribute \(type)")
@@ -187,7 +191,8 @@ enum NetlinkParse {
     /// Calls `body` for every complete message in `buffer` (one datagram from the kernel), walking
     /// it with libnl's `nlmsg_ok` / `nlmsg_next`. `buffer` must be 4-byte aligned.
     static func forEachMessage<E: Error>(
-        in buffer: UnsafeMutableRawPointer, count: Int,
+        in buffer: UnsafeMutableRawPointer,
+        count: Int,
         _ body: (NetlinkMessage) throws(E) -> Void
     ) throws(E) {
         var remaining = Int32(clamping: count)

@@ -90,7 +90,9 @@ final class NetlinkSocket {
     /// `body` for each. Returns false when the kernel flagged the dump as interrupted by a
     /// concurrent change (NLM_F_DUMP_INTR); the caller then starts over.
     func dump<Header: BitwiseCopyable>(
-        _ type: Int, header: Header, _ body: (NetlinkMessage) -> Void
+        _ type: Int,
+        header: Header,
+        _ body: (NetlinkMessage) -> Void
     ) throws(HAVPNError) -> Bool {
         var request = makeBatch()
         request.beginMessage(type: type, flags: Int32(NLM_F_DUMP), acknowledge: false)
@@ -122,7 +124,9 @@ final class NetlinkSocket {
 
     private func send(_ bytes: [UInt8], _ range: Range<Int>) throws(HAVPNError) {
         let failure = bytes.withUnsafeBytes { all -> HAVPNError? in
-            do throws(HAVPNError) { try socket.send(all.baseAddress! + range.lowerBound, count: range.count) } catch { return error }
+            do throws(HAVPNError) { try socket.send(all.baseAddress! + range.lowerBound, count: range.count) } catch {
+                return error
+            }
             return nil
         }
         if let failure { throw failure }
@@ -158,12 +162,16 @@ final class NetlinkSocket {
             // The echoed length is the sender's word: an offset outside this message (found by
             // fuzzing: a length near 2^32 trapped the conversion) means there is no text to read.
             let total = Int(message.header.pointee.nlmsg_len)
-            let length = (MemoryLayout<nlmsgerr>.size...total).contains(offset)
+            let length =
+                (MemoryLayout<nlmsgerr>.size...total).contains(offset)
                 ? Int(nlmsg_attrlen(message.header, Int32(offset))) : 0
             if length > 0, let start = nlmsg_attrdata(message.header, Int32(offset)),
                 let attributes = NetlinkAttributes(
-                    stream: start, length: length,
-                    maxType: HAVPN_NLMSGERR_ATTR_MAX, policy: havpn_ack_policy())
+                    stream: start,
+                    length: length,
+                    maxType: HAVPN_NLMSGERR_ATTR_MAX,
+                    policy: havpn_ack_policy()
+                )
             {
                 text = attributes.string(Int(NLMSGERR_ATTR_MSG.rawValue))
             }

@@ -21,8 +21,11 @@ public final class NetworkNamespace {
             let code = KernelErrors.current
             throw HAVPNError(
                 code == EACCES || code == EPERM ? .permission : .netns,
-                "cannot open network namespace", object: "netns \(name)",
-                errno: code, errnoText: KernelErrors.text(code))
+                "cannot open network namespace",
+                object: "netns \(name)",
+                errno: code,
+                errnoText: KernelErrors.text(code)
+            )
         }
         self.fd = fd
         self.name = name
@@ -34,8 +37,12 @@ public final class NetworkNamespace {
         guard copy >= 0 else {
             let code = KernelErrors.current
             throw HAVPNError(
-                .netns, "cannot duplicate network namespace fd", object: "netns \(name)",
-                errno: code, errnoText: KernelErrors.text(code))
+                .netns,
+                "cannot duplicate network namespace fd",
+                object: "netns \(name)",
+                errno: code,
+                errnoText: KernelErrors.text(code)
+            )
         }
         self.fd = copy
         self.name = name
@@ -50,15 +57,23 @@ public final class NetworkNamespace {
         guard original >= 0 else {
             let code = KernelErrors.current
             throw HAVPNError(
-                .netns, "cannot open the thread's own network namespace", object: "netns \(name)",
-                errno: code, errnoText: KernelErrors.text(code))
+                .netns,
+                "cannot open the thread's own network namespace",
+                object: "netns \(name)",
+                errno: code,
+                errnoText: KernelErrors.text(code)
+            )
         }
         defer { close(original) }
         guard setns(fd, Int32(CLONE_NEWNET)) == 0 else {
             let code = KernelErrors.current
             throw HAVPNError(
-                code == EPERM ? .permission : .netns, "cannot enter network namespace",
-                object: "netns \(name)", errno: code, errnoText: KernelErrors.text(code))
+                code == EPERM ? .permission : .netns,
+                "cannot enter network namespace",
+                object: "netns \(name)",
+                errno: code,
+                errnoText: KernelErrors.text(code)
+            )
         }
         defer {
             // Leaving the thread in the wrong namespace would make every later socket and file
@@ -82,7 +97,8 @@ extension NetworkNamespace {
 
 /// Runs `body` inside `namespace`, or in the thread's current namespace when it is nil.
 func inNamespace<T>(
-    _ namespace: NetworkNamespace?, _ body: () throws(HAVPNError) -> T
+    _ namespace: NetworkNamespace?,
+    _ body: () throws(HAVPNError) -> T
 ) throws(HAVPNError) -> T {
     if let namespace { return try namespace.withEntered(body) }
     return try body()
@@ -106,7 +122,9 @@ extension NetworkNamespace {
         if setns(original, Int32(CLONE_NEWNET)) != 0 {
             fatalError("havpn: cannot return to the original network namespace (errno \(errno))")
         }
-        guard fresh >= 0 else { throw KernelErrors.error(openError, "cannot open the new network namespace", object: nil) }
+        guard fresh >= 0 else {
+            throw KernelErrors.error(openError, "cannot open the new network namespace", object: nil)
+        }
         return fresh
     }
 }

@@ -42,8 +42,12 @@ enum Sysctl {
                 let code = KernelErrors.current
                 if code == ENOENT {
                     throw HAVPNError(
-                        .missingKernelFeature, "sysctl does not exist (its module is not loaded?)",
-                        object: object, errno: code, errnoText: KernelErrors.text(code))
+                        .missingKernelFeature,
+                        "sysctl does not exist (its module is not loaded?)",
+                        object: object,
+                        errno: code,
+                        errnoText: KernelErrors.text(code)
+                    )
                 }
                 throw KernelErrors.error(code, "cannot write sysctl", object: object)
             }
@@ -54,7 +58,10 @@ enum Sysctl {
             // net.ipv6.conf.*.forwarding returns 1 (addrconf_fixup_forwarding's "changed").
             guard written > 0 else {
                 throw KernelErrors.error(
-                    written < 0 ? KernelErrors.current : EIO, "cannot write sysctl value \(value)", object: object)
+                    written < 0 ? KernelErrors.current : EIO,
+                    "cannot write sysctl value \(value)",
+                    object: object
+                )
             }
         }
     }

@@ -14,8 +14,12 @@ enum TapDevice {
                 let code = KernelErrors.current
                 if code == ENOENT || code == ENODEV || code == ENXIO {
                     throw HAVPNError(
-                        .missingKernelFeature, "/dev/net/tun is missing; load the tun module",
-                        object: object, errno: code, errnoText: KernelErrors.text(code))
+                        .missingKernelFeature,
+                        "/dev/net/tun is missing; load the tun module",
+                        object: object,
+                        errno: code,
+                        errnoText: KernelErrors.text(code)
+                    )
                 }
                 throw KernelErrors.error(code, "cannot open /dev/net/tun", object: object)
             }

@@ -95,7 +95,9 @@ public enum OpenVPNConfig {
             guard (0..<topology.shootClients).contains(podIndex) else {
                 throw HAVPNError(
                     .invalidIdentity,
-                    "shoot index \(podIndex) is outside 0..<\(topology.shootClients)", keyPath: "shootClients")
+                    "shoot index \(podIndex) is outside 0..<\(topology.shootClients)",
+                    keyPath: "shootClients"
+                )
             }
         case .server:
             throw HAVPNError(.usage, "openvpn clients run in apiserver or shoot pods, not in role server")
@@ -103,8 +105,10 @@ public enum OpenVPNConfig {
         let tap = AddressPlan(topology: topology).tapName(server: server)
         guard tap.utf8.count <= maxInterfaceNameLength else {
             throw HAVPNError(
-                .nameTooLong, "tap name \(tap) is longer than \(maxInterfaceNameLength) bytes",
-                keyPath: "devices.tapPrefix")
+                .nameTooLong,
+                "tap name \(tap) is longer than \(maxInterfaceNameLength) bytes",
+                keyPath: "devices.tapPrefix"
+            )
         }
         let dir = o.secretsDir
         let cn = commonName(for: role)
@@ -152,7 +156,11 @@ public enum OpenVPNConfig {
 
     private static func checkServerIndex(_ index: Int, _ topology: Topology) throws(HAVPNError) {
         guard (0..<topology.servers).contains(index) else {
-            throw HAVPNError(.outOfRange, "server index \(index) is outside 0..<\(topology.servers)", keyPath: "servers")
+            throw HAVPNError(
+                .outOfRange,
+                "server index \(index) is outside 0..<\(topology.servers)",
+                keyPath: "servers"
+            )
         }
     }
 
@@ -170,7 +178,11 @@ public enum OpenVPNConfig {
         }
         // An HTTP header name is a token: no spaces or separators.
         guard o.proxyHeader.unicodeScalars.allSatisfy({ isTokenChar($0) }) else {
-            throw HAVPNError(.invalidValue, "\(o.proxyHeader) is not a valid HTTP header name", keyPath: "openvpn.proxyHeader")
+            throw HAVPNError(
+                .invalidValue,
+                "\(o.proxyHeader) is not a valid HTTP header name",
+                keyPath: "openvpn.proxyHeader"
+            )
         }
         for (key, port) in [("openvpn.serverPort", o.serverPort), ("openvpn.proxyPort", o.proxyPort)] {
             guard (1...65535).contains(port) else {
@@ -182,8 +194,10 @@ public enum OpenVPNConfig {
         }
         guard clientProtocols.contains(o.clientProtocol) else {
             throw HAVPNError(
-                .invalidValue, "\(o.clientProtocol) is not one of \(clientProtocols.joined(separator: ", "))",
-                keyPath: "openvpn.clientProtocol")
+                .invalidValue,
+                "\(o.clientProtocol) is not one of \(clientProtocols.joined(separator: ", "))",
+                keyPath: "openvpn.clientProtocol"
+            )
         }
         guard (0...11).contains(o.verbosity) else {
             throw HAVPNError(.outOfRange, "verbosity \(o.verbosity) is outside 0...11", keyPath: "openvpn.verbosity")
@@ -216,7 +230,8 @@ public enum OpenVPNConfig {
                 .invalidValue,
                 "rendered line \(n + 1) has \(line.utf8.count) bytes, openvpn accepts at most \(maxLineLength): "
                     + String(line.prefix(60)) + "…",
-                keyPath: "openvpn")
+                keyPath: "openvpn"
+            )
         }
         return lines.joined(separator: "\n")
     }

@@ -32,7 +32,8 @@ extension Planner {
             guard (0..<topology.shootClients).contains(inputs.activeShootClient) else {
                 throw HAVPNError(
                     .outOfRange,
-                    "active shoot client \(inputs.activeShootClient) is outside 0..<\(topology.shootClients)")
+                    "active shoot client \(inputs.activeShootClient) is outside 0..<\(topology.shootClients)"
+                )
             }
             for j in 0..<topology.shootClients {
                 let tunnel = TunnelSpec(local: own, remote: plan.shootClientBondAddress(j))
@@ -43,7 +44,8 @@ extension Planner {
             for network in topology.networks.shoot.all
             where topology.ipFamilies.contains(network.family) && seen.insert(network).inserted {
                 state.routes.append(
-                    RouteSpec(destination: network, device: active, metric: kernelDefaultMetric(network.family)))
+                    RouteSpec(destination: network, device: active, metric: kernelDefaultMetric(network.family))
+                )
             }
             state.sysctls = reversePathSysctls + ipv6EnabledSysctls
         case .shoot:
@@ -53,10 +55,14 @@ extension Planner {
             for peer in try apiserverPeers(topology: topology, inputs: inputs, plan: plan) {
                 let name = plan.shootTunnelName(peer: peer.bondAddress)
                 state.links.append(
-                    LinkSpec(name: name, kind: .ip6tnl(TunnelSpec(local: own, remote: peer.bondAddress))))
+                    LinkSpec(name: name, kind: .ip6tnl(TunnelSpec(local: own, remote: peer.bondAddress)))
+                )
                 for ip in peer.podIPs {
                     let route = RouteSpec(
-                        destination: IPNetwork(host: ip), device: name, metric: kernelDefaultMetric(ip.family))
+                        destination: IPNetwork(host: ip),
+                        device: name,
+                        metric: kernelDefaultMetric(ip.family)
+                    )
                     // Two peers claiming one pod IP: the later peer wins (see `apiserverPeers`).
                     routes[route.key] = route
                 }
@@ -70,8 +76,11 @@ extension Planner {
         }
         for link in state.links where link.name.utf8.count > maximumLinkNameLength || link.name.isEmpty {
             throw HAVPNError(
-                .nameTooLong, "link name '\(link.name)' must be 1...\(maximumLinkNameLength) bytes",
-                keyPath: "devices", object: "link \(link.name)")
+                .nameTooLong,
+                "link name '\(link.name)' must be 1...\(maximumLinkNameLength) bytes",
+                keyPath: "devices",
+                object: "link \(link.name)"
+            )
         }
         state.links.sort { $0.name < $1.name }
         state.addresses.sort()
@@ -103,7 +112,10 @@ extension Planner {
 
     /// Taps enslaved to the bond, and the bond's own address.
     private static func addBondFabric(
-        to state: inout DesiredState, plan: AddressPlan, ownAddress: IPv6Address, preferredServer: Int?
+        to state: inout DesiredState,
+        plan: AddressPlan,
+        ownAddress: IPv6Address,
+        preferredServer: Int?
     ) throws(HAVPNError) {
         let topology = plan.topology
         let options = topology.bond
@@ -114,48 +126,70 @@ extension Planner {
         if let p = preferredServer ?? options.primary, options.mode == .activeBackup {
             guard (0..<topology.servers).contains(p) else {
                 throw HAVPNError(
-                    .outOfRange, "bond primary \(p) is outside 0..<\(topology.servers)", keyPath: preferredServer == nil ? "bond.primary" : "inputs.preferredServer")
+                    .outOfRange,
+                    "bond primary \(p) is outside 0..<\(topology.servers)",
+                    keyPath: preferredServer == nil ? "bond.primary" : "inputs.preferredServer"
+                )
             }
             primary = plan.tapName(server: p)
         }
         let bond = BondSpec(
-            mode: options.mode, miimon: options.miimon, failOverMAC: options.failOverMAC,
-            useCarrier: options.useCarrier, primary: primary, numPeerNotif: options.numPeerNotif)
+            mode: options.mode,
+            miimon: options.miimon,
+            failOverMAC: options.failOverMAC,
+            useCarrier: options.useCarrier,
+            primary: primary,
+            numPeerNotif: options.numPeerNotif
+        )
         for i in 0..<topology.servers {
             state.links.append(
-                LinkSpec(name: plan.tapName(server: i), kind: .tap, master: plan.bondName, mtu: topology.mtu))
+                LinkSpec(name: plan.tapName(server: i), kind: .tap, master: plan.bondName, mtu: topology.mtu)
+            )
         }
         state.links.append(LinkSpec(name: plan.bondName, kind: .bond(bond), mtu: topology.mtu))
         state.addresses.append(
             AddressSpec(
-                device: plan.bondName, address: .v6(ownAddress), prefixLength: AddressPlan.bondPrefixLength,
-                nodad: true))
+                device: plan.bondName,
+                address: .v6(ownAddress),
+                prefixLength: AddressPlan.bondPrefixLength,
+                nodad: true
+            )
+        )
     }
 
     /// The topology's apiservers followed by the announced ones, one per bond address; an announced
     /// peer replaces a declared one with the same bond address. The order is kept (the run loop lists
     /// announced peers oldest first), so when two peers claim one pod IP the newer one's route wins.
     static func apiserverPeers(
-        topology: Topology, inputs: ControllerInputs, plan: AddressPlan
+        topology: Topology,
+        inputs: ControllerInputs,
+        plan: AddressPlan
     ) throws(HAVPNError) -> [ApiserverPeer] {
         var declared: [ApiserverPeer] = []
         for (n, instance) in topology.apiservers.enumerated() {
             guard AddressPlan.apiserverIndexRange.contains(instance.index) else {
                 throw HAVPNError(
-                    .outOfRange, "apiserver index \(instance.index) is outside 1...65535",
-                    keyPath: "apiservers[\(n)].index")
+                    .outOfRange,
+                    "apiserver index \(instance.index) is outside 1...65535",
+                    keyPath: "apiservers[\(n)].index"
+                )
             }
             declared.append(
-                ApiserverPeer(bondAddress: plan.apiserverBondAddress(instance.index), podIPs: instance.podIPs))
+                ApiserverPeer(bondAddress: plan.apiserverBondAddress(instance.index), podIPs: instance.podIPs)
+            )
         }
         for peer in inputs.apiserverPeers {
             guard plan.isInBondNetwork(peer.bondAddress) else {
                 throw HAVPNError(
-                    .invalidValue, "apiserver peer \(peer.bondAddress) is outside the bond network \(plan.bondNetwork)")
+                    .invalidValue,
+                    "apiserver peer \(peer.bondAddress) is outside the bond network \(plan.bondNetwork)"
+                )
             }
             guard plan.apiserverIndex(ofBondAddress: peer.bondAddress) != nil else {
                 throw HAVPNError(
-                    .invalidValue, "apiserver peer \(peer.bondAddress) is not an apiserver bond address (::a:1 … ::a:ffff)")
+                    .invalidValue,
+                    "apiserver peer \(peer.bondAddress) is not an apiserver bond address (::a:1 … ::a:ffff)"
+                )
             }
         }
         var merged: [ApiserverPeer] = []

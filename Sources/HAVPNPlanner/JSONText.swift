@@ -22,7 +22,8 @@ public enum JSONValue: Hashable, Sendable {
         case .bool(let b): b ? "true" : "false"
         case .null: "null"
         case .array(let items): "[" + items.map(\.text).joined(separator: ",") + "]"
-        case .object(let pairs): "{" + pairs.map { JSONValue.quote($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
+        case .object(let pairs):
+            "{" + pairs.map { JSONValue.quote($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
         }
     }
 

@@ -5,7 +5,9 @@ extension ControllerInputs {
     /// they all agree. A one-shot `apply` keeps it, so it does not undo the path-controller.
     public static func activeShootClient(in observed: ObservedState, plan: AddressPlan) -> Int? {
         let names = Dictionary(
-            uniqueKeysWithValues: (0..<plan.topology.shootClients).map { (plan.apiserverTunnelName(shootClient: $0), $0) }
+            uniqueKeysWithValues: (0..<plan.topology.shootClients).map {
+                (plan.apiserverTunnelName(shootClient: $0), $0)
+            }
         )
         let used = Set(observed.routes.filter(\.owned).compactMap { names[$0.spec.device] })
         return used.count == 1 ? used.first : nil
@@ -21,9 +23,14 @@ extension ControllerInputs {
                 let index = plan.apiserverIndex(ofBondAddress: tunnel.remote),
                 link.spec.name == plan.shootTunnelName(peer: tunnel.remote)
             else { continue }
-            var podIPs = Set(observed.routes
-                .filter { $0.owned && $0.spec.device == link.spec.name && $0.spec.destination.prefixLength == $0.spec.destination.address.bitWidth }
-                .map(\.spec.destination.address))
+            var podIPs = Set(
+                observed.routes
+                    .filter {
+                        $0.owned && $0.spec.device == link.spec.name
+                            && $0.spec.destination.prefixLength == $0.spec.destination.address.bitWidth
+                    }
+                    .map(\.spec.destination.address)
+            )
             guard !podIPs.isEmpty else { continue }
             // A peer replaces the topology's entry for its bond address, so a declared apiserver keeps its declared
             // pod IPs: an apply or side-car interrupted half-way through its back routes must not shrink it to

@@ -50,7 +50,8 @@ public enum PlanRenderer {
             lines.append(
                 plan.conflicts.isEmpty
                     ? "No changes. Kernel state matches the topology."
-                    : "No changes. \(plan.conflicts.count) conflict\(plan.conflicts.count == 1 ? "" : "s") need\(plan.conflicts.count == 1 ? "s" : "") attention.")
+                    : "No changes. \(plan.conflicts.count) conflict\(plan.conflicts.count == 1 ? "" : "s") need\(plan.conflicts.count == 1 ? "s" : "") attention."
+            )
         } else {
             lines.append("Plan: \(s.add) to add, \(s.change) to change, \(s.destroy) to destroy.")
         }
@@ -60,11 +61,13 @@ public enum PlanRenderer {
     /// `{"actions":[...],"summary":{"add":…,"change":…,"destroy":…},"conflicts":[...]}` plus a newline.
     public static func json(_ plan: Plan) -> String {
         let s = plan.summary
-        let root = JSONValue.object([
-            ("actions", .array(plan.actions.map(json))),
-            ("summary", .object([("add", .int(s.add)), ("change", .int(s.change)), ("destroy", .int(s.destroy))])),
-            ("conflicts", .array(plan.conflicts.map(json))),
-        ] + (plan.notes.isEmpty ? [] : [("notes", .array(plan.notes.map { .string($0) }))]))
+        let root = JSONValue.object(
+            [
+                ("actions", .array(plan.actions.map(json))),
+                ("summary", .object([("add", .int(s.add)), ("change", .int(s.change)), ("destroy", .int(s.destroy))])),
+                ("conflicts", .array(plan.conflicts.map(json))),
+            ] + (plan.notes.isEmpty ? [] : [("notes", .array(plan.notes.map { .string($0) }))])
+        )
         return root.text + "\n"
     }
 
@@ -155,46 +158,64 @@ public enum PlanRenderer {
     static func json(_ action: PlanAction) -> JSONValue {
         switch action {
         case .setSysctl(let key, let from, let to):
-            .object([("op", .string("update")), ("object", .string("sysctl")), ("key", .string(key)),
-                     ("from", .optional(from)), ("to", .string(to))])
+            .object([
+                ("op", .string("update")), ("object", .string("sysctl")), ("key", .string(key)),
+                ("from", .optional(from)), ("to", .string(to)),
+            ])
         case .deleteRoute(let r):
             .object([("op", .string("delete")), ("object", .string("route"))] + routeFields(r))
         case .deleteAddress(let a):
             .object([("op", .string("delete")), ("object", .string("address"))] + addressFields(a))
         case .deleteLink(let name, let kind):
-            .object([("op", .string("delete")), ("object", .string("link")), ("name", .string(name)),
-                     ("kind", .string(kind))])
+            .object([
+                ("op", .string("delete")), ("object", .string("link")), ("name", .string(name)),
+                ("kind", .string(kind)),
+            ])
         case .createLink(let spec):
             .object([("op", .string("create")), ("object", .string("link"))] + StateRenderer.linkFields(spec))
         case .setLink(let name, let change, let from):
-            .object([("op", .string("update")), ("object", .string("link")), ("name", .string(name)),
-                     ("field", .string(changeField(change))), ("from", .string(from)),
-                     ("to", .string(changeValue(change)))])
+            .object([
+                ("op", .string("update")), ("object", .string("link")), ("name", .string(name)),
+                ("field", .string(changeField(change))), ("from", .string(from)),
+                ("to", .string(changeValue(change))),
+            ])
         case .addAddress(let a):
             .object([("op", .string("create")), ("object", .string("address"))] + addressFields(a))
         case .addRoute(let r):
             .object([("op", .string("create")), ("object", .string("route"))] + routeFields(r))
         case .replaceRoute(let from, let to):
-            .object([("op", .string("replace")), ("object", .string("route")),
-                     ("destination", .string(to.destination.description)), ("metric", .int(to.metric)),
-                     ("fromDevice", .string(from.device)), ("device", .string(to.device))])
+            .object([
+                ("op", .string("replace")), ("object", .string("route")),
+                ("destination", .string(to.destination.description)), ("metric", .int(to.metric)),
+                ("fromDevice", .string(from.device)), ("device", .string(to.device)),
+            ])
         case .setRulesetChain(let chain, let from, let to):
-            .object([("op", .string(from.isEmpty ? "create" : to.isEmpty ? "delete" : "update")),
-                     ("object", .string("ruleset-chain")), ("chain", .string(chain.rawValue)),
-                     ("from", .array(from.map { .string($0) })), ("to", .array(to.map { .string($0) }))])
+            .object([
+                ("op", .string(from.isEmpty ? "create" : to.isEmpty ? "delete" : "update")),
+                ("object", .string("ruleset-chain")), ("chain", .string(chain.rawValue)),
+                ("from", .array(from.map { .string($0) })), ("to", .array(to.map { .string($0) })),
+            ])
         }
     }
 
     static func json(_ error: HAVPNError) -> JSONValue {
-        .object([("code", .string(error.code.rawValue)), ("message", .string(error.message)),
-                 ("object", .optional(error.object))])
+        .object([
+            ("code", .string(error.code.rawValue)), ("message", .string(error.message)),
+            ("object", .optional(error.object)),
+        ])
     }
 
     static func routeFields(_ r: RouteSpec) -> [(String, JSONValue)] {
-        [("destination", .string(r.destination.description)), ("device", .string(r.device)), ("metric", .int(r.metric))]
+        [
+            ("destination", .string(r.destination.description)), ("device", .string(r.device)),
+            ("metric", .int(r.metric)),
+        ]
     }
 
     static func addressFields(_ a: AddressSpec) -> [(String, JSONValue)] {
-        [("device", .string(a.device)), ("address", .string("\(a.address)/\(a.prefixLength)")), ("nodad", .bool(a.nodad))]
+        [
+            ("device", .string(a.device)), ("address", .string("\(a.address)/\(a.prefixLength)")),
+            ("nodad", .bool(a.nodad)),
+        ]
     }
 }

@@ -69,7 +69,9 @@ public enum Planner {
             actions.append(.deleteAddress(address.spec))
         }
 
-        for link in doomed.sorted(by: { (deletionRank($0.spec.kind), $0.spec.name) < (deletionRank($1.spec.kind), $1.spec.name) }) {
+        for link in doomed.sorted(by: {
+            (deletionRank($0.spec.kind), $0.spec.name) < (deletionRank($1.spec.kind), $1.spec.name)
+        }) {
             actions.append(.deleteLink(name: link.spec.name, kind: link.spec.kind.kindName))
         }
 
@@ -82,15 +84,21 @@ public enum Planner {
             planLinks(tier, model: &model, actions: &actions, conflicts: &conflicts)
             let devices = Set(tier.map(\.name))
             planAddresses(
-                desiredAddresses.filter { devices.contains($0.device) }, model: &model, actions: &actions,
-                conflicts: &conflicts)
+                desiredAddresses.filter { devices.contains($0.device) },
+                model: &model,
+                actions: &actions,
+                conflicts: &conflicts
+            )
         }
         // Addresses on links that are not declared are never havpn's to add.
         for address in desiredAddresses where !declared.contains(address.device) {
             conflicts.append(
                 HAVPNError(
-                    .conflict, "address \(address.address)/\(address.prefixLength) is on undeclared link \(address.device)",
-                    object: "address \(address.address)/\(address.prefixLength) dev \(address.device)"))
+                    .conflict,
+                    "address \(address.address)/\(address.prefixLength) is on undeclared link \(address.device)",
+                    object: "address \(address.address)/\(address.prefixLength) dev \(address.device)"
+                )
+            )
         }
 
         planRoutes(desiredRoutes, model: model, actions: &actions, conflicts: &conflicts)
@@ -133,7 +141,10 @@ public enum Planner {
     }
 
     private static func planLinks(
-        _ links: [LinkSpec], model: inout ObservedState, actions: inout [PlanAction], conflicts: inout [HAVPNError]
+        _ links: [LinkSpec],
+        model: inout ObservedState,
+        actions: inout [PlanAction],
+        conflicts: inout [HAVPNError]
     ) {
         let ordered = links.sorted { (creationRank($0.kind), $0.name) < (creationRank($1.kind), $1.name) }
         for link in ordered where !model.links.contains(where: { $0.spec.name == link.name }) {
@@ -148,8 +159,11 @@ public enum Planner {
                 if case .master(let master?) = change, !model.links.contains(where: { $0.spec.name == master }) {
                     conflicts.append(
                         HAVPNError(
-                            .conflict, "link \(link.name): master \(master) does not exist and is not declared",
-                            object: "link \(link.name)"))
+                            .conflict,
+                            "link \(link.name): master \(master) does not exist and is not declared",
+                            object: "link \(link.name)"
+                        )
+                    )
                     continue
                 }
                 changes.append((rank, order, .setLink(name: link.name, change: change, from: from)))
@@ -198,7 +212,9 @@ public enum Planner {
     // MARK: - Addresses
 
     private static func planAddresses(
-        _ addresses: [AddressSpec], model: inout ObservedState, actions: inout [PlanAction],
+        _ addresses: [AddressSpec],
+        model: inout ObservedState,
+        actions: inout [PlanAction],
         conflicts: inout [HAVPNError]
     ) {
         for address in addresses {
@@ -211,7 +227,9 @@ public enum Planner {
                     HAVPNError(
                         .conflict,
                         "address \(address.address) on \(address.device) is held by a foreign address with prefix /\(foreign.spec.prefixLength), want /\(address.prefixLength)",
-                        object: "address \(address.address)/\(address.prefixLength) dev \(address.device)"))
+                        object: "address \(address.address)/\(address.prefixLength) dev \(address.device)"
+                    )
+                )
                 continue
             }
             let action = PlanAction.addAddress(address)
@@ -223,7 +241,10 @@ public enum Planner {
     // MARK: - Routes
 
     private static func planRoutes(
-        _ routes: [RouteSpec], model: ObservedState, actions: inout [PlanAction], conflicts: inout [HAVPNError]
+        _ routes: [RouteSpec],
+        model: ObservedState,
+        actions: inout [PlanAction],
+        conflicts: inout [HAVPNError]
     ) {
         // Indexed once: a per-route scan of the model is quadratic, seconds at 10,000 routes.
         var holdersByKey = Dictionary(grouping: model.routes, by: \.spec.key)
@@ -236,14 +257,19 @@ public enum Planner {
                     HAVPNError(
                         .conflict,
                         "route \(route.destination) metric \(route.metric) is held by a foreign route (dev \(foreign.spec.device) proto \(foreign.routeProtocol)); not replacing it",
-                        object: "route \(route.destination) dev \(route.device)"))
+                        object: "route \(route.destination) dev \(route.device)"
+                    )
+                )
                 continue
             }
             guard linkNames.contains(route.device) else {
                 conflicts.append(
                     HAVPNError(
-                        .conflict, "route \(route.destination) goes through \(route.device), which does not exist",
-                        object: "route \(route.destination) dev \(route.device)"))
+                        .conflict,
+                        "route \(route.destination) goes through \(route.device), which does not exist",
+                        object: "route \(route.destination) dev \(route.device)"
+                    )
+                )
                 continue
             }
             let action: PlanAction =
@@ -255,7 +281,8 @@ public enum Planner {
             actions.append(action)
             // Routes are the last phase: nothing reads the model after it, so only the index is
             // kept current (simulating each route would scan the model again).
-            holdersByKey[route.key] = holders.filter { !$0.owned } + [ObservedRoute(spec: route, routeProtocol: havpnRouteProtocol)]
+            holdersByKey[route.key] =
+                holders.filter { !$0.owned } + [ObservedRoute(spec: route, routeProtocol: havpnRouteProtocol)]
         }
     }
 
@@ -272,7 +299,12 @@ public enum Planner {
             ($0.spec, $0.routeProtocol) < ($1.spec, $1.routeProtocol)
         }
         return ObservedState(
-            links: links, addresses: addresses, routes: routes, sysctls: observed.sysctls, ruleset: observed.ruleset)
+            links: links,
+            addresses: addresses,
+            routes: routes,
+            sysctls: observed.sysctls,
+            ruleset: observed.ruleset
+        )
     }
 
     /// A total order on observed links (name first), so even duplicate names resolve the same way.

@@ -67,7 +67,10 @@ public struct FirewallRule: Hashable, Sendable {
     public var verdict: RuleVerdict
 
     public init(
-        _ chain: RulesetChain, _ name: String, interface: InterfaceMatch?, match: PacketMatch = .any,
+        _ chain: RulesetChain,
+        _ name: String,
+        interface: InterfaceMatch?,
+        match: PacketMatch = .any,
         verdict: RuleVerdict
     ) {
         self.chain = chain

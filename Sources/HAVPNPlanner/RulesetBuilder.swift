@@ -21,12 +21,28 @@ extension Planner {
         func inputFilter(on interfaces: [InterfaceMatch], transportOn bond: String?) {
             if let bond {
                 for (suffix, match) in [("ipip", PacketMatch.tunnelTransportIPv4), ("ip6ip6", .tunnelTransportIPv6)] {
-                    rules.append(FirewallRule(.input, "\(bond)-\(suffix)", interface: .init(.incoming, bond), match: match, verdict: .accept))
+                    rules.append(
+                        FirewallRule(
+                            .input,
+                            "\(bond)-\(suffix)",
+                            interface: .init(.incoming, bond),
+                            match: match,
+                            verdict: .accept
+                        )
+                    )
                 }
             }
             for i in interfaces {
                 let label = i.name + (i.isPrefix ? "+" : "")
-                rules.append(FirewallRule(.input, "\(label)-replies", interface: i, match: .establishedOrRelated, verdict: .accept))
+                rules.append(
+                    FirewallRule(
+                        .input,
+                        "\(label)-replies",
+                        interface: i,
+                        match: .establishedOrRelated,
+                        verdict: .accept
+                    )
+                )
                 rules.append(FirewallRule(.input, "\(label)-icmpv6", interface: i, match: .icmpv6, verdict: .accept))
                 rules.append(FirewallRule(.input, "\(label)-drop", interface: i, verdict: .drop))
             }
@@ -35,15 +51,28 @@ extension Planner {
         case .apiserver:
             if filter.input {
                 inputFilter(
-                    on: [.init(.incoming, devices.bond), .init(.incoming, devices.apiserverTunnelPrefix, isPrefix: true)],
-                    transportOn: devices.bond)
+                    on: [
+                        .init(.incoming, devices.bond), .init(.incoming, devices.apiserverTunnelPrefix, isPrefix: true),
+                    ],
+                    transportOn: devices.bond
+                )
             } else {
                 notes.append("input filter off (filter.input: false): the shoot can reach this pod's sockets")
             }
         case .shoot:
             if filter.forward {
-                for i in [InterfaceMatch(.incoming, devices.bond), InterfaceMatch(.incoming, devices.shootTunnelPrefix, isPrefix: true)] {
-                    rules.append(FirewallRule(.forward, "\(i.name)\(i.isPrefix ? "+" : "")-forward", interface: i, verdict: .accept))
+                for i in [
+                    InterfaceMatch(.incoming, devices.bond),
+                    InterfaceMatch(.incoming, devices.shootTunnelPrefix, isPrefix: true),
+                ] {
+                    rules.append(
+                        FirewallRule(
+                            .forward,
+                            "\(i.name)\(i.isPrefix ? "+" : "")-forward",
+                            interface: i,
+                            verdict: .accept
+                        )
+                    )
                 }
             } else {
                 notes.append("forward accept off (filter.forward: false)")
@@ -55,7 +84,13 @@ extension Planner {
             }
             if nat.masquerade {
                 rules.append(
-                    FirewallRule(.masquerade, "\(nat.uplink)-masquerade", interface: .init(.outgoing, nat.uplink), verdict: .masquerade))
+                    FirewallRule(
+                        .masquerade,
+                        "\(nat.uplink)-masquerade",
+                        interface: .init(.outgoing, nat.uplink),
+                        verdict: .masquerade
+                    )
+                )
             } else {
                 notes.append("masquerade off (nat.masquerade: false): shoot workloads cannot answer seed pod IPs")
             }

@@ -40,8 +40,11 @@ public enum StateRenderer {
     static func owned(_ observed: ObservedState) -> ObservedState {
         let n = Planner.normalized(observed)
         return ObservedState(
-            links: n.links.filter(\.owned), addresses: n.addresses.filter(\.owned), routes: n.routes.filter(\.owned),
-            sysctls: n.sysctls)
+            links: n.links.filter(\.owned),
+            addresses: n.addresses.filter(\.owned),
+            routes: n.routes.filter(\.owned),
+            sysctls: n.sysctls
+        )
     }
 
     /// A link's fields in a fixed order; kind options are flattened into the same object.

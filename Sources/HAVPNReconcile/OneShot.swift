@@ -9,11 +9,16 @@ extension Reconciler {
     /// would undo a path switch or drop tunnels learned from announcements. One dump serves both
     /// (a provisional desired state names the links whose addresses matter; learned tunnels have none).
     public func desiredAndObserved(
-        topology: Topology, identity: Identity, activeClient: Int?
+        topology: Topology,
+        identity: Identity,
+        activeClient: Int?
     ) throws(HAVPNError) -> (DesiredState, ObservedState) {
         let plan = AddressPlan(topology: topology)
         let provisional = try Planner.desiredState(
-            topology: topology, identity: identity, inputs: ControllerInputs(activeShootClient: activeClient ?? 0))
+            topology: topology,
+            identity: identity,
+            inputs: ControllerInputs(activeShootClient: activeClient ?? 0)
+        )
         let observed = try observe(for: provisional)
         var inputs = ControllerInputs()
         switch identity.role {

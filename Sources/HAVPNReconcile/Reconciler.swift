@@ -72,7 +72,11 @@ public final class Reconciler {
         let clock = ContinuousClock()
         let start = clock.now
         let first: Plan
-        if let observed { first = Planner.plan(desired: managed(desired), observed: observed) } else { first = try plan(desired) }
+        if let observed {
+            first = Planner.plan(desired: managed(desired), observed: observed)
+        } else {
+            first = try plan(desired)
+        }
         var applied: [PlanAction] = []
         var current = first
         var passes = 0

@@ -48,7 +48,10 @@ public struct ConfigWatcher: Service {
     public static func read(_ path: String) -> Result<ConfigSnapshot, any Error> {
         Result { () throws(HAVPNError) -> ConfigSnapshot in
             let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-            return ConfigSnapshot(resolvedPath: resolved, content: try FileContents.read(resolved, what: "topology file"))
+            return ConfigSnapshot(
+                resolvedPath: resolved,
+                content: try FileContents.read(resolved, what: "topology file")
+            )
         }
     }
 
@@ -84,7 +87,10 @@ public struct ConfigWatcher: Service {
         switch Self.read(path) {
         case .success(let snapshot):
             if await changes.update(snapshot) {
-                logger.debug("topology file changed", metadata: ["config.trigger": "\(reason)", "config.path": "\(snapshot.resolvedPath)"])
+                logger.debug(
+                    "topology file changed",
+                    metadata: ["config.trigger": "\(reason)", "config.path": "\(snapshot.resolvedPath)"]
+                )
                 await onChange(snapshot)
             }
         case .failure(let error):

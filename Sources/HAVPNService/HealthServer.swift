@@ -47,7 +47,10 @@ public struct HealthServer: Service {
                 }
             }
         if let bound = server.channel.localAddress?.port { onBound?(bound) }
-        logger.info("http endpoint listening", metadata: ["http.address": "\(host):\(server.channel.localAddress?.port ?? port)"])
+        logger.info(
+            "http endpoint listening",
+            metadata: ["http.address": "\(host):\(server.channel.localAddress?.port ?? port)"]
+        )
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 try await server.executeThenClose { inbound in

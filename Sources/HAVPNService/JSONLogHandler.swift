@@ -22,7 +22,8 @@ public struct JSONLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var fields: [(String, String)] = [
             ("ts", Self.quote(LogTimestamp.now())),
-            ("level", Self.quote("\(event.level)")), ("label", Self.quote(label)), ("msg", Self.quote("\(event.message)")),
+            ("level", Self.quote("\(event.level)")), ("label", Self.quote(label)),
+            ("msg", Self.quote("\(event.message)")),
         ]
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         for key in merged.keys.sorted() { fields.append((key, Self.json(merged[key]!))) }
@@ -36,7 +37,8 @@ public struct JSONLogHandler: LogHandler {
         switch value {
         case .string(let s): quote(s)
         case .array(let items): "[" + items.map(json).joined(separator: ",") + "]"
-        case .dictionary(let d): "{" + d.keys.sorted().map { quote($0) + ":" + json(d[$0]!) }.joined(separator: ",") + "}"
+        case .dictionary(let d):
+            "{" + d.keys.sorted().map { quote($0) + ":" + json(d[$0]!) }.joined(separator: ",") + "}"
         case .stringConvertible(let v):
             switch v {
             case let b as Bool: b ? "true" : "false"

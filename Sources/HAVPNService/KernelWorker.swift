@@ -16,7 +16,8 @@ public final class KernelWorker: @unchecked Sendable {
     public init(netns: String?, firewallBackend: FirewallBackend? = nil) throws(HAVPNError) {
         reconciler = Reconciler(
             netlink: try NetlinkClient(netns: netns),
-            firewall: try firewallBackend.map { b throws(HAVPNError) in try FirewallClient(netns: netns, backend: b) })
+            firewall: try firewallBackend.map { b throws(HAVPNError) in try FirewallClient(netns: netns, backend: b) }
+        )
         pool.start()
     }
 

@@ -24,13 +24,19 @@ public struct PrometheusBackend: MetricsFactory {
         registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
     }
 
-    public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+    public func makeFloatingPointCounter(label: String, dimensions: [(String, String)])
+        -> any FloatingPointCounterHandler
+    {
         registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
     }
 
     public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
         guard aggregate else { return registry.makeGauge(descriptor: descriptor(label), labels: dimensions) }
-        return registry.makeValueHistogram(descriptor: descriptor(label), labels: dimensions, buckets: [1, 10, 100, 1000])
+        return registry.makeValueHistogram(
+            descriptor: descriptor(label),
+            labels: dimensions,
+            buckets: [1, 10, 100, 1000]
+        )
     }
 
     public func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
@@ -39,8 +45,10 @@ public struct PrometheusBackend: MetricsFactory {
 
     public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
         registry.makeDurationHistogram(
-            descriptor: descriptor(label), labels: dimensions,
-            buckets: durationBuckets[label] ?? [.milliseconds(10), .milliseconds(100), .seconds(1), .seconds(10)])
+            descriptor: descriptor(label),
+            labels: dimensions,
+            buckets: durationBuckets[label] ?? [.milliseconds(10), .milliseconds(100), .seconds(1), .seconds(10)]
+        )
     }
 
     public func destroyCounter(_ handler: any CounterHandler) {

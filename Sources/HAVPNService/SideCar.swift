@@ -23,8 +23,15 @@ public struct SideCarOptions: Sendable {
     public var firewallBackend: FirewallBackend? = nil
 
     public init(
-        topologyPath: String, role: Role, index: Int? = nil, bondAddress: String? = nil, podName: String? = nil,
-        podIP: String? = nil, netns: String? = nil, httpAddress: String? = nil, httpPort: Int? = nil
+        topologyPath: String,
+        role: Role,
+        index: Int? = nil,
+        bondAddress: String? = nil,
+        podName: String? = nil,
+        podIP: String? = nil,
+        netns: String? = nil,
+        httpAddress: String? = nil,
+        httpPort: Int? = nil
     ) {
         self.topologyPath = topologyPath
         self.role = role
@@ -61,7 +68,9 @@ public struct SideCar {
     ///   - metrics: records through swift-metrics (by default into the bootstrapped `MetricsSystem`);
     ///   - exposition: what /metrics serves, e.g. the registry of the ``PrometheusBackend`` bootstrapped.
     public init(
-        options: SideCarOptions, logger: Logger, metrics: SideCarMetrics = SideCarMetrics(),
+        options: SideCarOptions,
+        logger: Logger,
+        metrics: SideCarMetrics = SideCarMetrics(),
         exposition: @escaping @Sendable () -> [UInt8]
     ) {
         self.options = options
@@ -77,51 +86,101 @@ public struct SideCar {
         let yaml = String(decoding: snapshot.content, as: UTF8.self)
         let topology = try TopologyDecoder.decode(yaml: yaml, file: options.topologyPath)
         let identity = try Identity.resolve(
-            role: options.role, index: options.index, bondAddress: options.bondAddress,
-            podName: options.podName, podIP: options.podIP, topology: topology)
+            role: options.role,
+            index: options.index,
+            bondAddress: options.bondAddress,
+            podName: options.podName,
+            podIP: options.podIP,
+            topology: topology
+        )
         let podIPs = options.podIP.flatMap(IPAddress.init).map { [$0] } ?? []
-        let key = try topology.announcements.keyFile.map { path throws(HAVPNError) in try readAnnouncementKey(path: path) }
+        let key = try topology.announcements.keyFile.map { path throws(HAVPNError) in
+            try readAnnouncementKey(path: path)
+        }
         let worker = try KernelWorker(
-            netns: options.netns, firewallBackend: options.firewallBackend ?? topology.filter.backend)
+            netns: options.netns,
+            firewallBackend: options.firewallBackend ?? topology.filter.backend
+        )
         let observed = try await worker.observe()
         let plan = AddressPlan(topology: topology)
         let learned = ControllerInputs(
             activeShootClient: ControllerInputs.activeShootClient(in: observed, plan: plan) ?? 0,
-            apiserverPeers: ControllerInputs.learnedApiserverPeers(in: observed, plan: plan))
+            apiserverPeers: ControllerInputs.learnedApiserverPeers(in: observed, plan: plan)
+        )
         let status = SideCarStatus()
         let clock = ContinuousClock()
         let origin = clock.now
         let now: @Sendable () -> Instant = { Instant(nanoseconds: (clock.now - origin).nanoseconds) }
         let core = SideCarCore(
-            topology: topology, identity: identity, podIPs: podIPs, key: key, learned: learned,
-            logger: logger, metrics: metrics, wallClockMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), at: now())
+            topology: topology,
+            identity: identity,
+            podIPs: podIPs,
+            key: key,
+            learned: learned,
+            logger: logger,
+            metrics: metrics,
+            wallClockMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
+            at: now()
+        )
         logger.notice(
             "havpn side-car starting",
-            metadata: ["role": "\(identity.role.rawValue)", "index": .stringConvertible(identity.index), "netns": "\(options.netns ?? "-")"])
+            metadata: [
+                "role": "\(identity.role.rawValue)", "index": .stringConvertible(identity.index),
+                "netns": "\(options.netns ?? "-")",
+            ]
+        )
 
         let inbox = SideCarInbox()
-        let io = try SideCarIO(options: options, identity: identity, topology: topology, inbox: inbox, now: now, logger: logger)
-        let loop = SideCarLoop(core: core, io: io, worker: worker, inbox: inbox, status: status, now: now, logger: logger)
+        let io = try SideCarIO(
+            options: options,
+            identity: identity,
+            topology: topology,
+            inbox: inbox,
+            now: now,
+            logger: logger
+        )
+        let loop = SideCarLoop(
+            core: core,
+            io: io,
+            worker: worker,
+            inbox: inbox,
+            status: status,
+            now: now,
+            logger: logger
+        )
         let health = HealthServer(
-            host: options.httpAddress ?? topology.http.address, port: options.httpPort ?? topology.http.port, logger: logger,
+            host: options.httpAddress ?? topology.http.address,
+            port: options.httpPort ?? topology.http.port,
+            logger: logger,
             liveness: {
                 let quiet = status.lastTick.withLock { ContinuousClock.now - $0 }
-                return quiet < .seconds(10) ? Readiness(ready: true) : Readiness(ready: false, reasons: ["run loop stalled for \(quiet)"])
+                return quiet < .seconds(10)
+                    ? Readiness(ready: true) : Readiness(ready: false, reasons: ["run loop stalled for \(quiet)"])
             },
             readiness: { status.readiness.withLock { $0 } },
-            metrics: exposition)
+            metrics: exposition
+        )
         let watcher = ConfigWatcher(
-            path: options.topologyPath, pollInterval: topology.timings.configPollInterval, logger: logger,
-            onChange: { inbox.post(.snapshot($0)) }, onReadError: { inbox.post(.unreadable($0)) })
+            path: options.topologyPath,
+            pollInterval: topology.timings.configPollInterval,
+            logger: logger,
+            onChange: { inbox.post(.snapshot($0)) },
+            onReadError: { inbox.post(.unreadable($0)) }
+        )
         var services: [any Service] = [health, watcher, loop]
         // The CONNECT proxy (ConnectProxy/): server role with a `proxy` section; its metrics join /metrics.
         if identity.role == .server, topology.proxy != nil {
             let proxyMetrics = ConnectProxyMetrics(factory: metrics.factory)
-            services.append(try ConnectProxyService(topology: topology, ownAddresses: podIPs, metrics: proxyMetrics, logger: logger))
+            services.append(
+                try ConnectProxyService(topology: topology, ownAddresses: podIPs, metrics: proxyMetrics, logger: logger)
+            )
         }
         let group = ServiceGroup(
-            services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
-            logger: logger)
+            services: services,
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [],
+            logger: logger
+        )
         try await group.run()
         io.close()
         await worker.shutdown()

@@ -96,7 +96,11 @@ struct SideCarCore {
             let configuration = PathController.Configuration(timings: topology.timings)
             if clientPaths == nil {
                 clientPaths = ClientPathSupervisor(
-                    configuration: configuration, clientCount: topology.shootClients, routed: inputs.activeShootClient, at: now)
+                    configuration: configuration,
+                    clientCount: topology.shootClients,
+                    routed: inputs.activeShootClient,
+                    at: now
+                )
             } else {
                 clientPaths!.reconfigure(configuration: configuration, clientCount: topology.shootClients, at: now)
             }
@@ -106,7 +110,8 @@ struct SideCarCore {
                     targets: (0..<topology.shootClients).map(plan.shootClientBondAddress),
                     podIPs: podIPs,
                     initialSequence: UInt64(max(0, now.nanoseconds)) &+ UInt64(max(0, wallClockMilliseconds)) << 16,
-                    at: now)
+                    at: now
+                )
             }
         case .shoot:
             let configuration = TunnelRegistry.Configuration(topology: topology, key: key)
@@ -125,13 +130,22 @@ struct SideCarCore {
             let preferred = inputs.preferredServer ?? topology.bond.primary ?? 0
             if serverPaths == nil {
                 serverPaths = ServerPathSupervisor(
-                    configuration: configuration, serverCount: topology.servers, preferred: preferred, startedAt: startedAt, at: now)
+                    configuration: configuration,
+                    serverCount: topology.servers,
+                    preferred: preferred,
+                    startedAt: startedAt,
+                    at: now
+                )
             } else {
-                serverPaths!.reconfigure(configuration: configuration, serverCount: topology.servers, preferred: preferred, at: now)
+                serverPaths!.reconfigure(
+                    configuration: configuration,
+                    serverCount: topology.servers,
+                    preferred: preferred,
+                    at: now
+                )
             }
         }
     }
-
 
     // MARK: - Events
 
@@ -182,7 +196,8 @@ struct SideCarCore {
             let old = topology
             topology = new
             if old.shootClients != new.shootClients || old.servers != new.servers
-                || old.timings != new.timings || old.announcements != new.announcements || old.transport != new.transport || old.devices != new.devices
+                || old.timings != new.timings || old.announcements != new.announcements
+                || old.transport != new.transport || old.devices != new.devices
                 || old.bond != new.bond
             {
                 setUpControllers(at: now)
@@ -226,14 +241,21 @@ struct SideCarCore {
     }
 
     /// A beacon frame heard on tap `server`, from the Ethernet address `source`.
-    mutating func beacon(_ bytes: [UInt8], server: Int, from source: [UInt8]? = nil, at now: Instant) -> [SideCarEffect] {
+    mutating func beacon(_ bytes: [UInt8], server: Int, from source: [UInt8]? = nil, at now: Instant) -> [SideCarEffect]
+    {
         guard let beacon = PathBeacon(bytes: bytes), beacon.server == server else { return [] }
         switch beacon.kind {
         case .request:
             guard PathBeacon.answers(identity.role, requestFrom: beacon.role) else { return [] }
             // Unicast back to the requester: the openvpn server then forwards the reply to one
             // client instead of flooding it to all of them.
-            return [.sendBeacon(server: server, bytes: beacon.reply(role: identity.role, index: identity.index).bytes, to: source)]
+            return [
+                .sendBeacon(
+                    server: server,
+                    bytes: beacon.reply(role: identity.role, index: identity.index).bytes,
+                    to: source
+                )
+            ]
         case .reply:
             guard let r = beacon.requester, r.role == identity.role, r.index == identity.index,
                 var sp = serverPaths
@@ -244,13 +266,18 @@ struct SideCarCore {
         }
     }
 
-    mutating func announcement(from source: IPv6Address, device: String, payload: [UInt8], at now: Instant) -> [SideCarEffect] {
+    mutating func announcement(from source: IPv6Address, device: String, payload: [UInt8], at now: Instant)
+        -> [SideCarEffect]
+    {
         guard var p = peers else { return [] }
         let step = p.announcement(from: .v6(source), device: device, payload: payload, at: now)
         peers = p
         if let rejection = step.rejection {
             metrics.announcementRejected(rejection.rawValue)
-            logger.debug("announcement ignored", metadata: ["announcement.source": "\(source)", "announcement.reason": "\(rejection.rawValue)"])
+            logger.debug(
+                "announcement ignored",
+                metadata: ["announcement.source": "\(source)", "announcement.reason": "\(rejection.rawValue)"]
+            )
         } else {
             metrics.announcementsReceived.increment()
         }
@@ -258,14 +285,17 @@ struct SideCarCore {
             // Once per conflict; the gauge stays up while it lasts.
             logger.warning(
                 "two kube-apiserver pods announce one bond address; give them distinct --index or --bond-address",
-                metadata: ["announcement.conflict": "\(conflict)"])
+                metadata: ["announcement.conflict": "\(conflict)"]
+            )
             metrics.apiserverAddressConflicts.record(Double(p.registry.conflicts(at: now).count))
         }
         if step.changed { peersChanged(at: now) }
         return startReconcileIfDue(at: now)
     }
 
-    mutating func reconciled(_ result: Result<ReconcileOutcome, any Error>, reasons: ReconcileReasons, at now: Instant) -> [SideCarEffect] {
+    mutating func reconciled(_ result: Result<ReconcileOutcome, any Error>, reasons: ReconcileReasons, at now: Instant)
+        -> [SideCarEffect]
+    {
         reconcileInFlight = false
         metrics.reconciles.increment()
         switch result {
@@ -274,23 +304,30 @@ struct SideCarCore {
             metrics.actions(outcome.applied)
             if !outcome.applied.isEmpty && reasons.isDrift { metrics.driftRepairs.increment() }
             converged = outcome.converged
-            lastReconcileError = outcome.converged
-                ? (outcome.plan.conflicts.isEmpty ? nil : outcome.plan.conflicts.map(\.description).joined(separator: "; "))
+            lastReconcileError =
+                outcome.converged
+                ? (outcome.plan.conflicts.isEmpty
+                    ? nil : outcome.plan.conflicts.map(\.description).joined(separator: "; "))
                 : "not converged: " + outcome.remaining.actions.map(PlanRenderer.line).joined(separator: "; ")
             if !outcome.applied.isEmpty {
                 logger.info(
                     "reconciled",
                     metadata: [
-                        "reconcile.reasons": "\(reasons)", "reconcile.actions": .stringConvertible(outcome.applied.count),
+                        "reconcile.reasons": "\(reasons)",
+                        "reconcile.actions": .stringConvertible(outcome.applied.count),
                         "reconcile.duration": .stringConvertible(outcome.duration),
                         "reconcile.changes": "\(outcome.applied.map(PlanRenderer.line).joined(separator: "; "))",
-                    ])
+                    ]
+                )
             }
         case .failure(let error):
             metrics.reconcileErrors.increment()
             converged = false
             lastReconcileError = "\(error)"
-            logger.error("reconcile failed; retrying", metadata: ["error": "\(error)", "reconcile.reasons": "\(reasons)"])
+            logger.error(
+                "reconcile failed; retrying",
+                metadata: ["error": "\(error)", "reconcile.reasons": "\(reasons)"]
+            )
             // A partial apply converges on the next pass; retry soon rather than at the timer.
             nextResync = min(nextResync, now + .milliseconds(500))
         }
@@ -313,7 +350,9 @@ struct SideCarCore {
         if !converged && lastReconcileError == nil { reasons.append("first reconcile pending") }
         switch identity.role {
         case .apiserver:
-            if let pc = clientPaths?.controller, pc.active == nil || !(0..<topology.shootClients).contains(where: { pc.health(of: $0).isHealthy }) {
+            if let pc = clientPaths?.controller,
+                pc.active == nil || !(0..<topology.shootClients).contains(where: { pc.health(of: $0).isHealthy })
+            {
                 reasons.append("no healthy shoot client")
             }
         case .shoot:
@@ -344,7 +383,9 @@ struct SideCarCore {
         do {
             let desired = try desiredState()
             reconcileInFlight = true
-            metrics.tunnels.record(Double(desired.links.filter { if case .ip6tnl = $0.kind { true } else { false } }.count))
+            metrics.tunnels.record(
+                Double(desired.links.filter { if case .ip6tnl = $0.kind { true } else { false } }.count)
+            )
             return [.reconcile(desired, reasons: reasons)]
         } catch {
             lastReconcileError = "\(error)"
@@ -361,17 +402,26 @@ struct SideCarCore {
             case .sendProbe(let client, let sequence):
                 effects.append(.sendProbe(to: plan.shootClientBondAddress(client), sequence: sequence))
             case .route(let from, let to):
-                logger.notice("switching active shoot client", metadata: ["path.from": "\(from.map(String.init) ?? "none")", "path.to": "\(to)"])
+                logger.notice(
+                    "switching active shoot client",
+                    metadata: ["path.from": "\(from.map(String.init) ?? "none")", "path.to": "\(to)"]
+                )
                 if from != nil { metrics.pathSwitches.increment() }
                 metrics.activeShootClient.record(Double(to))
                 inputs.activeShootClient = to
                 trigger.trigger(.controllerInput, at: now)
             case .switchHeld(let from, let to):
-                logger.info("holding a shoot client switch while bonds fail over", metadata: ["path.from": "\(from)", "path.to": "\(to)"])
+                logger.info(
+                    "holding a shoot client switch while bonds fail over",
+                    metadata: ["path.from": "\(from)", "path.to": "\(to)"]
+                )
             case .keptAfterHold(let client):
                 logger.info("shoot client recovered during the hold; no switch", metadata: ["path.client": "\(client)"])
             case .healthChanged(let client, let health):
-                logger.info("shoot client health changed", metadata: ["path.client": "\(client)", "path.health": "\(health.rawValue)"])
+                logger.info(
+                    "shoot client health changed",
+                    metadata: ["path.client": "\(client)", "path.health": "\(health.rawValue)"]
+                )
                 metrics.clientHealthy(client, health.isHealthy)
             case .probeAnswered(let client, let rtt, let lossRatio):
                 metrics.probe(client: client, rtt: rtt, lossRatio: lossRatio)
@@ -389,7 +439,13 @@ struct SideCarCore {
         for action in actions {
             switch action {
             case .sendBeacon(let server, let sequence):
-                let beacon = PathBeacon(kind: .request, role: identity.role, index: identity.index, server: server, sequence: sequence)
+                let beacon = PathBeacon(
+                    kind: .request,
+                    role: identity.role,
+                    index: identity.index,
+                    server: server,
+                    sequence: sequence
+                )
                 effects.append(.sendBeacon(server: server, bytes: beacon.bytes, to: nil))
             case .moveBond(let from, let to):
                 logger.notice("moving bond to VPN server path", metadata: ["path.from": "\(from)", "path.to": "\(to)"])
@@ -400,7 +456,10 @@ struct SideCarCore {
                 trigger.trigger(.controllerInput, at: now)
             case .healthChanged(let server, let health):
                 clientPaths?.tapChanged(at: now)
-                logger.info("VPN server path health changed", metadata: ["path.server": "\(server)", "path.health": "\(health.rawValue)"])
+                logger.info(
+                    "VPN server path health changed",
+                    metadata: ["path.server": "\(server)", "path.health": "\(health.rawValue)"]
+                )
                 metrics.serverPathHealthy(server, health.isHealthy)
             }
         }

@@ -32,8 +32,12 @@ final class SideCarIO: Sendable {
     private let state: Mutex<State>
 
     init(
-        options: SideCarOptions, identity: Identity, topology: Topology,
-        inbox: SideCarInbox, now: @escaping @Sendable () -> Instant, logger: Logger
+        options: SideCarOptions,
+        identity: Identity,
+        topology: Topology,
+        inbox: SideCarInbox,
+        now: @escaping @Sendable () -> Instant,
+        logger: Logger
     ) throws(HAVPNError) {
         netns = options.netns
         self.identity = identity
@@ -46,7 +50,9 @@ final class SideCarIO: Sendable {
         let plan = AddressPlan(topology: topology)
         switch identity.role {
         case .apiserver:
-            prober = try ICMPv6Prober(netns: netns) { address, sequence in inbox.post(.probeReply(address, sequence, at: now())) }
+            prober = try ICMPv6Prober(netns: netns) { address, sequence in
+                inbox.post(.probeReply(address, sequence, at: now()))
+            }
             udp = try UDP6Socket(netns: netns, bindTo: plan.bondAddress(of: identity), port: 0, freebind: true)
         case .shoot:
             prober = nil
@@ -91,7 +97,8 @@ final class SideCarIO: Sendable {
                 case .deleteLink(let name, _): name
                 default: nil
                 }
-            })
+            }
+        )
         state.withLock { s in
             let plan = AddressPlan(topology: s.topology)
             if recreated.contains(s.topology.devices.bond) { s.bondIndex = 0 }
@@ -107,7 +114,10 @@ final class SideCarIO: Sendable {
                     socket.startReceiving { inbox.post(.beacon($0, server: server, from: $1, at: now())) }
                     s.beacons[server] = socket
                 } catch {
-                    logger.warning("cannot open the beacon socket", metadata: ["device": "\(tap)", "error": "\(error)"])
+                    logger.warning(
+                        "cannot open the beacon socket",
+                        metadata: ["device": "\(tap)", "error": "\(error)"]
+                    )
                 }
             }
             for server in s.beacons.keys where server >= s.topology.servers {
@@ -128,6 +138,8 @@ final class SideCarIO: Sendable {
     }
 
     private static func interfaceIndex(_ name: String, netns: String?) -> Int32 {
-        (try? NetworkNamespace.run(in: netns) { () throws(HAVPNError) -> Int32 in Int32(bitPattern: if_nametoindex(name)) }) ?? 0
+        (try? NetworkNamespace.run(in: netns) { () throws(HAVPNError) -> Int32 in
+            Int32(bitPattern: if_nametoindex(name))
+        }) ?? 0
     }
 }

@@ -75,7 +75,10 @@ struct SideCarLoop: Service {
     /// a lost hint as one full resync, the kernel kinds seen, the newest topology reading, the
     /// packets in arrival order, then one tick for whatever fell due. Pure apart from the core.
     static func feed(
-        _ batch: SideCarInbox.Batch, into core: inout SideCarCore, at t: Instant, deviceName: (Int32) -> String
+        _ batch: SideCarInbox.Batch,
+        into core: inout SideCarCore,
+        at t: Instant,
+        deviceName: (Int32) -> String
     ) -> (effects: [SideCarEffect], shutdown: Bool) {
         var effects: [SideCarEffect] = []
         for completion in batch.completions {
@@ -93,7 +96,11 @@ struct SideCarLoop: Service {
         }
         switch batch.config {
         case .snapshot(let snapshot)?:
-            effects += core.configChanged(yaml: String(decoding: snapshot.content, as: UTF8.self), file: snapshot.resolvedPath, at: t)
+            effects += core.configChanged(
+                yaml: String(decoding: snapshot.content, as: UTF8.self),
+                file: snapshot.resolvedPath,
+                at: t
+            )
         case .unreadable(let message)?:
             core.configRejected(message)
         case nil:
@@ -106,7 +113,12 @@ struct SideCarLoop: Service {
             case .beacon(let bytes, let server, let source, let at):
                 effects += core.beacon(bytes, server: server, from: source, at: at)
             case .datagram(let d, let at):
-                effects += core.announcement(from: d.source, device: deviceName(d.interfaceIndex), payload: d.payload, at: at)
+                effects += core.announcement(
+                    from: d.source,
+                    device: deviceName(d.interfaceIndex),
+                    payload: d.payload,
+                    at: at
+                )
             }
         }
         effects += core.tick(at: t)

@@ -51,12 +51,14 @@ public final class SideCarMetrics: Sendable {
 
     func actions(_ actions: [PlanAction]) {
         for action in actions {
-            Counter(label: "havpn_actions_total", dimensions: [("kind", Self.kind(action))], factory: factory).increment()
+            Counter(label: "havpn_actions_total", dimensions: [("kind", Self.kind(action))], factory: factory)
+                .increment()
         }
     }
 
     func announcementRejected(_ reason: String) {
-        Counter(label: "havpn_announcements_rejected_total", dimensions: [("reason", reason)], factory: factory).increment()
+        Counter(label: "havpn_announcements_rejected_total", dimensions: [("reason", reason)], factory: factory)
+            .increment()
     }
 
     func probe(client: Int, rtt: Duration?, lossRatio: Double) {
@@ -69,11 +71,15 @@ public final class SideCarMetrics: Sendable {
     }
 
     func clientHealthy(_ client: Int, _ healthy: Bool) {
-        Gauge(label: "havpn_shoot_client_healthy", dimensions: [("client", "\(client)")], factory: factory).record(healthy ? 1.0 : 0.0)
+        Gauge(label: "havpn_shoot_client_healthy", dimensions: [("client", "\(client)")], factory: factory).record(
+            healthy ? 1.0 : 0.0
+        )
     }
 
     func serverPathHealthy(_ server: Int, _ healthy: Bool) {
-        Gauge(label: "havpn_server_path_healthy", dimensions: [("server", "\(server)")], factory: factory).record(healthy ? 1.0 : 0.0)
+        Gauge(label: "havpn_server_path_healthy", dimensions: [("server", "\(server)")], factory: factory).record(
+            healthy ? 1.0 : 0.0
+        )
     }
 
     static func kind(_ action: PlanAction) -> String {
@@ -105,7 +111,8 @@ public final class SideCarMetrics: Sendable {
         "havpn_preferred_server": "VPN server whose tap the bond prefers.",
         "havpn_server_path_switches_total": "Moves of the bond to another VPN server path.",
         "havpn_known_apiservers": "shoot role: apiserver instances known.",
-        "havpn_apiserver_address_conflicts": "shoot role: bond addresses announced by two kube-apiserver pods (colliding indices).",
+        "havpn_apiserver_address_conflicts":
+            "shoot role: bond addresses announced by two kube-apiserver pods (colliding indices).",
         "havpn_tunnels": "ip6tnl devices in the desired state.",
         "havpn_announcements_sent_total": "apiserver role: announcements sent.",
         "havpn_announcements_received_total": "shoot role: announcements accepted.",

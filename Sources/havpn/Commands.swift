@@ -1,8 +1,8 @@
 import ArgumentParser
 import FoundationEssentials
 import HAVPNModel
-import HAVPNPlanner
 import HAVPNNetlink
+import HAVPNPlanner
 import HAVPNReconcile
 
 struct ValidateCommand: ParsableCommand {
@@ -14,7 +14,9 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         let t = try file.load()
-        print("\(file.file): ok (\(t.servers) servers, \(t.shootClients) shoot clients, transport \(t.transport.network))")
+        print(
+            "\(file.file): ok (\(t.servers) servers, \(t.shootClients) shoot clients, transport \(t.transport.network))"
+        )
     }
 }
 

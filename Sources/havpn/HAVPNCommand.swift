@@ -20,7 +20,8 @@ struct HAVPNCommand: AsyncParsableCommand {
             """,
         version: "\(havpnVersion) (commit \(BuildInfo.commit))",
         subcommands: [
-            ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ShowCommand.self, RunCommand.self, OpenVPNConfigCommand.self,
+            ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ShowCommand.self, RunCommand.self,
+            OpenVPNConfigCommand.self,
             ProxyCommand.self,
         ]
     )

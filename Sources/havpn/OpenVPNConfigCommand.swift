@@ -28,7 +28,10 @@ struct OpenVPNConfigCommand: ParsableCommand {
         if let server {
             print(try OpenVPNConfig.server(topology: topology, index: server), terminator: "")
         } else if let client, let role, let index {
-            print(try OpenVPNConfig.client(topology: topology, role: role, podIndex: index, server: client), terminator: "")
+            print(
+                try OpenVPNConfig.client(topology: topology, role: role, podIndex: index, server: client),
+                terminator: ""
+            )
         }
     }
 }

@@ -24,7 +24,9 @@ struct PodOptions: ParsableArguments {
     @Option(help: "Role of this pod: apiserver, shoot or server.")
     var role: Role
 
-    @Option(help: "Index within the role (shoot/server ordinal, apiserver 1...65535). Default: from --pod-name / --pod-ip.")
+    @Option(
+        help: "Index within the role (shoot/server ordinal, apiserver 1...65535). Default: from --pod-name / --pod-ip."
+    )
     var index: Int?
 
     @Option(help: "apiserver role: own bond address (…::a:<index>), instead of --index.")
@@ -33,7 +35,10 @@ struct PodOptions: ParsableArguments {
     @Option(name: .customLong("pod-name"), help: "Pod name whose numeric suffix is the ordinal (default: $POD_NAME).")
     var podNameFlag: String?
 
-    @Option(name: .customLong("pod-ip"), help: "Pod IP (default: $POD_IP); apiserver role derives its index from it when no --index is given.")
+    @Option(
+        name: .customLong("pod-ip"),
+        help: "Pod IP (default: $POD_IP); apiserver role derives its index from it when no --index is given."
+    )
     var podIPFlag: String?
 
     // The environment is read when used, not as a flag default: a flag default is evaluated

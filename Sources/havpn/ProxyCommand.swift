@@ -9,7 +9,8 @@ import Logging
 struct ProxyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxy",
-        abstract: "Serve only the topology's HTTP CONNECT proxy (no reconcile); `havpn run --role server` serves it too.",
+        abstract:
+            "Serve only the topology's HTTP CONNECT proxy (no reconcile); `havpn run --role server` serves it too.",
         discussion: """
             Relays CONNECT requests to IP literals inside the shoot networks and refuses everything else \
             (see README, CONNECT proxy). The topology must have a proxy section. SIGTERM/SIGINT stop it.
@@ -17,7 +18,8 @@ struct ProxyCommand: AsyncParsableCommand {
     )
     @OptionGroup var file: TopologyFileOptions
     @Option(name: .customLong("pod-ip"), help: "This pod's IP: never a target (default: $POD_IP).") var podIP: String?
-    @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel: Logger.Level = .info
+    @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel: Logger.Level =
+        .info
 
     func run() async throws {
         let level = logLevel

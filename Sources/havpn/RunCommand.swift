@@ -15,7 +15,8 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run as the side-car: reconcile continuously, run the path- and tunnel-controllers, serve /healthz /readyz /metrics.",
+        abstract:
+            "Run as the side-car: reconcile continuously, run the path- and tunnel-controllers, serve /healthz /readyz /metrics.",
         discussion: """
             Reconciles at start, on topology file changes (polled; SIGHUP forces a re-read), on kernel drift \
             (rtnetlink events) and on a timer. An invalid new topology is rejected and the last good one keeps \
@@ -28,7 +29,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "HTTP listen address (default: the topology's http.address).") var httpAddress: String?
     @Option(help: "HTTP listen port (default: the topology's http.port).") var httpPort: Int?
     @Option(help: "Log format: human or json.") var logFormat: LogFormat = .human
-    @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel: Logger.Level = .info
+    @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel: Logger.Level =
+        .info
 
     func run() async throws {
         let level = logLevel
@@ -40,8 +42,16 @@ struct RunCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "havpn")
         var options = SideCarOptions(
-            topologyPath: file.file, role: pod.role, index: pod.index, bondAddress: pod.bondAddress,
-            podName: pod.podName, podIP: pod.podIP, netns: pod.netns, httpAddress: httpAddress, httpPort: httpPort)
+            topologyPath: file.file,
+            role: pod.role,
+            index: pod.index,
+            bondAddress: pod.bondAddress,
+            podName: pod.podName,
+            podIP: pod.podIP,
+            netns: pod.netns,
+            httpAddress: httpAddress,
+            httpPort: httpPort
+        )
         options.firewallBackend = pod.firewallBackend
         do {
             // swift-metrics is the façade the side-car records through; swift-prometheus is its backend.

@@ -15,7 +15,8 @@ struct Session {
         identity = try pod.identity(in: topology)
         reconciler = Reconciler(
             netlink: try NetlinkClient(netns: pod.netns),
-            firewall: try FirewallClient(netns: pod.netns, backend: pod.firewallBackend ?? topology.filter.backend))
+            firewall: try FirewallClient(netns: pod.netns, backend: pod.firewallBackend ?? topology.filter.backend)
+        )
     }
 
     /// See ``Reconciler/desiredAndObserved(topology:identity:activeClient:)``.

@@ -14,7 +14,9 @@ import Testing
     static let binary: URL = {
         // The test bundle lives in the build products directory, beside the executable.
         var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        while url.pathComponents.count > 1 && !FileManager.default.fileExists(atPath: url.appendingPathComponent("havpn").path) {
+        while url.pathComponents.count > 1
+            && !FileManager.default.fileExists(atPath: url.appendingPathComponent("havpn").path)
+        {
             url.deleteLastPathComponent()
         }
         return url.appendingPathComponent("havpn")
@@ -34,12 +36,15 @@ import Testing
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Result(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+            status: process.terminationStatus,
+            stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self)
+        )
     }
 
     func temporaryFile(_ text: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("havpn-cli-\(UUID().uuidString).yaml").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("havpn-cli-\(UUID().uuidString).yaml")
+            .path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -107,7 +112,9 @@ import Testing
         // In a git checkout the commit is the checkout's own.
         let head = Process()
         head.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        head.arguments = ["-C", URL(fileURLWithPath: #filePath).deletingLastPathComponent().path, "rev-parse", "--short=12", "HEAD"]
+        head.arguments = [
+            "-C", URL(fileURLWithPath: #filePath).deletingLastPathComponent().path, "rev-parse", "--short=12", "HEAD",
+        ]
         let pipe = Pipe()
         head.standardOutput = pipe
         head.standardError = FileHandle.nullDevice

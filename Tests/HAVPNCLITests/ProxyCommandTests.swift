@@ -16,7 +16,8 @@ import Testing
     @Test func missingCertificateFileIsOneLineWithErrno() throws {
         let path = try cli.temporaryFile(
             "apiVersion: havpn/v1\nproxy: {address: 127.0.0.1, port: 19555, tls: "
-                + "{certFile: /nonexistent/tls.crt, keyFile: /nonexistent/tls.key, clientCAFile: /nonexistent/ca.crt}}\n")
+                + "{certFile: /nonexistent/tls.crt, keyFile: /nonexistent/tls.key, clientCAFile: /nonexistent/ca.crt}}\n"
+        )
         defer { try? FileManager.default.removeItem(atPath: path) }
         let r = try cli.havpn(["proxy", "-f", path])
         #expect(r.status == 1)

@@ -14,13 +14,17 @@ import Testing
         let keyFile = dir.appendingPathComponent("key").path
         try Self.secret.write(toFile: keyFile, atomically: true, encoding: .utf8)
         let topology = dir.appendingPathComponent("topology.yaml").path
-        try "apiVersion: havpn/v1\nannouncements: {keyFile: \(keyFile)}\n".write(toFile: topology, atomically: true, encoding: .utf8)
+        try "apiVersion: havpn/v1\nannouncements: {keyFile: \(keyFile)}\n".write(
+            toFile: topology,
+            atomically: true,
+            encoding: .utf8
+        )
         let netns = "havpn-secret-\(getpid())"
         try run("/usr/sbin/ip", ["netns", "add", netns])
         defer { try? run("/usr/sbin/ip", ["netns", "del", netns]) }
 
         let log = dir.appendingPathComponent("log").path
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         let process = Process()
         process.executableURL = CLIErrorTests.binary

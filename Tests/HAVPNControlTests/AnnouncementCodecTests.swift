@@ -11,11 +11,19 @@ private let ipGen = Gen.uint8().array(of: 16).map { b -> IPAddress in
 }
 
 private let messageGen = zip(
-    Gen.bool(), Gen.uint64(), Gen.uint32(), Gen.uint8().array(of: 16), ipGen.array(of: 1...8)
+    Gen.bool(),
+    Gen.uint64(),
+    Gen.uint32(),
+    Gen.uint8().array(of: 16),
+    ipGen.array(of: 1...8)
 ).map { w, seq, life, bond, ips in
     HAVPNAnnouncement(
-        kind: w ? .withdraw : .announce, sequence: seq, lifetimeMilliseconds: life,
-        bondAddress: IPv6Address(bytes: bond), podIPs: ips)
+        kind: w ? .withdraw : .announce,
+        sequence: seq,
+        lifetimeMilliseconds: life,
+        bondAddress: IPv6Address(bytes: bond),
+        podIPs: ips
+    )
 }
 
 @Suite struct AnnouncementCodecTests {
@@ -33,8 +41,14 @@ private let messageGen = zip(
     /// Random bytes and mutated valid messages never crash; whatever decodes re-encodes to the same bytes.
     @Test func fuzzDecodeIsTotalAndConsistent() async {
         let valid = AnnouncementCodec.encode(
-            HAVPNAnnouncement(kind: .announce, sequence: 9, lifetimeMilliseconds: 1, bondAddress: bondA,
-                podIPs: [IPAddress("10.0.0.1")!, IPAddress("fd00::1")!]))
+            HAVPNAnnouncement(
+                kind: .announce,
+                sequence: 9,
+                lifetimeMilliseconds: 1,
+                bondAddress: bondA,
+                podIPs: [IPAddress("10.0.0.1")!, IPAddress("fd00::1")!]
+            )
+        )
         let mutated = zip(Gen.int(in: 0..<valid.count), Gen.uint8(), Gen.int(in: 0...valid.count + 3))
             .map { i, v, len -> [UInt8] in
                 var b = valid
@@ -76,10 +90,18 @@ private let messageGen = zip(
         #expect(AnnouncementCodec.decode(Array("::ffff:10.0.0.9".utf8)) == .success(.vpn2(podIP: ipv4)))
         #expect(AnnouncementCodec.decode(Array("::ffff:a00:9".utf8)) == .success(.vpn2(podIP: ipv4)))
         let mapped = HAVPNAnnouncement(
-            kind: .announce, sequence: 1, lifetimeMilliseconds: 0, bondAddress: bondA, podIPs: [IPAddress("::ffff:10.0.0.9")!])
+            kind: .announce,
+            sequence: 1,
+            lifetimeMilliseconds: 0,
+            bondAddress: bondA,
+            podIPs: [IPAddress("::ffff:10.0.0.9")!]
+        )
         var expected = mapped
         expected.podIPs = [ipv4]
-        #expect(AnnouncementCodec.decode(AnnouncementCodec.encode(mapped)) == .success(.havpn(expected, authenticated: false)))
+        #expect(
+            AnnouncementCodec.decode(AnnouncementCodec.encode(mapped))
+                == .success(.havpn(expected, authenticated: false))
+        )
         // Only the ::ffff:0:0/96 block is mapped; other IPv6 addresses stay as they are.
         #expect(AnnouncementCodec.decode(Array("::10.0.0.9".utf8)) == .success(.vpn2(podIP: IPAddress("::a00:9")!)))
         #expect(IPAddress("fd00::ffff:a00:9")!.unmapped == IPAddress("fd00::ffff:a00:9")!)
@@ -97,7 +119,13 @@ private let messageGen = zip(
     }
 
     @Test func everyRejectionReason() {
-        let m = HAVPNAnnouncement(kind: .announce, sequence: 1, lifetimeMilliseconds: 5, bondAddress: bondA, podIPs: [IPAddress("10.1.2.3")!])
+        let m = HAVPNAnnouncement(
+            kind: .announce,
+            sequence: 1,
+            lifetimeMilliseconds: 5,
+            bondAddress: bondA,
+            podIPs: [IPAddress("10.1.2.3")!]
+        )
         let ok = AnnouncementCodec.encode(m)
         func with(_ i: Int, _ v: UInt8) -> [UInt8] { var b = ok; b[i] = v; return b }
         let cases: [([UInt8], [UInt8]?, AnnouncementRejection)] = [

@@ -12,7 +12,8 @@ import Testing
         var dumped = ""
         dump(registry, to: &dumped)
         let texts = [
-            "\(key)", String(describing: key), String(reflecting: key), "\(registry)", String(reflecting: registry), dumped,
+            "\(key)", String(describing: key), String(reflecting: key), "\(registry)", String(reflecting: registry),
+            dumped,
         ]
         let decimal = Self.secret.prefix(4).map(String.init).joined(separator: ", ")
         for text in texts {

@@ -9,7 +9,9 @@ private let ip2 = IPAddress("10.0.0.2")!
 
 private func announce(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress]) -> [UInt8] {
     AnnouncementCodec.encode(
-        HAVPNAnnouncement(kind: .announce, sequence: seq, lifetimeMilliseconds: 0, bondAddress: bond, podIPs: ips), key: nil)
+        HAVPNAnnouncement(kind: .announce, sequence: seq, lifetimeMilliseconds: 0, bondAddress: bond, podIPs: ips),
+        key: nil
+    )
 }
 
 @Suite struct ApiserverPeerSetTests {
@@ -34,8 +36,14 @@ private func announce(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress]) -> [
     @Test func anAnnouncedPeerReplacesItsBootstrapEntry() {
         let a = apiserver(7)
         var set = ApiserverPeerSet(
-            configuration: Self.configuration, bootstrap: [ApiserverPeer(bondAddress: a, podIPs: [ip1])], at: .zero)
-        #expect(set.announcement(from: .v6(a), device: "bond0", payload: announce(a, seq: 1, [ip2]), at: .ms(30_000)).changed)
+            configuration: Self.configuration,
+            bootstrap: [ApiserverPeer(bondAddress: a, podIPs: [ip1])],
+            at: .zero
+        )
+        #expect(
+            set.announcement(from: .v6(a), device: "bond0", payload: announce(a, seq: 1, [ip2]), at: .ms(30_000))
+                .changed
+        )
         #expect(set.peers == [ApiserverPeer(bondAddress: a, podIPs: [ip2])])
         _ = set.tick(at: .ms(60_000))  // the bootstrap ends; the announced peer stays
         #expect(set.peers == [ApiserverPeer(bondAddress: a, podIPs: [ip2])])

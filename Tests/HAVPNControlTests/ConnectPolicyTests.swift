@@ -6,7 +6,8 @@ import Testing
 private let policy = ConnectPolicy(
     shootNetworks: [IPNetwork("100.96.0.0/11")!, IPNetwork("100.64.0.0/13")!, IPNetwork("fd00:10::/64")!],
     seedNetworks: [IPNetwork("10.96.0.0/16")!, IPNetwork("fd00:96::/64")!],
-    ownAddresses: [IPAddress("100.96.0.9")!])
+    ownAddresses: [IPAddress("100.96.0.9")!]
+)
 
 private func head(_ text: String) -> [UInt8] { Array(text.utf8) }
 private func connect(_ authority: String) -> ConnectDecision {
@@ -87,8 +88,11 @@ private func relay(_ address: String, _ port: Int) -> ConnectDecision {
     @Test func acceptsHTTP10AndBareLineFeeds() {
         #expect(policy.judge(head: head("CONNECT 100.96.0.1:80 HTTP/1.0\n\n")) == relay("100.96.0.1", 80))
         #expect(
-            policy.judge(head: head("CONNECT 100.96.0.1:80 HTTP/1.1\r\nProxy-Authorization: x\r\nUser-Agent: é\r\n\r\n"))
-                == relay("100.96.0.1", 80))
+            policy.judge(
+                head: head("CONNECT 100.96.0.1:80 HTTP/1.1\r\nProxy-Authorization: x\r\nUser-Agent: é\r\n\r\n")
+            )
+                == relay("100.96.0.1", 80)
+        )
     }
 
     @Test func scanFindsTheEndOfTheHeadAndLeavesTheRest() {
@@ -131,7 +135,10 @@ private func relay(_ address: String, _ port: Int) -> ConnectDecision {
     }
 
     @Test func responsesCarryStatusLengthAndClose() {
-        #expect(String(decoding: ConnectResponse.established, as: UTF8.self) == "HTTP/1.1 200 Connection established\r\n\r\n")
+        #expect(
+            String(decoding: ConnectResponse.established, as: UTF8.self)
+                == "HTTP/1.1 200 Connection established\r\n\r\n"
+        )
         for reason in ConnectRefusal.allCases {
             let text = String(decoding: ConnectResponse.refusal(reason), as: UTF8.self)
             #expect(text.hasPrefix("HTTP/1.1 \(reason.status.code) "))
@@ -158,7 +165,9 @@ private let authorityGen = zip(addressGen, Gen.int(in: -2...70000)).map { addres
     ConnectTarget(address: address, port: port).description
 }
 private let headGen = zip(Gen.uint8().array(of: 0...40), Gen.int(in: 0...4), authorityGen).map {
-    noise, choice, authority -> [UInt8] in
+    noise,
+    choice,
+    authority -> [UInt8] in
     switch choice {
     case 0: noise
     case 1: Array("CONNECT \(authority) HTTP/1.1\r\n".utf8) + noise + Array("\r\n\r\n".utf8)

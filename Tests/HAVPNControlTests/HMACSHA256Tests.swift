@@ -58,7 +58,9 @@ private func bytes(hex s: String) -> [UInt8] {
 
     @Test func rfc4231Case5Truncated() {
         let tag = HMACSHA256.authenticationCode(
-            for: bytes(hex: "546573742057697468205472756e636174696f6e"), key: [UInt8](repeating: 0x0c, count: 20))
+            for: bytes(hex: "546573742057697468205472756e636174696f6e"),
+            key: [UInt8](repeating: 0x0c, count: 20)
+        )
         #expect(hex(Array(tag.prefix(16))) == "a3b6167473100ee06e0c796c2955552b")
     }
 
@@ -82,9 +84,12 @@ private func bytes(hex s: String) -> [UInt8] {
 
     private var message: HAVPNAnnouncement {
         HAVPNAnnouncement(
-            kind: .announce, sequence: 42, lifetimeMilliseconds: 60_000,
+            kind: .announce,
+            sequence: 42,
+            lifetimeMilliseconds: 60_000,
             bondAddress: IPv6Address("fd8f:6d53:b97a:1::a:7")!,
-            podIPs: [IPAddress("10.1.0.5")!, IPAddress("fd00:20::5")!])
+            podIPs: [IPAddress("10.1.0.5")!, IPAddress("fd00:20::5")!]
+        )
     }
 
     @Test func encodesTheKnownBytes() {
@@ -95,7 +100,8 @@ private func bytes(hex s: String) -> [UInt8] {
         let bytes = bytes(hex: golden)
         #expect(
             AnnouncementCodec.decode(bytes, key: Array("shared-secret".utf8))
-                == .success(.havpn(message, authenticated: true)))
+                == .success(.havpn(message, authenticated: true))
+        )
         #expect(AnnouncementCodec.decode(bytes, key: Array("shared-secreT".utf8)) == .failure(.authFailed))
     }
 }

@@ -5,8 +5,17 @@ import Testing
 
 @Suite struct PathBeaconTests {
     @Test func requestAndReplyRoundTrip() async {
-        await propertyCheck(input: Gen.int(in: 0...0xffff), Gen.int(in: 0...7), Gen.int(in: 0...0xffff)) { index, server, seq in
-            let request = PathBeacon(kind: .request, role: .apiserver, index: index, server: server, sequence: UInt16(seq))
+        await propertyCheck(input: Gen.int(in: 0...0xffff), Gen.int(in: 0...7), Gen.int(in: 0...0xffff)) {
+            index,
+            server,
+            seq in
+            let request = PathBeacon(
+                kind: .request,
+                role: .apiserver,
+                index: index,
+                server: server,
+                sequence: UInt16(seq)
+            )
             #expect(PathBeacon(bytes: request.bytes) == request)
             let reply = request.reply(role: .shoot, index: 1)
             let decoded = PathBeacon(bytes: reply.bytes)

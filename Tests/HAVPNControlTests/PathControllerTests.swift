@@ -33,10 +33,18 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
         #expect(c.tick(at: .zero) == [.sendProbe(client: 0, sequence: 0), .sendProbe(client: 1, sequence: 0)])
         #expect(c.readiness == .noHealthyPath)
         // Client 1 answers first; the choice waits for client 0's verdict and still picks 0.
-        #expect(c.probeReply(client: 1, sequence: 0, rtt: .milliseconds(5), at: .ms(5)) == [.healthChanged(client: 1, health: .healthy)])
+        #expect(
+            c.probeReply(client: 1, sequence: 0, rtt: .milliseconds(5), at: .ms(5)) == [
+                .healthChanged(client: 1, health: .healthy)
+            ]
+        )
         #expect(c.active == nil)
         let a = c.probeReply(client: 0, sequence: 0, rtt: .milliseconds(6), at: .ms(6))
-        #expect(a == [.healthChanged(client: 0, health: .healthy), .switchActive(from: nil, to: 0), .readinessChanged(.ready)])
+        #expect(
+            a == [
+                .healthChanged(client: 0, health: .healthy), .switchActive(from: nil, to: 0), .readinessChanged(.ready),
+            ]
+        )
         #expect(c.active == 0)
         #expect(c.nextDeadline == .ms(100))
     }
@@ -70,8 +78,11 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
         var rng = SplitMix64(seed: UInt64(seed))
         let deathAt = Instant.ms(5_000 + Int64(rng.next() % 1_000))
         var sim = ProbeSimulation(
-            controller: PathController(configuration: defaults, clientCount: 2, at: .zero), start: .zero,
-            seed: UInt64(seed), network: network(loss: 0, deadAt: [deathAt, nil]))
+            controller: PathController(configuration: defaults, clientCount: 2, at: .zero),
+            start: .zero,
+            seed: UInt64(seed),
+            network: network(loss: 0, deadAt: [deathAt, nil])
+        )
         var switches: [(Instant, Int?, Int)] = []
         sim.run(until: .ms(20_000)) { t, a in
             if case .switchActive(let f, let to) = a { switches.append((t, f, to)) }
@@ -95,8 +106,11 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
         let from = Instant.ms(5_000 + Int64(rng.next() % 1_000))
         let until = from + .milliseconds(1_500 + Int64(rng.next() % 1_500))
         var sim = ProbeSimulation(
-            controller: PathController(configuration: defaults, clientCount: 2, at: .zero), start: .zero,
-            seed: UInt64(seed), network: { _, sent, _ in sent >= from && sent < until ? nil : .milliseconds(5) })
+            controller: PathController(configuration: defaults, clientCount: 2, at: .zero),
+            start: .zero,
+            seed: UInt64(seed),
+            network: { _, sent, _ in sent >= from && sent < until ? nil : .milliseconds(5) }
+        )
         var switches: [PathController.Action] = []
         sim.run(until: .ms(20_000)) { _, a in if case .switchActive = a { switches.append(a) } }
         #expect(switches == [.switchActive(from: nil, to: 0)], "seed \(seed)")
@@ -109,8 +123,11 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
     func lossyPathsCauseNoSwitch(chunk: Int) {
         for seed in (chunk * 50)..<(chunk * 50 + 50) {
             var sim = ProbeSimulation(
-                controller: PathController(configuration: defaults, clientCount: 2, at: .zero), start: .zero,
-                seed: UInt64(seed), network: network(loss: 0.1, deadAt: [nil, nil]))
+                controller: PathController(configuration: defaults, clientCount: 2, at: .zero),
+                start: .zero,
+                seed: UInt64(seed),
+                network: network(loss: 0.1, deadAt: [nil, nil])
+            )
             var switches = 0
             var lateSwitch = false
             sim.run(until: .ms(600_000)) { t, a in
@@ -133,8 +150,11 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
         var t = Topology.Timings()
         t.unhealthyThreshold = threshold
         var sim = ProbeSimulation(
-            controller: PathController(configuration: .init(timings: t), clientCount: 2, at: .zero), start: .zero,
-            seed: 1, network: network(loss: 0.3, deadAt: [nil, nil]))
+            controller: PathController(configuration: .init(timings: t), clientCount: 2, at: .zero),
+            start: .zero,
+            seed: 1,
+            network: network(loss: 0.3, deadAt: [nil, nil])
+        )
         var switches = 0
         sim.run(until: .ms(600_000)) { _, a in if case .switchActive = a { switches += 1 } }
         #expect((switches > 1) == flaps, "\(switches) switches")
@@ -143,11 +163,16 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
     @Test func noHealthyClientKeepsActiveAndReportsNotReady() {
         let all = Instant.ms(3_000)
         var sim = ProbeSimulation(
-            controller: PathController(configuration: defaults, clientCount: 2, at: .zero), start: .zero,
-            seed: 7, network: network(loss: 0, deadAt: [all, all]))
+            controller: PathController(configuration: defaults, clientCount: 2, at: .zero),
+            start: .zero,
+            seed: 7,
+            network: network(loss: 0, deadAt: [all, all])
+        )
         var actions: [PathController.Action] = []
         sim.run(until: .ms(10_000)) { _, a in if !(PathController.probe(a) != nil) { actions.append(a) } }
-        #expect(actions.filter { if case .switchActive = $0 { true } else { false } } == [.switchActive(from: nil, to: 0)])
+        #expect(
+            actions.filter { if case .switchActive = $0 { true } else { false } } == [.switchActive(from: nil, to: 0)]
+        )
         #expect(actions.last == .readinessChanged(.noHealthyPath))
         #expect(sim.controller.active == 0)
         #expect(sim.controller.health(of: 0) == .dead && sim.controller.health(of: 1) == .dead)
@@ -234,8 +259,13 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
         #expect(probes.contains(.sendProbe(client: 1, sequence: 2)))
         // Seq 1 (sent at 300 ms) is still open: the reply to seq 2 waits for it (in-order judging).
         #expect(c.probeReply(client: 1, sequence: 2, rtt: .zero, at: .ms(401)).isEmpty)
-        #expect(c.probeReply(client: 1, sequence: 1, rtt: .zero, at: .ms(402))
-            == [.healthChanged(client: 1, health: .healthy), .switchActive(from: nil, to: 1), .readinessChanged(.ready)])
+        #expect(
+            c.probeReply(client: 1, sequence: 1, rtt: .zero, at: .ms(402))
+                == [
+                    .healthChanged(client: 1, health: .healthy), .switchActive(from: nil, to: 1),
+                    .readinessChanged(.ready),
+                ]
+        )
         #expect(c.setClientCount(4, at: .ms(402)).isEmpty)
         #expect(c.health(of: 3) == .unknown && c.nextDeadline == .ms(402))
     }

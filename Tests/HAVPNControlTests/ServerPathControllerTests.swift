@@ -20,8 +20,11 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
         let cut = Instant.ms(10_000 + Int64(rng.next() % 1_000))
         let heal = cut + .seconds(20)
         var sim = ProbeSimulation(
-            controller: ServerPathController(configuration: defaults, serverCount: 2, at: .zero), start: .zero,
-            seed: UInt64(seed), network: partitioned(0, from: cut, to: heal))
+            controller: ServerPathController(configuration: defaults, serverCount: 2, at: .zero),
+            start: .zero,
+            seed: UInt64(seed),
+            network: partitioned(0, from: cut, to: heal)
+        )
         var moves: [(Instant, Int)] = []
         var healedAt: Instant?
         sim.run(until: heal + .seconds(60)) { t, a in
@@ -31,7 +34,9 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
         #expect(moves.map(\.1) == [1, 0], "\(moves)")
         guard moves.count == 2, let healedAt else { return }
         #expect(moves[0].0 - cut <= .seconds(2))
-        #expect(moves[0].0 - cut <= defaults.probe.interval * defaults.probe.unhealthyThreshold + defaults.probe.timeout)
+        #expect(
+            moves[0].0 - cut <= defaults.probe.interval * defaults.probe.unhealthyThreshold + defaults.probe.timeout
+        )
         // Back exactly once, a hold after tap0 was proven healthy again (and not before).
         #expect(moves[1].0 == healedAt + defaults.failbackHold)
         #expect(sim.controller.active == 0 && sim.controller.readiness == .ready)
@@ -40,8 +45,16 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
     @Test func primaryIsKeptAtStartEvenIfAnotherTapAnswersFirst() {
         var c = ServerPathController(configuration: defaults, serverCount: 2, at: .zero)
         _ = c.tick(at: .zero)
-        #expect(c.probeReply(server: 1, sequence: 0, rtt: .zero, at: .ms(1)) == [.healthChanged(server: 1, health: .healthy)])
-        #expect(c.probeReply(server: 0, sequence: 0, rtt: .zero, at: .ms(2)) == [.healthChanged(server: 0, health: .healthy), .readinessChanged(.ready)])
+        #expect(
+            c.probeReply(server: 1, sequence: 0, rtt: .zero, at: .ms(1)) == [
+                .healthChanged(server: 1, health: .healthy)
+            ]
+        )
+        #expect(
+            c.probeReply(server: 0, sequence: 0, rtt: .zero, at: .ms(2)) == [
+                .healthChanged(server: 0, health: .healthy), .readinessChanged(.ready),
+            ]
+        )
         #expect(c.active == 0 && c.usableServers == [0, 1])
     }
 
@@ -49,13 +62,15 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
     /// because each death restarts the 5 s hold.
     @Test func flappingPathCausesNoFailBack() {
         var sim = ProbeSimulation(
-            controller: ServerPathController(configuration: defaults, serverCount: 2, at: .zero), start: .zero,
+            controller: ServerPathController(configuration: defaults, serverCount: 2, at: .zero),
+            start: .zero,
             seed: 3,
             network: { s, sentAt, rng in
                 let rtt = Duration.milliseconds(5)
                 if s == 0, sentAt >= .ms(5_000), (sentAt.nanoseconds / 3_000_000_000) % 2 == 1 { return nil }
                 return rtt
-            })
+            }
+        )
         var moves: [Int] = []
         sim.run(until: .ms(120_000)) { _, a in if case .setBondActive(let s) = a { moves.append(s) } }
         #expect(moves == [1])
@@ -67,13 +82,15 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
     @Test(arguments: 0..<5)
     func pathsStallingInTurnMoveNoBond(seed: Int) {
         var sim = ProbeSimulation(
-            controller: ServerPathController(configuration: defaults, serverCount: 2, at: .zero), start: .zero,
+            controller: ServerPathController(configuration: defaults, serverCount: 2, at: .zero),
+            start: .zero,
             seed: UInt64(seed),
             network: { s, sentAt, _ in
                 guard sentAt >= .ms(10_000) else { return .milliseconds(5) }
                 let phase = (sentAt.nanoseconds / 1_000_000 - 10_000 + (s == 0 ? 2_250 : 0)) % 4_500
                 return phase < 2_000 ? nil : .milliseconds(5)
-            })
+            }
+        )
         var moves: [Int] = []
         var deaths = 0
         sim.run(until: .ms(120_000)) { _, a in
@@ -90,13 +107,15 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
     @Test func partitionIsLeftAtOnceForAStableTapButWaitsForAFreshOne() {
         // tap1 comes back from an outage at 8 s; tap0 is cut at 10 s, 2 s later.
         var sim = ProbeSimulation(
-            controller: ServerPathController(configuration: defaults, serverCount: 2, at: .zero), start: .zero,
+            controller: ServerPathController(configuration: defaults, serverCount: 2, at: .zero),
+            start: .zero,
             seed: 9,
             network: { s, sentAt, _ in
                 if s == 1, sentAt >= .ms(3_000), sentAt < .ms(8_000) { return nil }
                 if s == 0, sentAt >= .ms(10_000) { return nil }
                 return .milliseconds(5)
-            })
+            }
+        )
         var moves: [(Instant, Int)] = []
         var tap1HealthyAt: Instant?
         sim.run(until: .ms(30_000)) { t, a in
@@ -111,8 +130,11 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
 
     @Test func allPathsDeadKeepsTheActiveTapAndReportsIt() {
         var sim = ProbeSimulation(
-            controller: ServerPathController(configuration: defaults, serverCount: 2, at: .zero), start: .zero,
-            seed: 4, network: { _, sentAt, _ in sentAt < .ms(2_000) ? .milliseconds(3) : nil })
+            controller: ServerPathController(configuration: defaults, serverCount: 2, at: .zero),
+            start: .zero,
+            seed: 4,
+            network: { _, sentAt, _ in sentAt < .ms(2_000) ? .milliseconds(3) : nil }
+        )
         var actions: [ServerPathController.Action] = []
         sim.run(until: .ms(10_000)) { _, a in if ServerPathController.probe(a) == nil { actions.append(a) } }
         #expect(!actions.contains { if case .setBondActive = $0 { true } else { false } })

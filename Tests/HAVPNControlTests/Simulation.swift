@@ -65,7 +65,8 @@ struct ProbeSimulation<C: ProbeDriven> {
     }
     private var inFlight: [Reply] = []
 
-    init(controller: C, start: Instant, seed: UInt64, network: @escaping (Int, Instant, inout SplitMix64) -> Duration?) {
+    init(controller: C, start: Instant, seed: UInt64, network: @escaping (Int, Instant, inout SplitMix64) -> Duration?)
+    {
         self.controller = controller
         self.now = start
         self.rng = SplitMix64(seed: seed)

@@ -34,8 +34,14 @@ private final class Links {
 @Suite struct ClientPathSupervisorTests {
     private func settled(live: Links) -> ProbeSimulation<ClientPathSupervisor> {
         let supervisor = ClientPathSupervisor(
-            configuration: .init(timings: timings), clientCount: 2, routed: 0, at: .zero)
-        var sim = ProbeSimulation(controller: supervisor, start: .zero, seed: 1) { t, _, _ in live.live.contains(t) ? rtt : nil }
+            configuration: .init(timings: timings),
+            clientCount: 2,
+            routed: 0,
+            at: .zero
+        )
+        var sim = ProbeSimulation(controller: supervisor, start: .zero, seed: 1) { t, _, _ in
+            live.live.contains(t) ? rtt : nil
+        }
         sim.run(until: .ms(2_000)) { _, _ in }
         return sim
     }
@@ -62,7 +68,9 @@ private final class Links {
         var actions: [ClientPathSupervisor.Action] = []
         sim.run(until: changed + .milliseconds(2_500)) { _, a in actions.append(a) }
         #expect(actions.contains(.switchHeld(from: 0, to: 1)))
-        #expect(sim.controller.state(at: sim.now) == .holding(target: 1, until: changed + ClientPathSupervisor.switchHold))
+        #expect(
+            sim.controller.state(at: sim.now) == .holding(target: 1, until: changed + ClientPathSupervisor.switchHold)
+        )
         #expect(sim.controller.nextDeadline.map { $0 <= changed + ClientPathSupervisor.switchHold } == true)
         live.live = [0, 1]
         sim.run(until: changed + .seconds(10)) { _, a in actions.append(a) }
@@ -93,8 +101,15 @@ private final class Links {
 @Suite struct ServerPathSupervisorTests {
     private func start(live: Links) -> ProbeSimulation<ServerPathSupervisor> {
         let supervisor = ServerPathSupervisor(
-            configuration: .init(timings: timings), serverCount: 2, preferred: 0, startedAt: .zero, at: .zero)
-        return ProbeSimulation(controller: supervisor, start: .zero, seed: 2) { t, _, _ in live.live.contains(t) ? rtt : nil }
+            configuration: .init(timings: timings),
+            serverCount: 2,
+            preferred: 0,
+            startedAt: .zero,
+            at: .zero
+        )
+        return ProbeSimulation(controller: supervisor, start: .zero, seed: 2) { t, _, _ in
+            live.live.contains(t) ? rtt : nil
+        }
     }
 
     /// At start server 1's openvpn connects first: moving there would split the pods across servers.

@@ -7,9 +7,18 @@ private func apiserver(_ i: Int) -> IPv6Address { IPv6Address("fd8f:6d53:b97a:1:
 private let ip1 = IPAddress("10.0.0.1")!
 private let ip2 = IPAddress("10.0.0.2")!
 
-private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAVPNAnnouncement.Kind = .announce, lifetimeMs: UInt32 = 0, key: [UInt8]? = nil) -> [UInt8] {
+private func msg(
+    _ bond: IPv6Address,
+    seq: UInt64,
+    _ ips: [IPAddress],
+    kind: HAVPNAnnouncement.Kind = .announce,
+    lifetimeMs: UInt32 = 0,
+    key: [UInt8]? = nil
+) -> [UInt8] {
     AnnouncementCodec.encode(
-        HAVPNAnnouncement(kind: kind, sequence: seq, lifetimeMilliseconds: lifetimeMs, bondAddress: bond, podIPs: ips), key: key)
+        HAVPNAnnouncement(kind: kind, sequence: seq, lifetimeMilliseconds: lifetimeMs, bondAddress: bond, podIPs: ips),
+        key: key
+    )
 }
 
 @Suite struct TunnelRegistryTests {
@@ -17,17 +26,29 @@ private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAV
 
     @Test mutating func announceRefreshReplaceWithdraw() {
         let a = apiserver(7)
-        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1]), at: .zero) == .init(changed: true))
+        #expect(
+            r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1]), at: .zero)
+                == .init(changed: true)
+        )
         #expect(r.peers == [ApiserverPeer(bondAddress: a, podIPs: [ip1])])
         // Same content: refreshed, no change.
-        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 2, [ip1]), at: .ms(1_000)) == .init(changed: false))
+        #expect(
+            r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 2, [ip1]), at: .ms(1_000))
+                == .init(changed: false)
+        )
         // Pod IP change replaces the entry (vpn2 #136).
         #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 3, [ip2]), at: .ms(2_000)).changed)
         #expect(r.peers == [ApiserverPeer(bondAddress: a, podIPs: [ip2])])
         // Replay of an old sequence.
-        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 3, [ip1]), at: .ms(2_500)) == .init(changed: false, rejection: .replay))
+        #expect(
+            r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 3, [ip1]), at: .ms(2_500))
+                == .init(changed: false, rejection: .replay)
+        )
         // Withdraw removes at once; afterwards a new, lower sequence space is accepted.
-        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 4, [], kind: .withdraw), at: .ms(3_000)).changed)
+        #expect(
+            r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 4, [], kind: .withdraw), at: .ms(3_000))
+                .changed
+        )
         #expect(r.peers.isEmpty)
         #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1]), at: .ms(4_000)).changed)
         #expect(r.acceptedCount == 5 && r.rejections == [.replay: 1])
@@ -44,7 +65,11 @@ private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAV
         for i in 0..<6 {
             let t = Instant.ms(Int64(i) * 1_000)
             for (seq, ip) in [(UInt64(5_000 + i), ip1), (UInt64(1_000 + i), ip2)] {
-                if let c = r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: seq, [ip]), at: t).conflict { reported.append(c) }
+                if let c = r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: seq, [ip]), at: t)
+                    .conflict
+                {
+                    reported.append(c)
+                }
             }
         }
         let expected = TunnelRegistry.AddressConflict(bondAddress: a, podIPs: [ip1], rivalPodIPs: [ip2])
@@ -62,7 +87,9 @@ private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAV
         let a = apiserver(3)
         var steps: [TunnelRegistry.Step] = []
         for (i, ip) in ["10.0.0.1", "10.0.0.2", "10.0.0.1", "10.0.0.2"].enumerated() {
-            steps.append(r.announcement(from: .v6(a), device: "bond0", payload: Array(ip.utf8), at: .ms(Int64(i) * 500)))
+            steps.append(
+                r.announcement(from: .v6(a), device: "bond0", payload: Array(ip.utf8), at: .ms(Int64(i) * 500))
+            )
         }
         #expect(steps.map { $0.conflict != nil } == [false, false, false, true])
         #expect(r.conflicts(at: .ms(2_000)) == [.init(bondAddress: a, podIPs: [ip2], rivalPodIPs: [ip1])])
@@ -70,7 +97,8 @@ private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAV
 
     @Test mutating func expiryAfterLifetime() {
         let a = apiserver(1), b = apiserver(2)
-        _ = r.announcement(from: .v6(a), device: "bond0", payload: Array("10.0.0.1".utf8), at: .zero)  // vpn2: default 60 s
+        // vpn2: default 60 s
+        _ = r.announcement(from: .v6(a), device: "bond0", payload: Array("10.0.0.1".utf8), at: .zero)
         _ = r.announcement(from: .v6(b), device: "bond0", payload: msg(b, seq: 1, [ip2], lifetimeMs: 5_000), at: .zero)
         #expect(r.nextExpiry == .ms(5_000))
         #expect(r.tick(at: .ms(4_999)) == .init(changed: false))
@@ -94,7 +122,11 @@ private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAV
             (.v6(a), "bond0", Array("HAVX!".utf8), .badMagic),
         ]
         for (src, dev, payload, reason) in cases {
-            #expect(r.announcement(from: src, device: dev, payload: payload, at: .zero) == .init(changed: false, rejection: reason), "\(reason)")
+            #expect(
+                r.announcement(from: src, device: dev, payload: payload, at: .zero)
+                    == .init(changed: false, rejection: reason),
+                "\(reason)"
+            )
         }
         #expect(r.peers.isEmpty && r.acceptedCount == 0)
         #expect(r.rejections[.sourceOutsideBondNetwork] == 2 && r.rejections[.sourceNotApiserver] == 2)
@@ -102,17 +134,38 @@ private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAV
     }
 
     @Test mutating func capacityIsEnforcedForNewPeersOnly() {
-        for i in 1...2 { _ = r.announcement(from: .v6(apiserver(i)), device: "bond0", payload: msg(apiserver(i), seq: 1, [IPAddress("10.0.0.\(i)")!]), at: .zero) }
-        let third = r.announcement(from: .v6(apiserver(3)), device: "bond0", payload: msg(apiserver(3), seq: 1, [IPAddress("10.0.0.3")!]), at: .zero)
+        for i in 1...2 {
+            _ = r.announcement(
+                from: .v6(apiserver(i)),
+                device: "bond0",
+                payload: msg(apiserver(i), seq: 1, [IPAddress("10.0.0.\(i)")!]),
+                at: .zero
+            )
+        }
+        let third = r.announcement(
+            from: .v6(apiserver(3)),
+            device: "bond0",
+            payload: msg(apiserver(3), seq: 1, [IPAddress("10.0.0.3")!]),
+            at: .zero
+        )
         #expect(third == .init(changed: false, rejection: .overCapacity))
-        #expect(r.announcement(from: .v6(apiserver(2)), device: "bond0", payload: msg(apiserver(2), seq: 2, [IPAddress("10.0.0.9")!]), at: .zero).changed)
+        #expect(
+            r.announcement(
+                from: .v6(apiserver(2)),
+                device: "bond0",
+                payload: msg(apiserver(2), seq: 2, [IPAddress("10.0.0.9")!]),
+                at: .zero
+            ).changed
+        )
         #expect(r.peers.count == 2)
     }
 
     @Test mutating func podIPMovesToTheNewestClaimant() {
         let a = apiserver(1), b = apiserver(2)
         _ = r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1]), at: .zero)
-        #expect(r.announcement(from: .v6(b), device: "bond0", payload: msg(b, seq: 1, [ip1, ip1]), at: .ms(10)).changed)
+        #expect(
+            r.announcement(from: .v6(b), device: "bond0", payload: msg(b, seq: 1, [ip1, ip1]), at: .ms(10)).changed
+        )
         #expect(r.peers == [ApiserverPeer(bondAddress: b, podIPs: [ip1])])
     }
 
@@ -120,15 +173,34 @@ private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAV
         let k = Array("k".utf8)
         var r = TunnelRegistry(configuration: .init(bondNetwork: bondNet, key: AnnouncementKey(k)))
         let a = apiserver(5)
-        #expect(r.announcement(from: .v6(a), device: "bond0", payload: Array("10.0.0.1".utf8), at: .zero).rejection == .authRequired)
-        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1]), at: .zero).rejection == .authRequired)
-        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1], key: Array("x".utf8)), at: .zero).rejection == .authFailed)
-        #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1], key: k), at: .zero) == .init(changed: true))
+        #expect(
+            r.announcement(from: .v6(a), device: "bond0", payload: Array("10.0.0.1".utf8), at: .zero).rejection
+                == .authRequired
+        )
+        #expect(
+            r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1]), at: .zero).rejection
+                == .authRequired
+        )
+        #expect(
+            r.announcement(
+                from: .v6(a),
+                device: "bond0",
+                payload: msg(a, seq: 1, [ip1], key: Array("x".utf8)),
+                at: .zero
+            ).rejection == .authFailed
+        )
+        #expect(
+            r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1], key: k), at: .zero)
+                == .init(changed: true)
+        )
     }
 
     @Test func formatAcceptanceAndTopologyDefaults() {
         var r = TunnelRegistry(configuration: .init(bondNetwork: bondNet, acceptedFormats: [.havpn]))
-        #expect(r.announcement(from: .v6(apiserver(1)), device: "bond0", payload: Array("10.0.0.1".utf8), at: .zero).rejection == .formatNotAccepted)
+        #expect(
+            r.announcement(from: .v6(apiserver(1)), device: "bond0", payload: Array("10.0.0.1".utf8), at: .zero)
+                .rejection == .formatNotAccepted
+        )
         let c = TunnelRegistry.Configuration(topology: Topology(), key: nil)
         #expect(c.bondNetwork == bondNet && c.bondDevice == "bond0" && c.maxPeers == 64)
         // Only the configured format: a plain-text vpn2 packet must not create a tunnel where havpn's is configured.

@@ -79,7 +79,9 @@ enum HostNftables {
     static let unavailableReason: String? = {
         guard getuid() == 0 else { return "needs root (network namespaces)" }
         // The lab's kernel has no nf_tables for IP; the iptables backend is tested there instead.
-        if ProcessInfo.processInfo.environment["HAVPN_KERNEL_LAB"] == "1" { return "host-kernel tests (the lab has no nf_tables for IP)" }
+        if ProcessInfo.processInfo.environment["HAVPN_KERNEL_LAB"] == "1" {
+            return "host-kernel tests (the lab has no nf_tables for IP)"
+        }
         do {
             let ns = try HostNamespace()
             _ = try ns.firewall(.nftables).resolvedBackend()

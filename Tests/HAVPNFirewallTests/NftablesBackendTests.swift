@@ -44,7 +44,15 @@ struct NftablesBackendTests {
         #expect(try Planner.planRuleset(Roles.ruleset(.apiserver) { $0.devices.bond = "bond9" }, firewall).isEmpty)
         let pruned = Ruleset()
         let prune = try Planner.planRuleset(pruned, firewall)
-        #expect(prune == [.setRulesetChain(.input, from: Roles.ruleset(.apiserver) { $0.devices.bond = "bond9" }.fingerprint[.input]!, to: [])])
+        #expect(
+            prune == [
+                .setRulesetChain(
+                    .input,
+                    from: Roles.ruleset(.apiserver) { $0.devices.bond = "bond9" }.fingerprint[.input]!,
+                    to: []
+                )
+            ]
+        )
         try firewall.apply(pruned)
         #expect(try firewall.observe(expecting: pruned).chains.isEmpty)
         #expect(try Planner.planRuleset(pruned, firewall).isEmpty)

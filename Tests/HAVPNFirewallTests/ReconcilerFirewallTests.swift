@@ -11,13 +11,19 @@ import Testing
 @Suite(.enabled(if: HostNftables.isAvailable, "\(HostNftables.unavailableReason ?? "")"))
 struct ReconcilerFirewallTests {
     static func serverState() throws -> DesiredState {
-        try Planner.desiredState(topology: Topology(), identity: Identity(role: .server, index: 0), inputs: ControllerInputs())
+        try Planner.desiredState(
+            topology: Topology(),
+            identity: Identity(role: .server, index: 0),
+            inputs: ControllerInputs()
+        )
     }
 
     @Test func applyVerifiesTheRulesetAndTheSecondPlanIsEmpty() throws {
         let ns = try HostNamespace()
         let reconciler = Reconciler(
-            netlink: try NetlinkClient(netns: ns.name), firewall: try FirewallClient(netns: ns.name, backend: .auto))
+            netlink: try NetlinkClient(netns: ns.name),
+            firewall: try FirewallClient(netns: ns.name, backend: .auto)
+        )
         let desired = try Self.serverState()
         let outcome = try reconciler.apply(desired)
         #expect(outcome.plan.actions.contains { $0.isRulesetChange })

@@ -7,14 +7,20 @@ import HAVPNPlanner
 /// clients' bond addresses, and the shoot networks routed through tunnel 0.
 enum ApiserverFixture {
     static let bondOptions = BondSpec(
-        mode: .activeBackup, miimon: 100, failOverMAC: .active, useCarrier: true, primary: "tap0",
-        numPeerNotif: 5)
+        mode: .activeBackup,
+        miimon: 100,
+        failOverMAC: .active,
+        useCarrier: true,
+        primary: "tap0",
+        numPeerNotif: 5
+    )
     static let bondAddress = ipv6("fd8f:6d53:b97a:1::a:1")
 
     static func tunnel(_ index: Int, remote: String? = nil) -> LinkSpec {
         LinkSpec(
             name: "bond0-ip6tnl\(index)",
-            kind: .ip6tnl(TunnelSpec(local: bondAddress, remote: ipv6(remote ?? "fd8f:6d53:b97a:1::b:\(index)"))))
+            kind: .ip6tnl(TunnelSpec(local: bondAddress, remote: ipv6(remote ?? "fd8f:6d53:b97a:1::b:\(index)")))
+        )
     }
 
     static let links: [LinkSpec] = [
@@ -32,7 +38,9 @@ enum ApiserverFixture {
         RouteSpec(destination: net("100.96.0.0/11"), device: "bond0-ip6tnl0"),
     ]
 
-    static let sysctls = [SysctlSpec("net.ipv4.conf.all.rp_filter", "0"), SysctlSpec("net.ipv4.tcp_rmem", "65536 131072 6291456")]
+    static let sysctls = [
+        SysctlSpec("net.ipv4.conf.all.rp_filter", "0"), SysctlSpec("net.ipv4.tcp_rmem", "65536 131072 6291456"),
+    ]
 
     static let desired = DesiredState(links: links, addresses: [address], routes: routes, sysctls: sysctls)
 

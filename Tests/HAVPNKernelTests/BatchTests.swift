@@ -9,7 +9,10 @@ struct BatchTests {
     /// `count` distinct /24s in 10.0.0.0/8 (IPv4) or /64s in fd00::/16 (IPv6).
     static func routes(_ count: Int, device: String, ipv6: Bool = false) -> [RouteSpec] {
         (0..<count).map { i in
-            let text = ipv6 ? "fd00:\(String(i / 256, radix: 16)):\(String(i % 256, radix: 16))::/64" : "10.\(i / 256).\(i % 256).0/24"
+            let text =
+                ipv6
+                ? "fd00:\(String(i / 256, radix: 16)):\(String(i % 256, radix: 16))::/64"
+                : "10.\(i / 256).\(i % 256).0/24"
             return RouteSpec(destination: net(text), device: device)
         }
     }
@@ -42,7 +45,9 @@ struct BatchTests {
         let local = "fd8f:6d53:b97a:1::a:1"
         let tunnels = (0..<100).map {
             LinkSpec(
-                name: "t\($0)", kind: .ip6tnl(TunnelSpec(local: ipv6(local), remote: ipv6("fd8f:6d53:b97a:1::b:\($0)"))))
+                name: "t\($0)",
+                kind: .ip6tnl(TunnelSpec(local: ipv6(local), remote: ipv6("fd8f:6d53:b97a:1::b:\($0)")))
+            )
         }
         let routes = (0..<10_000).map { i in
             RouteSpec(destination: net("10.\(i / 256).\(i % 256).0/24"), device: "t\(i % 100)")
@@ -61,7 +66,9 @@ struct BatchTests {
         #expect(observed.routes.filter(\.owned).count == 10_000)
 
         let ipNS = try TestNamespace()
-        var script = tunnels.map { "link add \($0.name) type ip6tnl mode any local \(local) remote fd8f:6d53:b97a:1::b:\($0.name.dropFirst()) encaplimit none\n" }
+        var script = tunnels.map {
+            "link add \($0.name) type ip6tnl mode any local \(local) remote fd8f:6d53:b97a:1::b:\($0.name.dropFirst()) encaplimit none\n"
+        }
         script += tunnels.map { "link set \($0.name) up\n" }
         script += routes.map { "route add \($0.destination) dev \($0.device) proto 201\n" }
         let path = "/tmp/\(ipNS.name).batch"
@@ -70,7 +77,9 @@ struct BatchTests {
         let ipStart = clock.now
         try ipNS.ip("-batch", path)
         let ipTime = clock.now - ipStart
-        print("benchmark: havpn apply+observe \(havpnTime) (apply \(report.duration), \(report.netlinkSends) sends); ip -batch \(ipTime)")
+        print(
+            "benchmark: havpn apply+observe \(havpnTime) (apply \(report.duration), \(report.netlinkSends) sends); ip -batch \(ipTime)"
+        )
         #expect(havpnTime < ipTime)
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import HAVPNModel
-@testable import HAVPNNetlink
 import HAVPNPlanner
 import Testing
+
+@testable import HAVPNNetlink
 
 /// Every example topology, every role, on the real kernel: converge, re-plan empty, repair drift,
 /// converge from any half-applied state, and leave the kernel alone on a bad file.
@@ -35,7 +36,10 @@ struct ExampleConvergenceTests {
     /// The netlink part only: the ruleset is the firewall client's (IptablesBackendTests).
     static func desired(_ c: Case) throws -> DesiredState {
         var desired = try Planner.desiredState(
-            topology: topology(c.example), identity: Identity(role: c.role, index: c.index), inputs: ControllerInputs())
+            topology: topology(c.example),
+            identity: Identity(role: c.role, index: c.index),
+            inputs: ControllerInputs()
+        )
         desired.ruleset = nil
         return desired
     }
@@ -137,7 +141,9 @@ struct ExampleConvergenceTests {
     @Test func badFileChangesNothing() throws {
         let ns = try TestNamespace()
         let before = try ns.ip("-d", "link", "show") + ns.ip("route", "show", "table", "all")
-        let havpn = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("havpn").path
+        let havpn = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "havpn"
+        ).path
         let bad = Self.repository.appendingPathComponent("Tests/Fixtures/bad/17-cidr-host-bits.yaml").path
         #expect(throws: CommandFailed.self) {
             try run(havpn, ["apply", "-f", bad, "--role", "apiserver", "--index", "1", "--netns", ns.name])

@@ -1,8 +1,9 @@
 import Foundation
 import HAVPNModel
-@testable import HAVPNNetlink
 import HAVPNPlanner
 import Testing
+
+@testable import HAVPNNetlink
 
 @Suite(.enabled(if: KernelLab.isActive, "needs the real-kernel lab (scripts/kernel-tests)"))
 struct ForeignObjectTests {
@@ -19,7 +20,9 @@ struct ForeignObjectTests {
         // havpn replaces and deletes its own routes next to the foreign ones.
         var moved = ApiserverFixture.routes[0]
         moved.device = "bond0-ip6tnl1"
-        _ = try client.apply([.replaceRoute(from: ApiserverFixture.routes[0], to: moved), .deleteRoute(ApiserverFixture.routes[1])])
+        _ = try client.apply([
+            .replaceRoute(from: ApiserverFixture.routes[0], to: moved), .deleteRoute(ApiserverFixture.routes[1]),
+        ])
 
         let observed = try client.observe(declaredLinks: ["bond0"], sysctlKeys: [])
         let dummy = try #require(observed.links.first { $0.spec.name == "dummy0" })
@@ -28,7 +31,9 @@ struct ForeignObjectTests {
         let staticRoute = try #require(observed.routes.first { $0.spec.destination == net("10.1.0.0/16") })
         #expect(staticRoute.routeProtocol == 4 && !staticRoute.owned && staticRoute.spec.device == "dummy0")
         let foreignAddress = try #require(observed.addresses.first { $0.spec.address == IPAddress("192.0.2.1") })
-        #expect(!foreignAddress.owned && foreignAddress.spec.prefixLength == 24 && foreignAddress.spec.device == "bond0")
+        #expect(
+            !foreignAddress.owned && foreignAddress.spec.prefixLength == 24 && foreignAddress.spec.device == "bond0"
+        )
         #expect(observed.addresses.contains { $0.owned && $0.spec == ApiserverFixture.address })
         // A delete of a route havpn does not own is refused by the kernel (protocol must match).
         let foreignAsOurs = RouteSpec(destination: net("10.1.0.0/16"), device: "dummy0")
@@ -90,7 +95,9 @@ struct ErrorMappingTests {
             .createLink(bond),
             .setLink(name: "tap0", change: .master("bond0"), from: "none"),
         ])
-        let tap = try #require(try client.observe(declaredLinks: [], sysctlKeys: []).links.first { $0.spec.name == "tap0" })
+        let tap = try #require(
+            try client.observe(declaredLinks: [], sysctlKeys: []).links.first { $0.spec.name == "tap0" }
+        )
         #expect(tap.spec.master == "bond0" && tap.spec.up)
     }
 
@@ -122,9 +129,17 @@ struct ErrorMappingTests {
 /// Pure mapping checks; they need no kernel and run everywhere.
 struct ErrnoMappingTests {
     @Test func unsupportedLinkKindIsAMissingKernelFeature() {
-        let error = KernelErrors.linkCreation(EOPNOTSUPP, kind: "bond", object: "link bond0", kernelMessage: "Unknown device type")
+        let error = KernelErrors.linkCreation(
+            EOPNOTSUPP,
+            kind: "bond",
+            object: "link bond0",
+            kernelMessage: "Unknown device type"
+        )
         #expect(error.code == .missingKernelFeature && error.message.contains("bonding"))
-        #expect(KernelErrors.linkCreation(EOPNOTSUPP, kind: "ip6tnl", object: "link t", kernelMessage: nil).message.contains("ip6_tunnel"))
+        #expect(
+            KernelErrors.linkCreation(EOPNOTSUPP, kind: "ip6tnl", object: "link t", kernelMessage: nil).message
+                .contains("ip6_tunnel")
+        )
         #expect(KernelErrors.error(EPERM, "x", object: nil).code == .permission)
     }
 

@@ -50,9 +50,16 @@ struct IptablesBackendTests {
         let v6 = try tables(ns, "ip6tables-legacy-save")
         for rule in desired.rules {
             #expect(v6.contains(rule.id))
-            #expect(v4.contains(rule.id) == (rule.match != .icmpv6 && rule.match != .tunnelTransportIPv4 && rule.match != .tunnelTransportIPv6))
+            #expect(
+                v4.contains(rule.id)
+                    == (rule.match != .icmpv6 && rule.match != .tunnelTransportIPv4
+                        && rule.match != .tunnelTransportIPv6)
+            )
         }
-        #expect(v4.components(separatedBy: "havpn:jump").count - 1 == Set(desired.rules.map(\.chain)).count, "one jump per chain after two applies")
+        #expect(
+            v4.components(separatedBy: "havpn:jump").count - 1 == Set(desired.rules.map(\.chain)).count,
+            "one jump per chain after two applies"
+        )
         #expect(v6.components(separatedBy: "havpn:jump").count - 1 == Set(desired.rules.map(\.chain)).count)
     }
 
@@ -86,7 +93,9 @@ struct IptablesBackendTests {
         try firewall.apply(desired)
         try iptables(ns, "-F", "HAVPN-INPUT")
         try ip6tables(ns, "-F", "HAVPN-INPUT")
-        #expect(try Self.plan(desired, firewall) == [.setRulesetChain(.input, from: [], to: desired.fingerprint[.input]!)])
+        #expect(
+            try Self.plan(desired, firewall) == [.setRulesetChain(.input, from: [], to: desired.fingerprint[.input]!)]
+        )
         try firewall.apply(desired)
         #expect(try Self.plan(desired, firewall).isEmpty)
         try ip6tables(ns, "-D", "INPUT", "-m", "comment", "--comment", "havpn:jump", "-j", "HAVPN-INPUT")
@@ -113,7 +122,10 @@ struct IptablesBackendTests {
         try run("ip", ping)
         try FirewallClient(netns: pod.name, backend: .iptables).apply(Self.ruleset(.apiserver))
         #expect(throws: CommandFailed.self) { try run("ip", ping) }
-        let counters = try run("ip", ["netns", "exec", pod.name, "iptables-legacy", "-w", "-L", "HAVPN-INPUT", "-v", "-x", "-n"])
+        let counters = try run(
+            "ip",
+            ["netns", "exec", pod.name, "iptables-legacy", "-w", "-L", "HAVPN-INPUT", "-v", "-x", "-n"]
+        )
         let drop = try #require(counters.split(separator: "\n").first { $0.contains("havpn:bond0-drop:") })
         let packets = Int(drop.split(separator: " ").first ?? "0") ?? 0
         #expect(packets >= 1, "\(drop)")
@@ -146,12 +158,21 @@ extension IptablesBackendTests {
         #expect(try Self.plan(desired, firewall).count == 1, "a size change is seen at once")
         try firewall.apply(desired)
         #expect(try Self.plan(desired, firewall).isEmpty)
-        let drop = try #require(try tables(ns).split(separator: "\n").first { $0.contains("-A HAVPN-INPUT") && $0.contains("-j DROP") })
-        let accept = drop.replacingOccurrences(of: "-A HAVPN-INPUT", with: "").replacingOccurrences(of: "-j DROP", with: "-j ACCEPT")
-            .replacingOccurrences(of: "\"", with: "")
+        let drop = try #require(
+            try tables(ns).split(separator: "\n").first { $0.contains("-A HAVPN-INPUT") && $0.contains("-j DROP") }
+        )
+        let accept = drop.replacingOccurrences(of: "-A HAVPN-INPUT", with: "").replacingOccurrences(
+            of: "-j DROP",
+            with: "-j ACCEPT"
+        )
+        .replacingOccurrences(of: "\"", with: "")
         let rulesBefore = try tables(ns).split(separator: "\n").filter { $0.hasPrefix("-A HAVPN-INPUT") }
         let position = try #require(rulesBefore.firstIndex { $0.contains("-j DROP") }) + 1
-        try run("ip", ["netns", "exec", ns.name, "iptables-legacy", "-w", "-R", "HAVPN-INPUT", "\(position)"] + accept.split(separator: " ").map(String.init))
+        try run(
+            "ip",
+            ["netns", "exec", ns.name, "iptables-legacy", "-w", "-R", "HAVPN-INPUT", "\(position)"]
+                + accept.split(separator: " ").map(String.init)
+        )
         #expect(!(try tables(ns)).contains("-j DROP"))
         #expect(try Self.plan(desired, firewall).isEmpty, "same sizes: the cached reading stands until the interval")
         firewall.fullObservationInterval = .zero

@@ -1,9 +1,10 @@
 import Foundation
 import HAVPNModel
-@testable import HAVPNNetlink
 import HAVPNPlanner
 import Synchronization
 import Testing
+
+@testable import HAVPNNetlink
 
 /// Collects a monitor's events; tests poll it with a deadline.
 private final class EventLog: Sendable {
@@ -53,7 +54,9 @@ struct EventMonitorTests {
         let monitor = try NetlinkEventMonitor(netns: ns.name, tapPrefix: "tap", receiveBuffer: 1)
         defer { monitor.close() }
         // Not reading yet: 300 route events overflow the buffer.
-        let routes = (0..<300).map { PlanAction.addRoute(RouteSpec(destination: net("10.\($0 / 256).\($0 % 256).0/24"), device: "dummy0")) }
+        let routes = (0..<300).map {
+            PlanAction.addRoute(RouteSpec(destination: net("10.\($0 / 256).\($0 % 256).0/24"), device: "dummy0"))
+        }
         _ = try ns.client().apply(routes)
         let log = EventLog()
         monitor.start { log.append($0) }

@@ -20,8 +20,18 @@ struct MissingKernelFeatureTests {
         let client = try ns.client()
         let bond = LinkSpec(
             name: "bond0",
-            kind: .bond(BondSpec(mode: .activeBackup, miimon: 100, failOverMAC: .active, useCarrier: true, primary: nil, numPeerNotif: 5)),
-            up: false)
+            kind: .bond(
+                BondSpec(
+                    mode: .activeBackup,
+                    miimon: 100,
+                    failOverMAC: .active,
+                    useCarrier: true,
+                    primary: nil,
+                    numPeerNotif: 5
+                )
+            ),
+            up: false
+        )
         let error = #expect(throws: HAVPNError.self) { try client.apply([.createLink(bond)]) }
         #expect(error?.code == .missingKernelFeature)
         #expect(error?.message.contains("bonding") == true)

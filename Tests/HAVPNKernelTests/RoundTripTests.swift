@@ -1,8 +1,9 @@
 import Foundation
 import HAVPNModel
-@testable import HAVPNNetlink
 import HAVPNPlanner
 import Testing
+
+@testable import HAVPNNetlink
 
 @Suite(.enabled(if: KernelLab.isActive, "needs the real-kernel lab (scripts/kernel-tests)"))
 struct RoundTripTests {
@@ -15,7 +16,9 @@ struct RoundTripTests {
 
         let desired = ApiserverFixture.desired
         let observed = try client.observe(
-            declaredLinks: Set(desired.links.map(\.name)), sysctlKeys: desired.sysctls.map(\.key))
+            declaredLinks: Set(desired.links.map(\.name)),
+            sysctlKeys: desired.sysctls.map(\.key)
+        )
         for link in desired.links {
             let seen = try #require(observed.links.first { $0.spec.name == link.name })
             var expected = link
@@ -89,11 +92,12 @@ struct RoundTripTests {
         let fd = try NetworkNamespace.makeUnnamed()
         defer { close(fd) }
         let client = try NetlinkClient(netnsFD: fd)
-        _ = try client.apply([.createLink(LinkSpec(name: "tapx", kind: .tap)), .setLink(name: "tapx", change: .up(true), from: "down")])
+        _ = try client.apply([
+            .createLink(LinkSpec(name: "tapx", kind: .tap)), .setLink(name: "tapx", change: .up(true), from: "down"),
+        ])
         let links = try client.observe(declaredLinks: [], sysctlKeys: []).links
         #expect(links.contains { $0.spec.name == "tapx" && $0.spec.kind == .tap && $0.spec.up && $0.owned })
         // …and not in the lab's own namespace.
         #expect(try !run("ip", ["link", "show"]).contains("tapx"))
     }
 }
-

@@ -33,7 +33,8 @@ import Testing
                   idleTimeout: 10m
                   maxTunnels: 12
                 """
-            ).proxy)
+            ).proxy
+        )
         #expect(proxy.address == "fd00::1")
         #expect(proxy.port == 8443)
         #expect(proxy.tls == Topology.ConnectProxy.TLS(certFile: "/c", keyFile: "/k", clientCAFile: "/ca"))

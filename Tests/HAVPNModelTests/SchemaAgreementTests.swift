@@ -40,8 +40,10 @@ enum SchemaChecker {
 
 @Suite(
     .enabled(
-        if: SchemaChecker.isAvailable, "needs python3 with PyYAML and jsonschema (apt: python3-yaml python3-jsonschema)"
-    ))
+        if: SchemaChecker.isAvailable,
+        "needs python3 with PyYAML and jsonschema (apt: python3-yaml python3-jsonschema)"
+    )
+)
 struct SchemaAgreementTests {
     private var goodFiles: [URL] {
         RepositoryFiles.examples

@@ -73,7 +73,8 @@ import Testing
             t.apiservers == [
                 .init(index: 7, podIPs: [IPAddress("10.1.0.5")!, IPAddress("fd00:20::5")!]),
                 .init(index: 65535, podIPs: [IPAddress("10.1.0.6")!]),
-            ])
+            ]
+        )
         #expect(t.bond.mode == .balanceRR)
         #expect(t.bond.miimon == 0)
         #expect(t.bond.primary == 2)
@@ -171,7 +172,9 @@ import Testing
     @Test func examplesAndGoodFixturesDecode() throws {
         let examples = RepositoryFiles.examples
         let good = RepositoryFiles.files(
-            in: RepositoryFiles.fixtures.appendingPathComponent("good"), withExtension: "yaml")
+            in: RepositoryFiles.fixtures.appendingPathComponent("good"),
+            withExtension: "yaml"
+        )
         #expect(examples.count >= 4)
         #expect(good.count >= 3)
         for url in examples + good {

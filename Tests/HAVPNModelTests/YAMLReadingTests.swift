@@ -38,14 +38,17 @@ import Testing
     func coreSchemaNonStringsAreRefusedForStrings(text: String, found: String) {
         #expect(
             message("apiVersion: havpn/v1\nopenvpn:\n  proxyHost: \(text)\n")
-                == "t.yaml:3:14: error[wrong-type]: openvpn.proxyHost: expected a string, got \(found)")
+                == "t.yaml:3:14: error[wrong-type]: openvpn.proxyHost: expected a string, got \(found)"
+        )
     }
 
     @Test func quotedSpellingsAreAlwaysStrings() throws {
         let t = try decode("apiVersion: havpn/v1\nopenvpn: {proxyHost: \"0x10\", proxyHeaderValue: '~'}\n")
         #expect(t.openvpn.proxyHost == "0x10")
         #expect(t.openvpn.proxyHeaderValue == "~")
-        #expect(try decode("apiVersion: havpn/v1\nannouncements: {keyFile: \"null\"}\n").announcements.keyFile == "null")
+        #expect(
+            try decode("apiVersion: havpn/v1\nannouncements: {keyFile: \"null\"}\n").announcements.keyFile == "null"
+        )
         #expect(try decode("apiVersion: havpn/v1\nopenvpn: {proxyHost: !!str 1e3}\n").openvpn.proxyHost == "1e3")
     }
 
@@ -55,7 +58,8 @@ import Testing
     func otherIntegerNotationsAreRefused(text: String) {
         #expect(
             message("apiVersion: havpn/v1\nservers: \(text)\n")
-                == "t.yaml:2:10: error[invalid-value]: servers: expected a decimal integer, got \"\(text)\"")
+                == "t.yaml:2:10: error[invalid-value]: servers: expected a decimal integer, got \"\(text)\""
+        )
     }
 
     @Test func decimalIntegersWithSignAreRead() throws {
@@ -70,7 +74,8 @@ import Testing
     func nonIntegersAreWrongType(text: String, found: String) {
         #expect(
             message("apiVersion: havpn/v1\nservers: \(text)\n")
-                == "t.yaml:2:10: error[wrong-type]: servers: expected an integer, got \(found)")
+                == "t.yaml:2:10: error[wrong-type]: servers: expected an integer, got \(found)"
+        )
     }
 
     @Test func nullableKeysTakeNullSpellings() throws {
@@ -88,12 +93,19 @@ import Testing
     @Test func booleanKeyRefusesNumbers() {
         #expect(
             message("apiVersion: havpn/v1\nbond: {useCarrier: 1}\n")
-                == "t.yaml:2:20: error[wrong-type]: bond.useCarrier: expected a boolean, got integer 1")
+                == "t.yaml:2:20: error[wrong-type]: bond.useCarrier: expected a boolean, got integer 1"
+        )
     }
 
     @Test func keySpelledNoIsAnUnknownKeyNotABoolean() {
-        #expect(message("apiVersion: havpn/v1\nno: 1\n")?.hasPrefix("t.yaml:2:1: error[unknown-key]: no: unknown key \"no\"") == true)
-        #expect(message("apiVersion: havpn/v1\n~: 1\n") == "t.yaml:2:1: error[wrong-type]: keys must be strings, got null")
+        #expect(
+            message("apiVersion: havpn/v1\nno: 1\n")?.hasPrefix(
+                "t.yaml:2:1: error[unknown-key]: no: unknown key \"no\""
+            ) == true
+        )
+        #expect(
+            message("apiVersion: havpn/v1\n~: 1\n") == "t.yaml:2:1: error[wrong-type]: keys must be strings, got null"
+        )
     }
 
     // MARK: - Structure
@@ -114,7 +126,9 @@ import Testing
     @Test func billionLaughsStopsAtTheExpansionCap() {
         var yaml = "apiVersion: havpn/v1\nopenvpn:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
         for level in 1...9 {
-            yaml += "  a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+            yaml +=
+                "  a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ")
+                + "]\n"
         }
         let error = message(yaml) ?? ""
         #expect(error.hasPrefix("t.yaml:7:"), "\(error)")
@@ -124,31 +138,37 @@ import Testing
     @Test func undefinedAndSelfReferringAliasesAreErrors() {
         #expect(
             message("apiVersion: havpn/v1\nservers: *nope\n")
-                == "t.yaml:2:10: error[yaml-syntax]: found undefined alias \"*nope\"")
+                == "t.yaml:2:10: error[yaml-syntax]: found undefined alias \"*nope\""
+        )
         #expect(message("apiVersion: havpn/v1\nipFamilies: &l [*l]\n")?.contains("undefined alias \"*l\"") == true)
     }
 
     @Test func duplicateKeysAreFoundInNestedMappings() {
         #expect(
             message("apiVersion: havpn/v1\nbond:\n  miimon: 1\n  mode: balance-rr\n  miimon: 2\n")
-                == "t.yaml:3:3: error[duplicate]: key \"miimon\" appears more than once in this mapping (this is the first)")
+                == "t.yaml:3:3: error[duplicate]: key \"miimon\" appears more than once in this mapping (this is the first)"
+        )
     }
 
     @Test func secondDocumentAfterAnExplicitEndIsRefused() {
         #expect(
             message("apiVersion: havpn/v1\n...\n---\nservers: 2\n")
-                == "t.yaml:3:1: error[yaml-syntax]: found a second YAML document; a topology file holds exactly one")
+                == "t.yaml:3:1: error[yaml-syntax]: found a second YAML document; a topology file holds exactly one"
+        )
     }
 
     @Test func explicitTagsOtherThanStrAreRefused() {
         #expect(
             message("apiVersion: havpn/v1\nservers: !!int 2\n")
-                == "t.yaml:2:10: error[yaml-syntax]: the tag \"tag:yaml.org,2002:int\" is not supported; havpn types each value by its key (quote a value to keep it a string)")
+                == "t.yaml:2:10: error[yaml-syntax]: the tag \"tag:yaml.org,2002:int\" is not supported; havpn types each value by its key (quote a value to keep it a string)"
+        )
     }
 
     @Test func deepNestingIsRefusedWithoutRecursion() {
         let depth = 100_000
-        let yaml = "apiVersion: havpn/v1\nopenvpn: " + String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+        let yaml =
+            "apiVersion: havpn/v1\nopenvpn: " + String(repeating: "[", count: depth)
+            + String(repeating: "]", count: depth)
         #expect(message(yaml)?.contains("error[yaml-syntax]: nesting is deeper than 64 levels") == true)
     }
 
@@ -159,7 +179,10 @@ import Testing
 
     @Test func readerErrorColumnsCountCharactersNotBytes() {
         // "é" is two bytes; libyaml reports the control character by byte offset.
-        #expect(message("apiVersion: havpn/v1\n# é\u{01}\n") == "t.yaml:2:4: error[yaml-syntax]: control characters are not allowed")
+        #expect(
+            message("apiVersion: havpn/v1\n# é\u{01}\n")
+                == "t.yaml:2:4: error[yaml-syntax]: control characters are not allowed"
+        )
     }
 
     @Test func tenThousandPodIPsKeepTheirPositions() throws {
@@ -168,7 +191,8 @@ import Testing
         yaml += "      - 10.1.0.0\n"
         #expect(
             message(yaml)
-                == "t.yaml:10005:9: error[duplicate]: apiservers[0].podIPs[10000]: 10.1.0.0 is already listed as apiservers[0].podIPs[0]")
+                == "t.yaml:10005:9: error[duplicate]: apiservers[0].podIPs[10000]: 10.1.0.0 is already listed as apiservers[0].podIPs[0]"
+        )
         yaml.removeLast("      - 10.1.0.0\n".count)
         #expect(try decode(yaml).apiservers[0].podIPs.count == 10_000)
     }

@@ -1,7 +1,8 @@
-@testable import HAVPNNetlink
 import HAVPNModel
 import HAVPNPlanner
 import Testing
+
+@testable import HAVPNNetlink
 
 /// Requests built by libnl (`nlmsg_put`, `nla_put*`, `nla_nest_*`) read back by the decoders
 /// (`nlmsg_parse` with policies). A request to create a link is an RTM_NEWLINK, just like the
@@ -16,8 +17,13 @@ import Testing
     @Test func bondRequestReadsBackAsTheSameBond() throws {
         var batch = NetlinkBatch(firstSequence: 7)
         let bond = BondSpec(
-            mode: .activeBackup, miimon: 100, failOverMAC: .active, useCarrier: false, primary: "tap0",
-            numPeerNotif: 3)
+            mode: .activeBackup,
+            miimon: 100,
+            failOverMAC: .active,
+            useCarrier: false,
+            primary: "tap0",
+            numPeerNotif: 3
+        )
         LinkRequests.createBond(&batch, name: "bond0", bond: bond, primaryIndex: 42, mtu: 1400)
         let records = decodeAll(batch) { LinkDecoder.decode($0) }
         let record = try #require(records.first)
@@ -33,7 +39,9 @@ import Testing
     @Test func tunnelRequestReadsBackAsTheSameTunnel() throws {
         var batch = NetlinkBatch(firstSequence: 1)
         let tunnel = TunnelSpec(
-            local: try #require(IPv6Address("fd8f:6d53:b97a:1::1")), remote: try #require(IPv6Address("fd8f:6d53:b97a:1::2")))
+            local: try #require(IPv6Address("fd8f:6d53:b97a:1::1")),
+            remote: try #require(IPv6Address("fd8f:6d53:b97a:1::2"))
+        )
         LinkRequests.createTunnel(&batch, name: "ip6tnl1", tunnel: tunnel, mtu: nil)
         LinkRequests.setAlias(&batch, name: "ip6tnl1", alias: havpnLinkAlias)
         let records = decodeAll(batch) { LinkDecoder.decode($0) }
@@ -57,7 +65,11 @@ import Testing
     @Test func addressRequestReadsBackAsAnOwnedAddress() throws {
         var batch = NetlinkBatch(firstSequence: 1)
         let spec = AddressSpec(
-            device: "bond0", address: .v6(try #require(IPv6Address("fd8f:6d53:b97a:1::a"))), prefixLength: 96, nodad: true)
+            device: "bond0",
+            address: .v6(try #require(IPv6Address("fd8f:6d53:b97a:1::a"))),
+            prefixLength: 96,
+            nodad: true
+        )
         AddressRequests.add(&batch, spec, index: 5)
         let addresses = decodeAll(batch) { AddressDecoder.decode($0, devices: [5: "bond0"]) }
         #expect(addresses == [ObservedAddress(spec: spec, owned: true)])
@@ -71,10 +83,12 @@ import Testing
         RouteRequests.add(&batch, v4, oif: 5, replace: false)
         RouteRequests.add(&batch, v6, oif: 5, replace: true)
         let routes = decodeAll(batch) { RouteDecoder.decode($0, names: [5: "bond0"]) }
-        #expect(routes == [
-            ObservedRoute(spec: v4, routeProtocol: havpnRouteProtocol),
-            ObservedRoute(spec: v6, routeProtocol: havpnRouteProtocol),
-        ])
+        #expect(
+            routes == [
+                ObservedRoute(spec: v4, routeProtocol: havpnRouteProtocol),
+                ObservedRoute(spec: v6, routeProtocol: havpnRouteProtocol),
+            ]
+        )
     }
 
     /// An NLMSG_ERROR as the kernel sends it with NETLINK_CAP_ACK and NETLINK_EXT_ACK: the
@@ -83,7 +97,8 @@ import Testing
         func le32(_ v: UInt32) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
         func le16(_ v: UInt16) -> [UInt8] { withUnsafeBytes(of: v.littleEndian, Array.init) }
         let text = Array("Device can not be enslaved while up".utf8) + [0]
-        let attribute = le16(UInt16(4 + text.count)) + le16(1) + text + [UInt8](repeating: 0, count: (4 - text.count % 4) % 4)
+        let attribute =
+            le16(UInt16(4 + text.count)) + le16(1) + text + [UInt8](repeating: 0, count: (4 - text.count % 4) % 4)
         let echoed = le32(40) + le16(16) + le16(5) + le32(9) + le32(0)
         let body = le32(UInt32(bitPattern: -1)) + echoed + attribute
         let flags: UInt16 = 0x100 | 0x200  // NLM_F_CAPPED | NLM_F_ACK_TLVS

@@ -1,5 +1,6 @@
-@testable import HAVPNNetlink
 import Testing
+
+@testable import HAVPNNetlink
 
 /// Hand-built rtnetlink messages: nlmsghdr (len, type, flags, seq, pid; little-endian) + body.
 private func message(type: UInt16, body: [UInt8], length: UInt32? = nil) -> [UInt8] {
@@ -55,7 +56,8 @@ private func rtmsg(protocol: UInt8) -> [UInt8] { [2, 24, 0, 0, 254, `protocol`, 
     }
 
     @Test func severalMessagesInOneDatagram() {
-        let datagram = message(type: 16, body: ifinfomsg) + message(type: 24, body: rtmsg(protocol: 4))
+        let datagram =
+            message(type: 16, body: ifinfomsg) + message(type: 24, body: rtmsg(protocol: 4))
             + message(type: 20, body: ifaddrmsg) + message(type: 25, body: rtmsg(protocol: 201))
         #expect(NetlinkEventMonitor.parse(datagram[...]) == [.link, .address, .ownedRoute])
     }

@@ -51,7 +51,10 @@ private func labTopology() -> Topology {
 
     @Test func serverHandsOutNoAddressesAndHasNoPersistTun() throws {
         let k = keywords(try OpenVPNConfig.server(topology: Topology(), index: 0))
-        for forbidden in ["persist-tun", "server", "server-ipv6", "server-bridge", "ifconfig-pool", "ifconfig", "client", "http-proxy"] {
+        for forbidden in [
+            "persist-tun", "server", "server-ipv6", "server-bridge", "ifconfig-pool", "ifconfig", "client",
+            "http-proxy",
+        ] {
             #expect(!k.contains(forbidden), "unexpected directive: \(forbidden)")
         }
     }
@@ -107,7 +110,9 @@ private func labTopology() -> Topology {
 
     @Test(arguments: [0, 1])
     func apiserverClientDialsDirectly(server: Int) throws {
-        let k = keywords(try OpenVPNConfig.client(topology: labTopology(), role: .apiserver, podIndex: 1, server: server))
+        let k = keywords(
+            try OpenVPNConfig.client(topology: labTopology(), role: .apiserver, podIndex: 1, server: server)
+        )
         #expect(!k.contains("http-proxy"))
         #expect(!k.contains("http-proxy-option"))
     }
@@ -115,10 +120,12 @@ private func labTopology() -> Topology {
     @Test(arguments: [0, 1])
     func shootClientDialsThroughTheProxyWithItsHeader(server: Int) throws {
         let d = directives(try OpenVPNConfig.client(topology: labTopology(), role: .shoot, podIndex: 0, server: server))
-        #expect(d.filter { $0.hasPrefix("http-proxy") } == [
-            "http-proxy fd00:100::40 8443",
-            "http-proxy-option CUSTOM-HEADER X-Gardener-Destination outbound|1194||vpn-seed-server-\(server).shoot--e2e--lab.svc.cluster.local",
-        ])
+        #expect(
+            d.filter { $0.hasPrefix("http-proxy") } == [
+                "http-proxy fd00:100::40 8443",
+                "http-proxy-option CUSTOM-HEADER X-Gardener-Destination outbound|1194||vpn-seed-server-\(server).shoot--e2e--lab.svc.cluster.local",
+            ]
+        )
     }
 
     @Test func headerSubstitutionReplacesEveryPlaceholder() throws {
@@ -137,7 +144,11 @@ private func labTopology() -> Topology {
     @Test func defaultShootHeaderIsGardeners() throws {
         let d = directives(try OpenVPNConfig.client(topology: Topology(), role: .shoot, podIndex: 0, server: 1))
         #expect(d.contains("http-proxy vpn-seed-server 8443"))
-        #expect(d.contains("http-proxy-option CUSTOM-HEADER X-Gardener-Destination outbound|1194||vpn-seed-server-1.shoot--project--name.svc.cluster.local"))
+        #expect(
+            d.contains(
+                "http-proxy-option CUSTOM-HEADER X-Gardener-Destination outbound|1194||vpn-seed-server-1.shoot--project--name.svc.cluster.local"
+            )
+        )
         #expect(d.contains("remote vpn-seed-server-1 1194"))
     }
 
@@ -226,10 +237,14 @@ private func labTopology() -> Topology {
     @Test func badHeaderNameProtocolPortVerbosity() {
         var t = Topology()
         t.openvpn.proxyHeader = "X Bad"
-        #expect(throws: HAVPNError(.invalidValue, "")) { try OpenVPNConfig.client(topology: t, role: .shoot, podIndex: 0, server: 0) }
+        #expect(throws: HAVPNError(.invalidValue, "")) {
+            try OpenVPNConfig.client(topology: t, role: .shoot, podIndex: 0, server: 0)
+        }
         t = Topology()
         t.openvpn.clientProtocol = "udp"
-        #expect(throws: HAVPNError(.invalidValue, "")) { try OpenVPNConfig.client(topology: t, role: .shoot, podIndex: 0, server: 0) }
+        #expect(throws: HAVPNError(.invalidValue, "")) {
+            try OpenVPNConfig.client(topology: t, role: .shoot, podIndex: 0, server: 0)
+        }
         t = Topology()
         t.openvpn.serverPort = 70000
         #expect(throws: HAVPNError(.outOfRange, "")) { try OpenVPNConfig.server(topology: t, index: 0) }
@@ -243,6 +258,7 @@ private func labTopology() -> Topology {
         #expect(try OpenVPNConfig.server(topology: t, index: 1) == OpenVPNConfig.server(topology: t, index: 1))
         #expect(
             try OpenVPNConfig.client(topology: t, role: .shoot, podIndex: 1, server: 0)
-                == OpenVPNConfig.client(topology: t, role: .shoot, podIndex: 1, server: 0))
+                == OpenVPNConfig.client(topology: t, role: .shoot, podIndex: 1, server: 0)
+        )
     }
 }

@@ -6,33 +6,50 @@ import Testing
     let topology = Topology()
     let plan = AddressPlan(topology: Topology())
     let defaultBond = BondSpec(
-        mode: .activeBackup, miimon: 100, failOverMAC: .active, useCarrier: true, primary: "tap0", numPeerNotif: 5)
+        mode: .activeBackup,
+        miimon: 100,
+        failOverMAC: .active,
+        useCarrier: true,
+        primary: "tap0",
+        numPeerNotif: 5
+    )
 
     @Test func apiserverDefault() throws {
         let d = try Planner.desiredState(
-            topology: topology, identity: Identity(role: .apiserver, index: 1),
-            inputs: ControllerInputs(activeShootClient: 1))
+            topology: topology,
+            identity: Identity(role: .apiserver, index: 1),
+            inputs: ControllerInputs(activeShootClient: 1)
+        )
         let own = plan.apiserverBondAddress(1)
         #expect(
             d.links == [
                 LinkSpec(name: "bond0", kind: .bond(defaultBond)),
-                LinkSpec(name: "bond0-ip6tnl0", kind: .ip6tnl(TunnelSpec(local: own, remote: plan.shootClientBondAddress(0)))),
-                LinkSpec(name: "bond0-ip6tnl1", kind: .ip6tnl(TunnelSpec(local: own, remote: plan.shootClientBondAddress(1)))),
+                LinkSpec(
+                    name: "bond0-ip6tnl0",
+                    kind: .ip6tnl(TunnelSpec(local: own, remote: plan.shootClientBondAddress(0)))
+                ),
+                LinkSpec(
+                    name: "bond0-ip6tnl1",
+                    kind: .ip6tnl(TunnelSpec(local: own, remote: plan.shootClientBondAddress(1)))
+                ),
                 LinkSpec(name: "tap0", kind: .tap, master: "bond0"),
                 LinkSpec(name: "tap1", kind: .tap, master: "bond0"),
-            ])
+            ]
+        )
         #expect(d.addresses == [AddressSpec(device: "bond0", address: .v6(own), prefixLength: 104, nodad: true)])
         #expect(
             d.routes == [
                 RouteSpec(destination: IPNetwork("100.64.0.0/13")!, device: "bond0-ip6tnl1"),
                 RouteSpec(destination: IPNetwork("100.96.0.0/11")!, device: "bond0-ip6tnl1"),
-            ])
+            ]
+        )
         #expect(
             d.sysctls.map { "\($0.key)=\($0.value)" } == [
                 "net.ipv4.conf.all.log_martians=0", "net.ipv4.conf.all.rp_filter=0",
                 "net.ipv4.conf.default.log_martians=0", "net.ipv4.conf.default.rp_filter=0",
                 "net.ipv6.conf.all.disable_ipv6=0", "net.ipv6.conf.default.disable_ipv6=0",
-            ])
+            ]
+        )
     }
 
     @Test func apiserverRoutesFollowFamiliesAndUseTheKernelsIPv6Metric() throws {
@@ -41,12 +58,16 @@ import Testing
         t.networks.shoot.pods.append(IPNetwork("fd00:10::/48")!)
         t.networks.shoot.nodes = [IPNetwork("fd00:30::/64")!, IPNetwork("10.250.0.0/16")!]
         let d = try Planner.desiredState(
-            topology: t, identity: Identity(role: .apiserver, index: 5), inputs: ControllerInputs())
+            topology: t,
+            identity: Identity(role: .apiserver, index: 5),
+            inputs: ControllerInputs()
+        )
         #expect(
             d.routes == [
                 RouteSpec(destination: IPNetwork("fd00:10::/48")!, device: "bond0-ip6tnl0", metric: 0),
                 RouteSpec(destination: IPNetwork("fd00:30::/64")!, device: "bond0-ip6tnl0", metric: 0),
-            ])
+            ]
+        )
     }
 
     @Test func shootDefaultWithPeers() throws {
@@ -57,7 +78,10 @@ import Testing
             ApiserverPeer(bondAddress: plan.apiserverBondAddress(0x2a), podIPs: [IPAddress("fd00::7")!]),
         ]
         let d = try Planner.desiredState(
-            topology: t, identity: Identity(role: .shoot, index: 1), inputs: ControllerInputs(apiserverPeers: announced))
+            topology: t,
+            identity: Identity(role: .shoot, index: 1),
+            inputs: ControllerInputs(apiserverPeers: announced)
+        )
         let own = plan.shootClientBondAddress(1)
         #expect(d.links.map(\.name) == ["bond0", "bond0ip6tnl0001", "bond0ip6tnl002a", "tap0", "tap1"])
         #expect(d.links[1].kind == .ip6tnl(TunnelSpec(local: own, remote: plan.apiserverBondAddress(1))))
@@ -67,7 +91,8 @@ import Testing
             d.routes == [
                 RouteSpec(destination: IPNetwork("10.0.0.9/32")!, device: "bond0ip6tnl0001"),
                 RouteSpec(destination: IPNetwork("fd00::7/128")!, device: "bond0ip6tnl002a", metric: 0),
-            ])
+            ]
+        )
         let sysctls = Dictionary(uniqueKeysWithValues: d.sysctls.map { ($0.key, $0.value) })
         #expect(sysctls["net.ipv4.ip_forward"] == "1")
         #expect(sysctls["net.ipv6.conf.all.forwarding"] == "1")
@@ -77,7 +102,10 @@ import Testing
 
     @Test func serverIsOnlyIPv6Enabled() throws {
         let d = try Planner.desiredState(
-            topology: topology, identity: Identity(role: .server, index: 0), inputs: ControllerInputs())
+            topology: topology,
+            identity: Identity(role: .server, index: 0),
+            inputs: ControllerInputs()
+        )
         #expect(d.links.isEmpty && d.addresses.isEmpty && d.routes.isEmpty)
         #expect(d.sysctls.map(\.key) == ["net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"])
     }
@@ -87,7 +115,10 @@ import Testing
         t.bond.mode = .balanceRR
         t.mtu = 1400
         let d = try Planner.desiredState(
-            topology: t, identity: Identity(role: .shoot, index: 0), inputs: ControllerInputs())
+            topology: t,
+            identity: Identity(role: .shoot, index: 0),
+            inputs: ControllerInputs()
+        )
         guard case .bond(let bond) = d.links.first(where: { $0.name == "bond0" })?.kind else {
             Issue.record("no bond")
             return
@@ -105,12 +136,18 @@ import Testing
             let peer = ApiserverPeer(bondAddress: IPv6Address(bad)!, podIPs: [])
             #expect(throws: HAVPNError(.invalidValue, "")) {
                 try Planner.desiredState(
-                    topology: topology, identity: Identity(role: .shoot, index: 0),
-                    inputs: ControllerInputs(apiserverPeers: [peer]))
+                    topology: topology,
+                    identity: Identity(role: .shoot, index: 0),
+                    inputs: ControllerInputs(apiserverPeers: [peer])
+                )
             }
         }
         #expect(throws: HAVPNError(.invalidIdentity, "")) {
-            try Planner.desiredState(topology: topology, identity: Identity(role: .shoot, index: 5), inputs: ControllerInputs())
+            try Planner.desiredState(
+                topology: topology,
+                identity: Identity(role: .shoot, index: 5),
+                inputs: ControllerInputs()
+            )
         }
         var long = topology
         long.devices.tapPrefix = "averyverylongtap"

@@ -1,6 +1,6 @@
-import Testing
 import HAVPNModel
 import HAVPNPlanner
+import Testing
 
 /// Shared values for the fixture triples: vpn2's default topology seen from apiserver 1 and shoot 0.
 enum Fx {
@@ -9,7 +9,13 @@ enum Fx {
     static let apiserverAddress = addressPlan.apiserverBondAddress(1)
     static let shootAddress = addressPlan.shootClientBondAddress(0)
     static let bond = BondSpec(
-        mode: .activeBackup, miimon: 100, failOverMAC: .active, useCarrier: true, primary: "tap0", numPeerNotif: 5)
+        mode: .activeBackup,
+        miimon: 100,
+        failOverMAC: .active,
+        useCarrier: true,
+        primary: "tap0",
+        numPeerNotif: 5
+    )
     static let services = IPNetwork("100.64.0.0/13")!
     static let pods = IPNetwork("100.96.0.0/11")!
     static let staticProto: UInt8 = 4
@@ -17,8 +23,10 @@ enum Fx {
 
     static func apiserver(active: Int = 0) -> DesiredState {
         try! Planner.desiredState(
-            topology: topology, identity: Identity(role: .apiserver, index: 1),
-            inputs: ControllerInputs(activeShootClient: active))
+            topology: topology,
+            identity: Identity(role: .apiserver, index: 1),
+            inputs: ControllerInputs(activeShootClient: active)
+        )
     }
 
     static func peer(_ index: Int, _ ips: String...) -> ApiserverPeer {
@@ -27,8 +35,10 @@ enum Fx {
 
     static func shoot(peers: [ApiserverPeer]) -> DesiredState {
         try! Planner.desiredState(
-            topology: topology, identity: Identity(role: .shoot, index: 0),
-            inputs: ControllerInputs(apiserverPeers: peers))
+            topology: topology,
+            identity: Identity(role: .shoot, index: 0),
+            inputs: ControllerInputs(apiserverPeers: peers)
+        )
     }
 
     /// What the kernel looks like after havpn applied `desired` to an empty namespace.

@@ -5,7 +5,11 @@ import Testing
     let topology = Topology()
 
     func resolve(
-        _ role: Role, index: Int? = nil, bond: String? = nil, name: String? = nil, ip: String? = nil
+        _ role: Role,
+        index: Int? = nil,
+        bond: String? = nil,
+        name: String? = nil,
+        ip: String? = nil
     ) throws(HAVPNError) -> Identity {
         try Identity.resolve(role: role, index: index, bondAddress: bond, podName: name, podIP: ip, topology: topology)
     }

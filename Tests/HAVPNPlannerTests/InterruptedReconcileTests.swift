@@ -14,7 +14,13 @@ import Testing
     @Test func aDeclaredApiserverKeepsItsDeclaredPodIPsWhenSomeBackRoutesAreMissing() throws {
         let topology = try TopologyDecoder.decode(yaml: Self.yaml, file: "t.yaml")
         let identity = try Identity.resolve(
-            role: .shoot, index: 0, bondAddress: nil, podName: nil, podIP: nil, topology: topology)
+            role: .shoot,
+            index: 0,
+            bondAddress: nil,
+            podName: nil,
+            podIP: nil,
+            topology: topology
+        )
         let plan = AddressPlan(topology: topology)
         let full = try Planner.desiredState(topology: topology, identity: identity, inputs: ControllerInputs())
         // Converge, then lose one back route as an interrupted apply would leave it.
@@ -26,7 +32,10 @@ import Testing
         let declared: [IPAddress] = ["10.64.0.1", "10.64.0.2", "10.64.0.3"].map { IPAddress($0)! }
         #expect(peers.map { $0.podIPs } == [declared])
         let desired = try Planner.desiredState(
-            topology: topology, identity: identity, inputs: ControllerInputs(apiserverPeers: peers))
+            topology: topology,
+            identity: identity,
+            inputs: ControllerInputs(apiserverPeers: peers)
+        )
         let again = Planner.plan(desired: desired, observed: observed)
         let lines = again.actions.map { PlanRenderer.line($0) }
         #expect(lines.contains { $0.contains("10.64.0.2/32") }, "\(lines)")

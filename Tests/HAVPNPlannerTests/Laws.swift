@@ -16,9 +16,13 @@ enum Laws {
             }
             if !have.owned { v.append("link \(want.name) not owned") }
             if have.spec.kind != want.kind { v.append("link \(want.name) kind \(have.spec.kind) ≠ \(want.kind)") }
-            if have.spec.master != want.master { v.append("link \(want.name) master \(String(describing: have.spec.master))") }
+            if have.spec.master != want.master {
+                v.append("link \(want.name) master \(String(describing: have.spec.master))")
+            }
             if have.spec.up != want.up { v.append("link \(want.name) up \(have.spec.up)") }
-            if let mtu = want.mtu, have.spec.mtu != mtu { v.append("link \(want.name) mtu \(String(describing: have.spec.mtu))") }
+            if let mtu = want.mtu, have.spec.mtu != mtu {
+                v.append("link \(want.name) mtu \(String(describing: have.spec.mtu))")
+            }
         }
         for link in final.links where link.owned && !declared.contains(link.spec.name) {
             v.append("stale owned link \(link.spec.name) left")
@@ -115,7 +119,8 @@ enum Laws {
                 if case .addRoute = action, s.routes.contains(where: { $0.spec.key == r.key }) {
                     v.append("\(at): key is held")
                 }
-                if case .replaceRoute(let from, _) = action, !s.routes.contains(where: { $0.owned && $0.spec == from }) {
+                if case .replaceRoute(let from, _) = action, !s.routes.contains(where: { $0.owned && $0.spec == from })
+                {
                     v.append("\(at): replaced route is not an owned existing one")
                 }
             }

@@ -20,7 +20,10 @@ import Testing
             let plan = Planner.plan(desired: s.desired, observed: s.observed)
             let after = Planner.simulate(plan, on: s.observed)
             let again = Planner.plan(desired: s.desired, observed: after)
-            #expect(again.actions.isEmpty, "\(s)\nfirst:\n\(PlanRenderer.human(plan))second:\n\(PlanRenderer.human(again))")
+            #expect(
+                again.actions.isEmpty,
+                "\(s)\nfirst:\n\(PlanRenderer.human(plan))second:\n\(PlanRenderer.human(again))"
+            )
             #expect(again.conflicts.map(\.description) == plan.conflicts.map(\.description))
         }
     }
@@ -55,7 +58,10 @@ import Testing
 
     @Test func emptyPlanOnConvergedState() async {
         await propertyCheck(count: Self.iterations, input: Scenario.generator) { s in
-            let converged = Planner.simulate(Planner.plan(desired: s.desired, observed: ObservedState()), on: ObservedState())
+            let converged = Planner.simulate(
+                Planner.plan(desired: s.desired, observed: ObservedState()),
+                on: ObservedState()
+            )
             let plan = Planner.plan(desired: s.desired, observed: converged)
             #expect(plan.actions.isEmpty && plan.conflicts.isEmpty, "\(s)\n\(PlanRenderer.human(plan))")
         }

@@ -20,16 +20,33 @@ struct RulesetPlanTests {
             Self.names(r, .input) == [
                 "bond0-ipip", "bond0-ip6ip6", "bond0-replies", "bond0-icmpv6", "bond0-drop",
                 "bond0-ip6tnl+-replies", "bond0-ip6tnl+-icmpv6", "bond0-ip6tnl+-drop",
-            ])
-        #expect(r.rules.last == FirewallRule(.input, "bond0-ip6tnl+-drop", interface: .init(.incoming, "bond0-ip6tnl", isPrefix: true), verdict: .drop))
+            ]
+        )
+        #expect(
+            r.rules.last
+                == FirewallRule(
+                    .input,
+                    "bond0-ip6tnl+-drop",
+                    interface: .init(.incoming, "bond0-ip6tnl", isPrefix: true),
+                    verdict: .drop
+                )
+        )
         #expect(r.notes.isEmpty)
     }
 
     @Test func shootForwardsClampsAndMasqueradesOutOfTheUplink() {
         let r = Self.ruleset(.shoot) { $0.nat.uplink = "net1" }
         #expect(Self.names(r, .forward) == ["bond0-forward", "bond0ip6tnl+-forward"])
-        #expect(r.rules(in: .mss) == [FirewallRule(.mss, "mss-clamp", interface: nil, match: .tcpSyn, verdict: .clampMSSToPMTU)])
-        #expect(r.rules(in: .masquerade) == [FirewallRule(.masquerade, "net1-masquerade", interface: .init(.outgoing, "net1"), verdict: .masquerade)])
+        #expect(
+            r.rules(in: .mss) == [
+                FirewallRule(.mss, "mss-clamp", interface: nil, match: .tcpSyn, verdict: .clampMSSToPMTU)
+            ]
+        )
+        #expect(
+            r.rules(in: .masquerade) == [
+                FirewallRule(.masquerade, "net1-masquerade", interface: .init(.outgoing, "net1"), verdict: .masquerade)
+            ]
+        )
         #expect(r.rules(in: .input).isEmpty)
     }
 
@@ -39,7 +56,9 @@ struct RulesetPlanTests {
     }
 
     @Test func turningAPieceOffIsSaidInThePlan() {
-        let r = Self.ruleset(.shoot) { $0.nat.masquerade = false; $0.nat.mssClamp = false }
+        let r = Self.ruleset(.shoot) {
+            $0.nat.masquerade = false; $0.nat.mssClamp = false
+        }
         #expect(r.rules(in: .masquerade).isEmpty && r.rules(in: .mss).isEmpty)
         let plan = Planner.plan(desired: DesiredState(ruleset: r), observed: ObservedState())
         #expect(plan.notes.count == 2)
@@ -73,33 +92,48 @@ struct RulesetPlanTests {
     static let fp = shoot.fingerprint
     static let triples: [Triple] = [
         Triple(
-            name: "nothing → every chain created", observed: [:], desired: shoot,
+            name: "nothing → every chain created",
+            observed: [:],
+            desired: shoot,
             expected: [
                 .setRulesetChain(.forward, from: [], to: fp[.forward]!),
                 .setRulesetChain(.mss, from: [], to: fp[.mss]!),
                 .setRulesetChain(.masquerade, from: [], to: fp[.masquerade]!),
-            ]),
+            ]
+        ),
         Triple(name: "converged → nothing", observed: fp, desired: shoot, expected: []),
         Triple(
             name: "a chain flushed by hand is re-created",
-            observed: fp.filter { $0.key != .mss }, desired: shoot,
-            expected: [.setRulesetChain(.mss, from: [], to: fp[.mss]!)]),
+            observed: fp.filter { $0.key != .mss },
+            desired: shoot,
+            expected: [.setRulesetChain(.mss, from: [], to: fp[.mss]!)]
+        ),
         Triple(
             name: "a rule added by hand is drift",
-            observed: fp.merging([.forward: fp[.forward]! + ["unowned-rule"]]) { $1 }, desired: shoot,
-            expected: [.setRulesetChain(.forward, from: fp[.forward]! + ["unowned-rule"], to: fp[.forward]!)]),
+            observed: fp.merging([.forward: fp[.forward]! + ["unowned-rule"]]) { $1 },
+            desired: shoot,
+            expected: [.setRulesetChain(.forward, from: fp[.forward]! + ["unowned-rule"], to: fp[.forward]!)]
+        ),
         Triple(
             name: "a chain no longer declared is pruned",
-            observed: fp.merging([.input: ["havpn:old:00000000"]]) { $1 }, desired: shoot,
-            expected: [.setRulesetChain(.input, from: ["havpn:old:00000000"], to: [])]),
+            observed: fp.merging([.input: ["havpn:old:00000000"]]) { $1 },
+            desired: shoot,
+            expected: [.setRulesetChain(.input, from: ["havpn:old:00000000"], to: [])]
+        ),
         Triple(
-            name: "an unmanaged ruleset (nil) is never touched", observed: [.input: ["havpn:old:00000000"]],
-            desired: nil, expected: []),
+            name: "an unmanaged ruleset (nil) is never touched",
+            observed: [.input: ["havpn:old:00000000"]],
+            desired: nil,
+            expected: []
+        ),
     ]
 
     @Test(arguments: triples)
     func fixture(_ t: Triple) {
-        let plan = Planner.plan(desired: DesiredState(ruleset: t.desired), observed: ObservedState(ruleset: ObservedRuleset(chains: t.observed)))
+        let plan = Planner.plan(
+            desired: DesiredState(ruleset: t.desired),
+            observed: ObservedState(ruleset: ObservedRuleset(chains: t.observed))
+        )
         #expect(plan.actions == t.expected)
         let after = Planner.simulate(plan, on: ObservedState(ruleset: ObservedRuleset(chains: t.observed)))
         #expect(Planner.plan(desired: DesiredState(ruleset: t.desired), observed: after).isEmpty, "idempotent")
@@ -117,10 +151,19 @@ struct RulesetPlanTests {
     @Test func renderedLines() {
         let add = PlanAction.setRulesetChain(.mss, from: [], to: Self.fp[.mss]!)
         #expect(PlanRenderer.line(add) == "+ ruleset chain mss (mss-clamp)")
-        #expect(PlanRenderer.line(.setRulesetChain(.mss, from: Self.fp[.mss]!, to: [])) == "- ruleset chain mss (mss-clamp)")
-        #expect(PlanRenderer.line(.setRulesetChain(.mss, from: ["unowned-rule"], to: Self.fp[.mss]!)) == "~ ruleset chain mss: unowned-rule → mss-clamp")
+        #expect(
+            PlanRenderer.line(.setRulesetChain(.mss, from: Self.fp[.mss]!, to: [])) == "- ruleset chain mss (mss-clamp)"
+        )
+        #expect(
+            PlanRenderer.line(.setRulesetChain(.mss, from: ["unowned-rule"], to: Self.fp[.mss]!))
+                == "~ ruleset chain mss: unowned-rule → mss-clamp"
+        )
         let json = PlanRenderer.json(Plan(actions: [add]))
-        #expect(json.contains("{\"op\":\"create\",\"object\":\"ruleset-chain\",\"chain\":\"mss\",\"from\":[],\"to\":[\"havpn:mss-clamp:"))
+        #expect(
+            json.contains(
+                "{\"op\":\"create\",\"object\":\"ruleset-chain\",\"chain\":\"mss\",\"from\":[],\"to\":[\"havpn:mss-clamp:"
+            )
+        )
         #expect(Plan(actions: [add]).summary == PlanSummary(add: 1))
     }
 }

@@ -30,18 +30,40 @@ struct Scenario: Sendable, CustomStringConvertible {
 
     static var generator: Generator<Scenario, some SendableSequenceType> {
         zip(
-            Gen.int(in: 1...4), Gen.int(in: 1...4), Gen.int(in: 0...2), Gen.int(in: 0...2), Gen.int(in: 0...15),
-            Gen.int(in: 0...2), Gen.int(in: 0...0xffff), Gen.int(in: 0...7), Gen<UInt64>.uint64(in: 0...UInt64.max)
+            Gen.int(in: 1...4),
+            Gen.int(in: 1...4),
+            Gen.int(in: 0...2),
+            Gen.int(in: 0...2),
+            Gen.int(in: 0...15),
+            Gen.int(in: 0...2),
+            Gen.int(in: 0...0xffff),
+            Gen.int(in: 0...7),
+            Gen<UInt64>.uint64(in: 0...UInt64.max)
         ).map { servers, clients, families, mtu, bondBits, role, index, active, seed in
             Scenario.make(
-                servers: servers, clients: clients, families: families, mtu: mtu, bondBits: bondBits,
-                role: Role.allCases[role], index: index, active: active, seed: seed)
+                servers: servers,
+                clients: clients,
+                families: families,
+                mtu: mtu,
+                bondBits: bondBits,
+                role: Role.allCases[role],
+                index: index,
+                active: active,
+                seed: seed
+            )
         }
     }
 
     static func make(
-        servers: Int, clients: Int, families: Int, mtu: Int, bondBits: Int, role: Role, index: Int,
-        active: Int, seed: UInt64
+        servers: Int,
+        clients: Int,
+        families: Int,
+        mtu: Int,
+        bondBits: Int,
+        role: Role,
+        index: Int,
+        active: Int,
+        seed: UInt64
     ) -> Scenario {
         var rng = SplitMix(state: seed)
         var t = Topology()
@@ -79,7 +101,14 @@ struct Scenario: Sendable, CustomStringConvertible {
         let identity = Identity(role: role, index: idx)
         let desired = try! Planner.desiredState(topology: t, identity: identity, inputs: inputs)
         let observed = observedState(near: desired, topology: t, rng: &rng)
-        return Scenario(topology: t, identity: identity, inputs: inputs, desired: desired, observed: observed, seed: seed)
+        return Scenario(
+            topology: t,
+            identity: identity,
+            inputs: inputs,
+            desired: desired,
+            observed: observed,
+            seed: seed
+        )
     }
 
     /// A kernel state near `desired`: each desired object absent, exact or mutated; plus foreign
@@ -116,23 +145,63 @@ struct Scenario: Sendable, CustomStringConvertible {
         let declared = Set(desired.links.map(\.name))
         o.links.append(ObservedLink(spec: LinkSpec(name: "eth0", kind: .other("veth"), mtu: 1500), owned: false))
         if rng.chance(0.5) {
-            o.links.append(ObservedLink(spec: LinkSpec(name: "foreignbond", kind: .bond(BondSpec(mode: .balanceRR, miimon: 0, failOverMAC: .none, useCarrier: true, primary: nil, numPeerNotif: 1))), owned: false))
+            o.links.append(
+                ObservedLink(
+                    spec: LinkSpec(
+                        name: "foreignbond",
+                        kind: .bond(
+                            BondSpec(
+                                mode: .balanceRR,
+                                miimon: 0,
+                                failOverMAC: .none,
+                                useCarrier: true,
+                                primary: nil,
+                                numPeerNotif: 1
+                            )
+                        )
+                    ),
+                    owned: false
+                )
+            )
         }
         if rng.chance(0.3) {
-            o.links.append(ObservedLink(spec: LinkSpec(name: "eth1", kind: .other("veth"), master: "bond0"), owned: false))
+            o.links.append(
+                ObservedLink(spec: LinkSpec(name: "eth1", kind: .other("veth"), master: "bond0"), owned: false)
+            )
         }
         let stale: [LinkSpec] = [
             LinkSpec(name: "tap7", kind: .tap, master: "bond0"),
-            LinkSpec(name: "bond1", kind: .bond(BondSpec(mode: .activeBackup, miimon: 100, failOverMAC: .active, useCarrier: true, primary: nil, numPeerNotif: 5))),
-            LinkSpec(name: "bond0-ip6tnl9", kind: .ip6tnl(TunnelSpec(local: plan.apiserverBondAddress(1), remote: plan.shootClientBondAddress(9)))),
-            LinkSpec(name: "bond0ip6tnl0abc", kind: .ip6tnl(TunnelSpec(local: plan.shootClientBondAddress(0), remote: plan.apiserverBondAddress(0xabc)))),
+            LinkSpec(
+                name: "bond1",
+                kind: .bond(
+                    BondSpec(
+                        mode: .activeBackup,
+                        miimon: 100,
+                        failOverMAC: .active,
+                        useCarrier: true,
+                        primary: nil,
+                        numPeerNotif: 5
+                    )
+                )
+            ),
+            LinkSpec(
+                name: "bond0-ip6tnl9",
+                kind: .ip6tnl(TunnelSpec(local: plan.apiserverBondAddress(1), remote: plan.shootClientBondAddress(9)))
+            ),
+            LinkSpec(
+                name: "bond0ip6tnl0abc",
+                kind: .ip6tnl(
+                    TunnelSpec(local: plan.shootClientBondAddress(0), remote: plan.apiserverBondAddress(0xabc))
+                )
+            ),
             LinkSpec(name: "havpn-dummy", kind: .other("dummy")),
         ]
         for l in stale where !declared.contains(l.name) && rng.chance(0.3) {
             o.links.append(ObservedLink(spec: l, owned: true))
         }
         // A declared tap enslaved to the stale bond.
-        if o.links.contains(where: { $0.spec.name == "bond1" }), let i = o.links.firstIndex(where: { $0.spec.name == "tap0" }),
+        if o.links.contains(where: { $0.spec.name == "bond1" }),
+            let i = o.links.firstIndex(where: { $0.spec.name == "tap0" }),
             rng.chance(0.5)
         {
             o.links[i].spec.master = "bond1"
@@ -145,16 +214,40 @@ struct Scenario: Sendable, CustomStringConvertible {
         for a in desired.addresses where names.contains(a.device) {
             switch rng.next() % 10 {
             case 0...5: o.addresses.append(ObservedAddress(spec: a, owned: true))
-            case 6: o.addresses.append(ObservedAddress(spec: AddressSpec(device: a.device, address: a.address, prefixLength: 64), owned: true))
+            case 6:
+                o.addresses.append(
+                    ObservedAddress(
+                        spec: AddressSpec(device: a.device, address: a.address, prefixLength: 64),
+                        owned: true
+                    )
+                )
             case 7: o.addresses.append(ObservedAddress(spec: a, owned: false))
-            case 8 where rng.chance(0.3): o.addresses.append(ObservedAddress(spec: AddressSpec(device: a.device, address: a.address, prefixLength: 96), owned: false))
+            case 8 where rng.chance(0.3):
+                o.addresses.append(
+                    ObservedAddress(
+                        spec: AddressSpec(device: a.device, address: a.address, prefixLength: 96),
+                        owned: false
+                    )
+                )
             default: break
             }
         }
         for name in names where rng.chance(0.3) {
             let owned = declared.contains(name) && rng.chance(0.5)
-            let address = rng.pick([IPAddress("fe80::1")!, IPAddress("192.0.2.1")!, .v6(plan.apiserverBondAddress(0x99))])
-            o.addresses.append(ObservedAddress(spec: AddressSpec(device: name, address: address, prefixLength: address.family == .ipv4 ? 24 : 64, nodad: false), owned: owned))
+            let address = rng.pick([
+                IPAddress("fe80::1")!, IPAddress("192.0.2.1")!, .v6(plan.apiserverBondAddress(0x99)),
+            ])
+            o.addresses.append(
+                ObservedAddress(
+                    spec: AddressSpec(
+                        device: name,
+                        address: address,
+                        prefixLength: address.family == .ipv4 ? 24 : 64,
+                        nodad: false
+                    ),
+                    owned: owned
+                )
+            )
         }
         // Routes: desired ones (exact, via another link, foreign), stale owned, foreign.
         var keys: Set<RouteKey> = []
@@ -175,7 +268,10 @@ struct Scenario: Sendable, CustomStringConvertible {
         for _ in 0..<Int(rng.next() % 4) {
             let dst = rng.pick(["198.51.100.0/24", "10.0.1.1/32", "fd00:99::1/128", "100.64.0.0/13", "203.0.113.0/24"])
             let net = IPNetwork(dst)!
-            add(RouteSpec(destination: net, device: rng.pick(names), metric: rng.pick([0, 1024])), rng.chance(0.5) ? havpnRouteProtocol : 4)
+            add(
+                RouteSpec(destination: net, device: rng.pick(names), metric: rng.pick([0, 1024])),
+                rng.chance(0.5) ? havpnRouteProtocol : 4
+            )
         }
         // Sysctls.
         for s in desired.sysctls {
@@ -205,7 +301,11 @@ struct Scenario: Sendable, CustomStringConvertible {
     /// The same state with every list shuffled.
     static func shuffled(_ o: ObservedState, rng: inout SplitMix) -> ObservedState {
         ObservedState(
-            links: o.links.shuffled(using: &rng), addresses: o.addresses.shuffled(using: &rng),
-            routes: o.routes.shuffled(using: &rng), sysctls: o.sysctls, ruleset: o.ruleset)
+            links: o.links.shuffled(using: &rng),
+            addresses: o.addresses.shuffled(using: &rng),
+            routes: o.routes.shuffled(using: &rng),
+            sysctls: o.sysctls,
+            ruleset: o.ruleset
+        )
     }
 }

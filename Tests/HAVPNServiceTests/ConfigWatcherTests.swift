@@ -26,7 +26,10 @@ private struct ConfigMapVolume {
         try FileManager.default.createSymbolicLink(atPath: temporary, withDestinationPath: timestamped)
         guard rename(temporary, directory.appendingPathComponent("..data").path) == 0 else { throw POSIXError(.EIO) }
         if generation == 1 {
-            try FileManager.default.createSymbolicLink(atPath: topologyPath, withDestinationPath: "..data/topology.yaml")
+            try FileManager.default.createSymbolicLink(
+                atPath: topologyPath,
+                withDestinationPath: "..data/topology.yaml"
+            )
         }
     }
 
@@ -68,8 +71,12 @@ private struct Inbox {
 private func watch(_ volume: ConfigMapVolume, poll: Duration) -> (Inbox, Task<Void, any Error>) {
     let (events, sink) = AsyncStream.makeStream(of: WatcherEvent.self)
     let watcher = ConfigWatcher(
-        path: volume.topologyPath, pollInterval: poll, logger: Fixture.silentLogger,
-        onChange: { sink.yield(.changed($0)) }, onReadError: { sink.yield(.readError($0)) })
+        path: volume.topologyPath,
+        pollInterval: poll,
+        logger: Fixture.silentLogger,
+        onChange: { sink.yield(.changed($0)) },
+        onReadError: { sink.yield(.readError($0)) }
+    )
     return (Inbox(sink: sink, iterator: events.makeAsyncIterator()), Task { try await watcher.run() })
 }
 
@@ -150,7 +157,12 @@ private func watch(_ volume: ConfigMapVolume, poll: Duration) -> (Inbox, Task<Vo
         try volume.publish("x: 1\n")
         let snapshot = try ConfigWatcher.read(volume.topologyPath).get()
         #expect(snapshot.content == Array("x: 1\n".utf8))
-        #expect(snapshot.resolvedPath == volume.directory.resolvingSymlinksInPath().appendingPathComponent("..2026_1/topology.yaml").path)
-        #expect(throws: (any Error).self) { try ConfigWatcher.read(volume.directory.appendingPathComponent("absent").path).get() }
+        #expect(
+            snapshot.resolvedPath
+                == volume.directory.resolvingSymlinksInPath().appendingPathComponent("..2026_1/topology.yaml").path
+        )
+        #expect(throws: (any Error).self) {
+            try ConfigWatcher.read(volume.directory.appendingPathComponent("absent").path).get()
+        }
     }
 }

@@ -1,11 +1,12 @@
 import Foundation
 import HAVPNControl
 import HAVPNModel
-@testable import HAVPNService
 import Logging
 import NIOCore
 import NIOSSL
 import Testing
+
+@testable import HAVPNService
 
 /// A throw-away CA with a server and a client certificate, made by `openssl` in a temporary directory.
 struct TestPKI {
@@ -18,9 +19,13 @@ struct TestPKI {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("havpn-pki-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try openssl(["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=havpn test CA"])
+        try openssl(
+            ["req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=havpn test CA"]
+        )
         for name in ["server", "client"] {
-            try openssl(["req"] + ec + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=havpn test \(name)"])
+            try openssl(
+                ["req"] + ec + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=havpn test \(name)"]
+            )
             try openssl([
                 "x509", "-req", "-in", "\(name).csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
                 "-out", "\(name).crt", "-days", "1",
@@ -39,7 +44,9 @@ struct TestPKI {
         process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw HAVPNError(.io, "openssl \(arguments.joined(separator: " ")) failed") }
+        guard process.terminationStatus == 0 else {
+            throw HAVPNError(.io, "openssl \(arguments.joined(separator: " ")) failed")
+        }
     }
 
     /// A client context that trusts the test CA; with the client certificate when `withCertificate`.
@@ -48,14 +55,20 @@ struct TestPKI {
         configuration.certificateVerification = .noHostnameVerification
         configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path("ca.crt")))
         if withCertificate {
-            configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(path("client.crt")).map { .certificate($0) }
+            configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(path("client.crt")).map {
+                .certificate($0)
+            }
             configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: path("client.key"), format: .pem))
         }
         return try NIOSSLContext(configuration: configuration)
     }
 
     var proxyTLS: Topology.ConnectProxy.TLS {
-        Topology.ConnectProxy.TLS(certFile: path("server.crt"), keyFile: path("server.key"), clientCAFile: path("ca.crt"))
+        Topology.ConnectProxy.TLS(
+            certFile: path("server.crt"),
+            keyFile: path("server.key"),
+            clientCAFile: path("ca.crt")
+        )
     }
 }
 
@@ -70,7 +83,10 @@ struct ConnectProxyTLSTests {
         try await client.connection.executeThenClose { inbound, outbound in
             var reader = inbound.makeAsyncIterator()
             let (status, rest) = try await client.request(
-                "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n", reader: &reader, writer: outbound)
+                "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n",
+                reader: &reader,
+                writer: outbound
+            )
             #expect(status == 200)
             try await outbound.write(ByteBuffer(string: "over tls"))
             #expect(try await read(&reader, until: "over tls", after: rest) == "over tls")
@@ -95,7 +111,12 @@ struct ConnectProxyTLSTests {
         // refusal arrives as an alert on the first read: an error, or end of stream, but never a 200.
         try await client.connection.executeThenClose { inbound, outbound in
             var reader = inbound.makeAsyncIterator()
-            status = (try? await client.request("CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n", reader: &reader, writer: outbound).status) ?? 0
+            status =
+                (try? await client.request(
+                    "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n",
+                    reader: &reader,
+                    writer: outbound
+                ).status) ?? 0
         }
         #expect(status == 0)
         #expect(target.acceptedConnections == 0)
@@ -104,13 +125,20 @@ struct ConnectProxyTLSTests {
     }
 
     @Test func unreadableCertificateFileIsOneLineError() throws {
-        var tls = Topology.ConnectProxy.TLS(certFile: "/nonexistent/tls.crt", keyFile: "/nonexistent/tls.key", clientCAFile: "/nonexistent/ca.crt")
+        var tls = Topology.ConnectProxy.TLS(
+            certFile: "/nonexistent/tls.crt",
+            keyFile: "/nonexistent/tls.key",
+            clientCAFile: "/nonexistent/ca.crt"
+        )
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         var error = #expect(throws: HAVPNError.self) {
             try ConnectProxyService(topology: try proxyTopology { $0.tls = tls }, logger: logger)
         }
         #expect(error?.code == .fileUnreadable)
-        #expect(error?.description == "error[file-unreadable]: proxy.tls.certFile: cannot read the proxy certificate file (/nonexistent/tls.crt) [errno 2: No such file or directory]")
+        #expect(
+            error?.description
+                == "error[file-unreadable]: proxy.tls.certFile: cannot read the proxy certificate file (/nonexistent/tls.crt) [errno 2: No such file or directory]"
+        )
         let pki = try TestPKI()
         defer { pki.remove() }
         tls = pki.proxyTLS

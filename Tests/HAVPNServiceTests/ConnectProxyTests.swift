@@ -1,10 +1,11 @@
 import HAVPNControl
 import HAVPNModel
-@testable import HAVPNService
 import Logging
 import NIOCore
 import NIOPosix
 import Testing
+
+@testable import HAVPNService
 
 /// The CONNECT proxy on loopback: real sockets, a real echo target inside the (loopback) shoot network.
 @Suite(.timeLimit(.minutes(1)))
@@ -18,19 +19,27 @@ struct ConnectProxyTests {
             var reader = inbound.makeAsyncIterator()
             let (status, rest) = try await client.request(
                 "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\nHost: 127.0.0.2:\(target.port)\r\n\r\n",
-                reader: &reader, writer: outbound)
+                reader: &reader,
+                writer: outbound
+            )
             #expect(status == 200)
             #expect(proxy.service.openTunnels == 1)
             try await outbound.write(ByteBuffer(string: payload))
             var echoed = rest
-            while echoed.utf8.count < payload.utf8.count, let chunk = try await reader.next() { echoed += String(buffer: chunk) }
+            while echoed.utf8.count < payload.utf8.count, let chunk = try await reader.next() {
+                echoed += String(buffer: chunk)
+            }
             #expect(echoed.utf8.count == payload.utf8.count)
             #expect(echoed == payload, "the echo differs from what was sent")
         }
         #expect(target.acceptedConnections == 1)
         #expect(await eventually { proxy.service.openTunnels == 0 })
         #expect(proxy.counter("havpn_proxy_tunnels_total") == 1)
-        #expect(await eventually { proxy.counter("havpn_proxy_bytes_total", [("direction", "to_target")]) == payload.utf8.count })
+        #expect(
+            await eventually {
+                proxy.counter("havpn_proxy_bytes_total", [("direction", "to_target")]) == payload.utf8.count
+            }
+        )
         // The echo, and the target's trailer if it still made it when the client closed.
         let toClient = proxy.counter("havpn_proxy_bytes_total", [("direction", "to_client")])
         #expect(toClient == payload.utf8.count || toClient == payload.utf8.count + EchoTarget.trailer.utf8.count)
@@ -53,7 +62,10 @@ struct ConnectProxyTests {
         try await client.connection.executeThenClose { inbound, outbound in
             var reader = inbound.makeAsyncIterator()
             let (status, rest) = try await client.request(
-                "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n", reader: &reader, writer: outbound)
+                "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n",
+                reader: &reader,
+                writer: outbound
+            )
             #expect(status == 200 && rest.isEmpty)
             for offset in stride(from: 0, to: payload.count, by: 1 << 20) {
                 try await outbound.write(ByteBuffer(bytes: payload[offset..<offset + (1 << 20)]))
@@ -78,7 +90,10 @@ struct ConnectProxyTests {
         try await client.connection.executeThenClose { inbound, outbound in
             var reader = inbound.makeAsyncIterator()
             let (status, rest) = try await client.request(
-                "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\nearly bytes|", reader: &reader, writer: outbound)
+                "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\nearly bytes|",
+                reader: &reader,
+                writer: outbound
+            )
             #expect(status == 200)
             try await outbound.write(ByteBuffer(string: "last words"))
             outbound.finish()  // shutdown(SHUT_WR)
@@ -96,7 +111,11 @@ struct ConnectProxyTests {
         let client = try await ProxyClient.connect(to: proxy.address)
         try await client.connection.executeThenClose { inbound, outbound in
             var reader = inbound.makeAsyncIterator()
-            let (status, rest) = try await client.request("CONNECT [::1]:\(target.port) HTTP/1.1\r\n\r\n", reader: &reader, writer: outbound)
+            let (status, rest) = try await client.request(
+                "CONNECT [::1]:\(target.port) HTTP/1.1\r\n\r\n",
+                reader: &reader,
+                writer: outbound
+            )
             #expect(status == 200)
             try await outbound.write(ByteBuffer(string: "v6"))
             #expect(try await read(&reader, until: "v6", after: rest) == "v6")
@@ -111,7 +130,10 @@ struct ConnectProxyTests {
         ("CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n", 403, .proxyAddress),
         ("CONNECT localhost:{port} HTTP/1.1\r\n\r\n", 403, .hostName),
         ("GET http://127.0.0.2:{port}/ HTTP/1.1\r\nHost: 127.0.0.2\r\n\r\n", 405, .notConnect),
-        ("CONNECT 127.0.0.2:{port} HTTP/1.1\r\nX: " + String(repeating: "a", count: 9000) + "\r\n\r\n", 431, .headTooLarge),
+        (
+            "CONNECT 127.0.0.2:{port} HTTP/1.1\r\nX: " + String(repeating: "a", count: 9000) + "\r\n\r\n", 431,
+            .headTooLarge
+        ),
         ("CONNECT 127.0.0.2:{port} HTTP/1.1\r\nX: " + String(repeating: "a", count: 9000), 431, .headTooLarge),
         ("\u{16}\u{3}\u{1}\u{0}TLS hello to a plain proxy\r\n\r\n", 400, .malformedHead),
     ])
@@ -122,7 +144,10 @@ struct ConnectProxyTests {
         try await client.connection.executeThenClose { inbound, outbound in
             var reader = inbound.makeAsyncIterator()
             let (answer, rest) = try await client.request(
-                head.replacingOccurrences(of: "{port}", with: "\(target.port)"), reader: &reader, writer: outbound)
+                head.replacingOccurrences(of: "{port}", with: "\(target.port)"),
+                reader: &reader,
+                writer: outbound
+            )
             #expect(answer == status)
             #expect((rest + (await readToEnd(&reader))) == reason.explanation + "\n")
         }
@@ -155,7 +180,11 @@ struct ConnectProxyTests {
         try await client.connection.executeThenClose { inbound, outbound in
             var reader = inbound.makeAsyncIterator()
             let port = proxy.address.port!
-            let (status, _) = try await client.request("CONNECT 127.0.0.1:\(port) HTTP/1.1\r\n\r\n", reader: &reader, writer: outbound)
+            let (status, _) = try await client.request(
+                "CONNECT 127.0.0.1:\(port) HTTP/1.1\r\n\r\n",
+                reader: &reader,
+                writer: outbound
+            )
             #expect(status == 403)
         }
         #expect(proxy.refusals(.proxyAddress) == 1)
@@ -171,7 +200,11 @@ struct ConnectProxyTests {
         let client = try await ProxyClient.connect(to: proxy.address)
         try await client.connection.executeThenClose { inbound, outbound in
             var reader = inbound.makeAsyncIterator()
-            let (status, _) = try await client.request("CONNECT 127.0.0.2:\(port) HTTP/1.1\r\n\r\n", reader: &reader, writer: outbound)
+            let (status, _) = try await client.request(
+                "CONNECT 127.0.0.2:\(port) HTTP/1.1\r\n\r\n",
+                reader: &reader,
+                writer: outbound
+            )
             #expect(status == 502)
         }
         #expect(proxy.counter("havpn_proxy_connect_failures_total", [("reason", "refused")]) == 1)
@@ -189,8 +222,9 @@ struct ConnectProxyTests {
         let address = blackhole.localAddress!
         var fillers: [any Channel] = []
         for _ in 0..<8 {
-            guard let filler = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(.milliseconds(200)).connect(to: address).get()
+            guard
+                let filler = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connectTimeout(.milliseconds(200)).connect(to: address).get()
             else { break }  // this one timed out: the queue is full
             fillers.append(filler)
         }
@@ -200,7 +234,10 @@ struct ConnectProxyTests {
         try await client.connection.executeThenClose { inbound, outbound in
             var reader = inbound.makeAsyncIterator()
             let (status, _) = try await client.request(
-                "CONNECT 127.0.0.3:\(address.port!) HTTP/1.1\r\n\r\n", reader: &reader, writer: outbound)
+                "CONNECT 127.0.0.3:\(address.port!) HTTP/1.1\r\n\r\n",
+                reader: &reader,
+                writer: outbound
+            )
             #expect(status == 504)
         }
         #expect(ContinuousClock.now - started >= .milliseconds(300))
@@ -258,7 +295,10 @@ struct ConnectProxyTests {
         try await client.connection.executeThenClose { inbound, outbound in
             var reader = inbound.makeAsyncIterator()
             let (status, _) = try await client.request(
-                "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n", reader: &reader, writer: outbound)
+                "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n",
+                reader: &reader,
+                writer: outbound
+            )
             #expect(status == 200)
             #expect(await readToEnd(&reader) == "")  // ends when the proxy closes the quiet tunnel
         }
@@ -270,7 +310,10 @@ struct ConnectProxyTests {
     @Test func bindFailureIsOneLineError() async throws {
         let occupied = try await EchoTarget(host: "127.0.0.1")
         let topology = try proxyTopology { $0.port = occupied.port }
-        let service = try ConnectProxyService(topology: topology, logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() })
+        let service = try ConnectProxyService(
+            topology: topology,
+            logger: .init(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        )
         do {
             try await service.run()
             Issue.record("bind succeeded on an occupied port")

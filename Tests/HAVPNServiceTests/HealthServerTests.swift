@@ -3,11 +3,12 @@ import Glibc
 import HAVPNControl
 import HAVPNModel
 import HAVPNPlanner
-@testable import HAVPNService
 import Logging
 import Prometheus
 import Synchronization
 import Testing
+
+@testable import HAVPNService
 
 /// A blocking HTTP/1.0 GET on a loopback TCP socket (with a receive timeout): status code and body.
 private func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
@@ -21,7 +22,9 @@ private func httpGet(port: Int, path: String) throws -> (status: Int, body: Stri
     address.sin_port = UInt16(port).bigEndian
     address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
     let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     }
     guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
     let request = Array("GET \(path) HTTP/1.0\r\nHost: localhost\r\n\r\n".utf8)
@@ -61,15 +64,20 @@ func first<T: Sendable>(_ stream: AsyncStream<T>, within timeout: Duration) asyn
 @Suite struct HealthServerTests {
     @Test func endpointsOverLoopback() async throws {
         let registry = PrometheusCollectorRegistry()
-        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: "havpn_test_requests_total", unitName: "", helpText: "Test.")).increment(by: Int64(3))
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(metricName: "havpn_test_requests_total", unitName: "", helpText: "Test.")
+        ).increment(by: Int64(3))
         let readiness = Mutex(Readiness(ready: false, reasons: ["first reconcile pending", "no healthy shoot client"]))
         let (bound, boundSink) = AsyncStream.makeStream(of: Int.self)
         let server = HealthServer(
-            host: "127.0.0.1", port: 0, logger: Fixture.silentLogger,
+            host: "127.0.0.1",
+            port: 0,
+            logger: Fixture.silentLogger,
             liveness: { Readiness(ready: true) },
             readiness: { readiness.withLock { $0 } },
             metrics: { registry.emitToBuffer() },
-            onBound: { boundSink.yield($0) })
+            onBound: { boundSink.yield($0) }
+        )
         let serving = Task { try await server.run() }
         defer { serving.cancel() }
         let port = try #require(await first(bound, within: .seconds(10)))

@@ -1,5 +1,6 @@
-@testable import HAVPNService
 import Testing
+
+@testable import HAVPNService
 
 @Suite struct JSONLogHandlerQuoteTests {
     @Test func plainTextIsQuoted() {
@@ -37,10 +38,15 @@ import Testing
     @Test func stringsListsAndDictionaries() {
         #expect(JSONLogHandler.json("0.0097 seconds") == #""0.0097 seconds""#)
         #expect(JSONLogHandler.json(.array([.stringConvertible(1), "a"])) == #"[1,"a"]"#)
-        #expect(JSONLogHandler.json(.dictionary(["b": "x", "a": .stringConvertible(false)])) == #"{"a":false,"b":"x"}"#)
+        #expect(
+            JSONLogHandler.json(.dictionary(["b": "x", "a": .stringConvertible(false)])) == #"{"a":false,"b":"x"}"#
+        )
     }
 
     @Test func timestampsHaveMilliseconds() {
-        #expect(LogTimestamp.now().wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil, "\(LogTimestamp.now())")
+        #expect(
+            LogTimestamp.now().wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil,
+            "\(LogTimestamp.now())"
+        )
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import HAVPNControl
 import HAVPNModel
-@testable import HAVPNService
 import Logging
 import MetricsTestKit
 import NIOCore
@@ -9,6 +8,8 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 import Testing
+
+@testable import HAVPNService
 
 /// An echo server on loopback that counts the connections it accepted. On end of input it sends
 /// `trailer` and closes, so a test sees that the client's half-close reached it and that bytes sent after
@@ -29,7 +30,9 @@ final class EchoTarget: Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { child in
                 accepted.value.add(1, ordering: .relaxed)
-                return child.eventLoop.makeCompletedFuture { try child.pipeline.syncOperations.addHandler(EchoHandler()) }
+                return child.eventLoop.makeCompletedFuture {
+                    try child.pipeline.syncOperations.addHandler(EchoHandler())
+                }
             }
             .bind(host: host, port: 0).get()
     }
@@ -64,9 +67,11 @@ final class RunningProxy: Sendable {
     init(topology: Topology, headTimeout: TimeAmount? = nil) async throws {
         let (bound, continuation) = AsyncStream.makeStream(of: SocketAddress.self)
         var service = try ConnectProxyService(
-            topology: topology, metrics: ConnectProxyMetrics(factory: metrics),
+            topology: topology,
+            metrics: ConnectProxyMetrics(factory: metrics),
             logger: Logger(label: "havpn.test") { _ in SwiftLogNoOpLogHandler() },
-            onBound: { continuation.yield($0) })
+            onBound: { continuation.yield($0) }
+        )
         if let headTimeout { service.timings.head = headTimeout }
         self.service = service
         let running = service
@@ -85,12 +90,15 @@ final class RunningProxy: Sendable {
         (try? metrics.expectCounter(label, dimensions).totalValue) ?? 0
     }
 
-    func refusals(_ reason: ConnectRefusal) -> Int64 { counter("havpn_proxy_refusals_total", [("reason", reason.rawValue)]) }
+    func refusals(_ reason: ConnectRefusal) -> Int64 {
+        counter("havpn_proxy_refusals_total", [("reason", reason.rawValue)])
+    }
 }
 
 /// A topology whose shoot networks are loopback addresses, so tests relay on 127.0.0.x and ::1.
 func proxyTopology(
-    shoot: [String] = ["127.0.0.2/32", "127.0.0.3/32"], ipv6: Bool = false,
+    shoot: [String] = ["127.0.0.2/32", "127.0.0.3/32"],
+    ipv6: Bool = false,
     configure: (inout Topology.ConnectProxy) -> Void = { _ in }
 ) throws -> Topology {
     var topology = Topology()
@@ -117,10 +125,15 @@ struct ProxyClient {
             .channelOption(.allowRemoteHalfClosure, value: true)
             .connect(to: address) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: nil)) }
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls, serverHostname: nil)
+                        )
+                    }
                     return try Connection(
                         wrappingChannelSynchronously: channel,
-                        configuration: .init(isOutboundHalfClosureEnabled: true))
+                        configuration: .init(isOutboundHalfClosureEnabled: true)
+                    )
                 }
             }
         return ProxyClient(connection: connection)
@@ -128,7 +141,11 @@ struct ProxyClient {
 
     /// Sends `head`, returns the status code of the response and the bytes after its head (read until
     /// the head is complete).
-    func request(_ head: String, reader: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, writer: NIOAsyncChannelOutboundWriter<ByteBuffer>)
+    func request(
+        _ head: String,
+        reader: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+        writer: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    )
         async throws -> (status: Int, rest: String)
     {
         try await writer.write(ByteBuffer(string: head))
@@ -152,7 +169,11 @@ func readToEnd(_ reader: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIte
 }
 
 /// Reads until `text` ends with `suffix` (or the connection ends).
-func read(_ reader: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator, until suffix: String, after prefix: String = "")
+func read(
+    _ reader: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+    until suffix: String,
+    after prefix: String = ""
+)
     async throws -> String
 {
     var text = prefix

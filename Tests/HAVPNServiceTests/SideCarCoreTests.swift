@@ -1,8 +1,9 @@
 import HAVPNControl
 import HAVPNModel
 import HAVPNPlanner
-@testable import HAVPNService
 import Testing
+
+@testable import HAVPNService
 
 @Suite struct SideCarCoreStartTests {
     @Test func startEmitsOneReconcileOfTheTopologysDesiredState() throws {
@@ -13,10 +14,15 @@ import Testing
         let desired = reconciles[0]
         #expect(desired.linkNames == ["bond0", "bond0-ip6tnl0", "bond0-ip6tnl1", "tap0", "tap1"])
         #expect(desired.routeDevices == ["bond0-ip6tnl0"])
-        #expect(Set(desired.routes.map(\.destination.description)) == ["100.96.0.0/11", "100.64.0.0/13", "10.250.0.0/16"])
+        #expect(
+            Set(desired.routes.map(\.destination.description)) == ["100.96.0.0/11", "100.64.0.0/13", "10.250.0.0/16"]
+        )
         #expect(desired.addresses.map(\.address.description) == ["fd8f:6d53:b97a:1::a:1"])
         let expected = try Planner.desiredState(
-            topology: Fixture.exampleTopology, identity: Identity(role: .apiserver, index: 1), inputs: ControllerInputs())
+            topology: Fixture.exampleTopology,
+            identity: Identity(role: .apiserver, index: 1),
+            inputs: ControllerInputs()
+        )
         #expect(desired == expected)
         #expect(try sim.core.desiredState() == expected)
     }
@@ -58,7 +64,10 @@ import Testing
         sim.start()
         sim.advance(by: .seconds(1))
 
-        let changed = Fixture.exampleYAML(replacing: "nodes: [10.250.0.0/16]", with: "nodes: [10.250.0.0/16, 10.251.0.0/16]")
+        let changed = Fixture.exampleYAML(
+            replacing: "nodes: [10.250.0.0/16]",
+            with: "nodes: [10.250.0.0/16, 10.251.0.0/16]"
+        )
         sim.process(sim.core.configChanged(yaml: changed, file: "topology.yaml", at: sim.now))
         let reload = sim.advance(until: { $0.reasons.contains(.configChanged) }, within: .milliseconds(200))
         let good = try #require(reload?.desired)
@@ -85,7 +94,9 @@ import Testing
         #expect(metricValue(sim.metrics, "havpn_config_reloads_total") == 1)
 
         let brokenSyntax = "apiVersion: havpn/v1\nservers: [\n"
-        #expect(!sim.core.configChanged(yaml: brokenSyntax, file: "topology.yaml", at: sim.now).contains { $0.isReconcile })
+        #expect(
+            !sim.core.configChanged(yaml: brokenSyntax, file: "topology.yaml", at: sim.now).contains { $0.isReconcile }
+        )
         #expect(metricValue(sim.metrics, "havpn_config_reload_failures_total") == 2)
 
         #expect(sim.core.configChanged(yaml: changed, file: "topology.yaml", at: sim.now).isEmpty)
@@ -124,7 +135,10 @@ import Testing
 
         let slower = Fixture.exampleYAML(replacing: "resyncInterval: 30s", with: "resyncInterval: 40s")
         sim.process(sim.core.configChanged(yaml: slower, file: "t", at: sim.now))
-        #expect(sim.advance(until: { $0.reasons.contains(.configChanged) }, within: .milliseconds(200))?.desired.bondPrimary == "tap1")
+        #expect(
+            sim.advance(until: { $0.reasons.contains(.configChanged) }, within: .milliseconds(200))?.desired.bondPrimary
+                == "tap1"
+        )
         // The rebuilt controller proves tap0 afresh: healthy after 3 beacons, then the fail-over hold.
         live.servers = [0]
         #expect(sim.advance(until: { $0.desired.bondPrimary == "tap0" }, within: .seconds(7)) != nil)
@@ -139,7 +153,9 @@ private final class LiveServers {
 
 /// A pod (apiserver 1 or shoot 0, every peer answering) past start-up and the server paths'
 /// fail-over hold, so every path in `live` is proven stable before the test cuts one.
-private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, live: Set<Int>) throws -> (Simulation, LiveServers) {
+private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, live: Set<Int>) throws -> (
+    Simulation, LiveServers
+) {
     let sim = try Simulation(role: role, index: role == .apiserver ? 1 : 0, yaml: yaml)
     let paths = LiveServers(live)
     if role == .apiserver { sim.answerProbe = { _ in true } } else { sim.beaconPeer = (.apiserver, 1) }
@@ -160,12 +176,18 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         #expect(sim.core.clientPaths?.controller.active == 0)
         #expect(sim.core.readiness == Readiness(ready: true))
         #expect(sim.reconciles.allSatisfy { $0.desired.routeDevices == ["bond0-ip6tnl0"] })
-        #expect(sim.effects.contains { if case .sendProbe(let to, _) = $0.effect { to == sim.plan.shootClientBondAddress(1) } else { false } })
+        #expect(
+            sim.effects.contains {
+                if case .sendProbe(let to, _) = $0.effect { to == sim.plan.shootClientBondAddress(1) } else { false }
+            }
+        )
         #expect(metricValue(sim.metrics, "havpn_path_switches_total") == 0)
 
         live = [1]
         let died = sim.now
-        let switched = try #require(sim.advance(until: { $0.desired.routeDevices == ["bond0-ip6tnl1"] }, within: .seconds(2)))
+        let switched = try #require(
+            sim.advance(until: { $0.desired.routeDevices == ["bond0-ip6tnl1"] }, within: .seconds(2))
+        )
         #expect(switched.at - died <= .seconds(2))
         #expect(switched.desired.routes.count == 3)
         #expect(sim.core.clientPaths?.controller.active == 1)
@@ -204,7 +226,9 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         let changed = sim.now
         sim.process(sim.core.kernelEvent(.serverTap, at: changed))
         live = [1]
-        let switched = try #require(sim.advance(until: { $0.desired.routeDevices == ["bond0-ip6tnl1"] }, within: .seconds(5)))
+        let switched = try #require(
+            sim.advance(until: { $0.desired.routeDevices == ["bond0-ip6tnl1"] }, within: .seconds(5))
+        )
         #expect(switched.at - changed >= .seconds(3))
         #expect(switched.at - changed <= .milliseconds(3_200))
     }
@@ -253,8 +277,12 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
     @Test func theOtherFormatIsRejected() throws {
         let sim = try Simulation(role: .shoot, index: 0)  // format: havpn
         sim.start()
-        sim.process(sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.9".utf8), at: sim.now))
-        #expect(sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(500)) == nil)
+        sim.process(
+            sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.9".utf8), at: sim.now)
+        )
+        #expect(
+            sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(500)) == nil
+        )
         #expect(metricValue(sim.metrics, "havpn_announcements_received_total") == 0)
     }
 
@@ -269,7 +297,10 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
     let podIP = IPAddress("10.1.0.9")!
 
     @Test func twoPodsAnnouncingOneBondAddressShowInTheMetrics() throws {
-        let yaml = Self.vpn2YAML.replacingOccurrences(of: "apiservers:\n  - index: 1\n    podIPs: [10.1.0.5]\n", with: "")
+        let yaml = Self.vpn2YAML.replacingOccurrences(
+            of: "apiservers:\n  - index: 1\n    podIPs: [10.1.0.5]\n",
+            with: ""
+        )
         let sim = try Simulation(role: .shoot, index: 0, yaml: yaml)
         sim.start()
         for ip in ["10.1.0.9", "10.1.0.10", "10.1.0.9"] {
@@ -277,7 +308,9 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
             sim.advance(by: .milliseconds(100))
         }
         #expect(metricValue(sim.metrics, "havpn_apiserver_address_conflicts") == 0)
-        sim.process(sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.10".utf8), at: sim.now))
+        sim.process(
+            sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.10".utf8), at: sim.now)
+        )
         #expect(metricValue(sim.metrics, "havpn_apiserver_address_conflicts") == 1)
         sim.advance(by: .seconds(61), step: .milliseconds(500))
         #expect(metricValue(sim.metrics, "havpn_apiserver_address_conflicts") == 0)
@@ -285,15 +318,22 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
 
     @Test func vpn2AnnouncementCreatesATunnelUntilItsLifetimeEnds() throws {
         // No apiserver declared in the file: the shoot pod knows only what is announced.
-        let yaml = Self.vpn2YAML.replacingOccurrences(of: "apiservers:\n  - index: 1\n    podIPs: [10.1.0.5]\n", with: "")
+        let yaml = Self.vpn2YAML.replacingOccurrences(
+            of: "apiservers:\n  - index: 1\n    podIPs: [10.1.0.5]\n",
+            with: ""
+        )
         let sim = try Simulation(role: .shoot, index: 0, yaml: yaml)
         sim.start()
         sim.advance(by: .milliseconds(200))
         #expect(sim.core.readiness.reasons.contains("no apiserver known yet"))
         #expect(!sim.core.readiness.ready)
 
-        sim.process(sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.9".utf8), at: sim.now))
-        let learned = try #require(sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(200)))
+        sim.process(
+            sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.9".utf8), at: sim.now)
+        )
+        let learned = try #require(
+            sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(200))
+        )
         let route = try #require(learned.desired.routes.first { $0.destination == IPNetwork(host: podIP) })
         #expect(route.device == "bond0ip6tnl0007")
         #expect(route.destination.prefixLength == 32)
@@ -313,14 +353,29 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         let sim = try Simulation(role: .shoot, index: 0)
         sim.start()
         let payload = Array("10.1.0.9".utf8)
-        sim.process(sim.core.announcement(from: IPv6Address("fd00::a:7")!, device: "bond0", payload: payload, at: sim.now))
+        sim.process(
+            sim.core.announcement(from: IPv6Address("fd00::a:7")!, device: "bond0", payload: payload, at: sim.now)
+        )
         sim.process(sim.core.announcement(from: apiserver, device: "eth0", payload: payload, at: sim.now))
-        sim.process(sim.core.announcement(from: IPv6Address("fd8f:6d53:b97a:1::b:1")!, device: "bond0", payload: payload, at: sim.now))
+        sim.process(
+            sim.core.announcement(
+                from: IPv6Address("fd8f:6d53:b97a:1::b:1")!,
+                device: "bond0",
+                payload: payload,
+                at: sim.now
+            )
+        )
         let seen = sim.reconciles.count
         sim.advance(by: .milliseconds(300))
-        #expect(sim.reconciles[seen...].allSatisfy { !$0.desired.linkNames.contains("bond0ip6tnl0007") && !$0.reasons.contains(.controllerInput) })
+        #expect(
+            sim.reconciles[seen...].allSatisfy {
+                !$0.desired.linkNames.contains("bond0ip6tnl0007") && !$0.reasons.contains(.controllerInput)
+            }
+        )
         #expect(sim.core.currentPeers.isEmpty)
-        #expect(metricValue(sim.metrics, "havpn_announcements_rejected_total{reason=\"sourceOutsideBondNetwork\"}") == 1)
+        #expect(
+            metricValue(sim.metrics, "havpn_announcements_rejected_total{reason=\"sourceOutsideBondNetwork\"}") == 1
+        )
         #expect(metricValue(sim.metrics, "havpn_announcements_rejected_total{reason=\"wrongDevice\"}") == 1)
         #expect(metricValue(sim.metrics, "havpn_announcements_rejected_total{reason=\"sourceNotApiserver\"}") == 1)
         #expect(metricValue(sim.metrics, "havpn_announcements_received_total") == 0)
@@ -339,12 +394,18 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
     @Test func learnedPeersSurviveAReloadThatRebuildsTheRegistry() throws {
         let sim = try Simulation(role: .shoot, index: 0, yaml: Self.vpn2YAML)
         sim.start()
-        sim.process(sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.9".utf8), at: sim.now))
-        #expect(sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(200)) != nil)
+        sim.process(
+            sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.9".utf8), at: sim.now)
+        )
+        #expect(
+            sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(200)) != nil
+        )
 
         let longer = Self.vpn2YAML.replacingOccurrences(of: "lifetime: 60s", with: "lifetime: 90s")
         sim.process(sim.core.configChanged(yaml: longer, file: "t", at: sim.now))
-        let reload = try #require(sim.advance(until: { $0.reasons.contains(.configChanged) }, within: .milliseconds(200)))
+        let reload = try #require(
+            sim.advance(until: { $0.reasons.contains(.configChanged) }, within: .milliseconds(200))
+        )
         #expect(reload.desired.linkNames.contains("bond0ip6tnl0007"))
         #expect(sim.core.readiness.ready)
         sim.advance(by: .seconds(91), step: .milliseconds(500))
@@ -357,14 +418,20 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         let renamed = Self.vpn2YAML.replacingOccurrences(of: "  bond: bond0\n", with: "  bond: bond1\n")
         sim.process(sim.core.configChanged(yaml: renamed, file: "t", at: sim.now))
         #expect(sim.advance(until: { $0.desired.linkNames.contains("bond1") }, within: .milliseconds(200)) != nil)
-        sim.process(sim.core.announcement(from: apiserver, device: "bond1", payload: Array("10.1.0.9".utf8), at: sim.now))
-        #expect(sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(200)) != nil)
+        sim.process(
+            sim.core.announcement(from: apiserver, device: "bond1", payload: Array("10.1.0.9".utf8), at: sim.now)
+        )
+        #expect(
+            sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(200)) != nil
+        )
     }
 
     @Test func announcementSequenceStartsAboveThePreviousProcess() throws {
         let sim = try Simulation(role: .apiserver, index: 1, podIPs: [IPAddress("10.1.0.5")!])
         sim.start()
-        let payload = try #require(sim.effects.lazy.compactMap { if case .sendAnnouncement(_, let p) = $0.effect { p } else { nil } }.first)
+        let payload = try #require(
+            sim.effects.lazy.compactMap { if case .sendAnnouncement(_, let p) = $0.effect { p } else { nil } }.first
+        )
         guard case .success(.havpn(let message, _)) = AnnouncementCodec.decode(payload) else {
             Issue.record("not a havpn announcement")
             return
@@ -409,7 +476,14 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         let otherTap = PathBeacon(kind: .request, role: .shoot, index: 0, server: 0, sequence: 1)
         #expect(sim.core.beacon(otherTap.bytes, server: 1, at: sim.now).isEmpty)
         #expect(sim.core.beacon(Array("garbage".utf8), server: 1, at: sim.now).isEmpty)
-        let replyForSomeoneElse = PathBeacon(kind: .reply, role: .shoot, index: 0, server: 1, sequence: 0, requester: (.apiserver, 2))
+        let replyForSomeoneElse = PathBeacon(
+            kind: .reply,
+            role: .shoot,
+            index: 0,
+            server: 1,
+            sequence: 0,
+            requester: (.apiserver, 2)
+        )
         #expect(sim.core.beacon(replyForSomeoneElse.bytes, server: 1, at: sim.now).isEmpty)
     }
 

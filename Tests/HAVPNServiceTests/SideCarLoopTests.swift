@@ -2,8 +2,9 @@ import HAVPNControl
 import HAVPNModel
 import HAVPNPlanner
 import HAVPNReconcile
-@testable import HAVPNService
 import Testing
+
+@testable import HAVPNService
 
 /// The run loop's two lanes and its deadline-driven wake-ups, without sockets or threads.
 @Suite struct SideCarLoopTests {
@@ -68,7 +69,10 @@ import Testing
         #expect(sim.core.clientPaths?.controller.active == 0)
         live = [1]
         let died = sim.now
-        let (hit, _) = sim.advanceByDeadlines(until: { $0.desired.routeDevices == ["bond0-ip6tnl1"] }, within: .seconds(3))
+        let (hit, _) = sim.advanceByDeadlines(
+            until: { $0.desired.routeDevices == ["bond0-ip6tnl1"] },
+            within: .seconds(3)
+        )
         let switched = try #require(hit)
         let bound = PathController.Configuration(timings: sim.core.topology.timings).detectionBound
         #expect(switched.at - died <= bound + sim.core.topology.timings.probeInterval)

@@ -3,9 +3,10 @@ import HAVPNControl
 import HAVPNModel
 import HAVPNPlanner
 import HAVPNReconcile
-@testable import HAVPNService
 import Logging
 import MetricsTestKit
+
+@testable import HAVPNService
 
 enum Fixture {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -68,12 +69,25 @@ final class Simulation {
     var answerBeacon: (Int) -> Bool = { _ in false }
     var beaconPeer: (role: Role, index: Int) = (.shoot, 0)
 
-    init(role: Role, index: Int, yaml: String = Fixture.exampleYAML, podIPs: [IPAddress] = [], learned: ControllerInputs = ControllerInputs()) throws {
+    init(
+        role: Role,
+        index: Int,
+        yaml: String = Fixture.exampleYAML,
+        podIPs: [IPAddress] = [],
+        learned: ControllerInputs = ControllerInputs()
+    ) throws {
         let topology = try TopologyDecoder.decode(yaml: yaml, file: "test.yaml")
         core = SideCarCore(
-            topology: topology, identity: Identity(role: role, index: index), podIPs: podIPs, key: nil, learned: learned,
-            logger: Fixture.silentLogger, metrics: SideCarMetrics(factory: metrics),
-            wallClockMilliseconds: wallClockMilliseconds, at: now)
+            topology: topology,
+            identity: Identity(role: role, index: index),
+            podIPs: podIPs,
+            key: nil,
+            learned: learned,
+            logger: Fixture.silentLogger,
+            metrics: SideCarMetrics(factory: metrics),
+            wallClockMilliseconds: wallClockMilliseconds,
+            at: now
+        )
     }
 
     var plan: AddressPlan { core.plan }
@@ -93,7 +107,9 @@ final class Simulation {
 
     /// Ticks every `step` until a reconcile matching `predicate` appears; returns it, or nil after `limit`.
     func advance(
-        until predicate: (RecordedReconcile) -> Bool, within limit: Duration, step: Duration = .milliseconds(20)
+        until predicate: (RecordedReconcile) -> Bool,
+        within limit: Duration,
+        step: Duration = .milliseconds(20)
     ) -> RecordedReconcile? {
         let end = now + limit
         let seen = reconciles.count
@@ -108,7 +124,8 @@ final class Simulation {
     /// Like the run loop: jumps straight to the core's next deadline (no fixed tick) until
     /// `predicate` holds for a new reconcile; returns it, or nil after `limit`. Also counts the wake-ups.
     func advanceByDeadlines(
-        until predicate: (RecordedReconcile) -> Bool = { _ in false }, within limit: Duration
+        until predicate: (RecordedReconcile) -> Bool = { _ in false },
+        within limit: Duration
     ) -> (hit: RecordedReconcile?, wakeUps: Int) {
         let end = now + limit
         let seen = reconciles.count
@@ -135,7 +152,11 @@ final class Simulation {
                 if let request = PathBeacon(bytes: bytes), request.kind == .request, request.role == core.identity.role,
                     answerBeacon(server)
                 {
-                    queue += core.beacon(request.reply(role: beaconPeer.role, index: beaconPeer.index).bytes, server: server, at: now)
+                    queue += core.beacon(
+                        request.reply(role: beaconPeer.role, index: beaconPeer.index).bytes,
+                        server: server,
+                        at: now
+                    )
                 }
             case .sendAnnouncement:
                 break

@@ -42,8 +42,11 @@ final class ConnectHeadHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let logger: Logger
 
     init(
-        policy: ConnectPolicy, timings: ConnectProxyTimings, connections: ProxyConnections,
-        metrics: ConnectProxyMetrics, logger: Logger
+        policy: ConnectPolicy,
+        timings: ConnectProxyTimings,
+        connections: ProxyConnections,
+        metrics: ConnectProxyMetrics,
+        logger: Logger
     ) {
         self.policy = policy
         self.timings = timings
@@ -196,7 +199,9 @@ final class ConnectHeadHandler: ChannelInboundHandler, RemovableChannelHandler {
             let (clientGlue, targetGlue) = TunnelGlue.pair(metrics: metrics)
             try targetChannel.pipeline.syncOperations.addHandler(targetGlue)
             try context.pipeline.syncOperations.addHandlers(
-                [IdleStateHandler(allTimeout: timings.idle), clientGlue], position: .last)
+                [IdleStateHandler(allTimeout: timings.idle), clientGlue],
+                position: .last
+            )
             context.write(wrapOutboundOut(ByteBuffer(bytes: ConnectResponse.established)), promise: nil)
             context.flush()
             if leftover.readableBytes > 0 {

@@ -20,18 +20,33 @@ public struct ConnectProxyMetrics: Sendable {
     public init(factory: any MetricsFactory = MetricsSystem.factory) {
         openTunnels = Gauge(label: "havpn_proxy_open_tunnels", factory: factory)
         tunnels = Counter(label: "havpn_proxy_tunnels_total", factory: factory)
-        bytesToTarget = Counter(label: "havpn_proxy_bytes_total", dimensions: [("direction", "to_target")], factory: factory)
-        bytesToClient = Counter(label: "havpn_proxy_bytes_total", dimensions: [("direction", "to_client")], factory: factory)
+        bytesToTarget = Counter(
+            label: "havpn_proxy_bytes_total",
+            dimensions: [("direction", "to_target")],
+            factory: factory
+        )
+        bytesToClient = Counter(
+            label: "havpn_proxy_bytes_total",
+            dimensions: [("direction", "to_client")],
+            factory: factory
+        )
         connectDuration = Metrics.Timer(label: "havpn_proxy_connect_duration_seconds", factory: factory)
         var refusals: [ConnectRefusal: Counter] = [:]
         for reason in ConnectRefusal.allCases {
-            refusals[reason] = Counter(label: "havpn_proxy_refusals_total", dimensions: [("reason", reason.rawValue)], factory: factory)
+            refusals[reason] = Counter(
+                label: "havpn_proxy_refusals_total",
+                dimensions: [("reason", reason.rawValue)],
+                factory: factory
+            )
         }
         self.refusals = refusals
         var failures: [ConnectFailure: Counter] = [:]
         for reason in ConnectFailure.allCases {
             failures[reason] = Counter(
-                label: "havpn_proxy_connect_failures_total", dimensions: [("reason", reason.rawValue)], factory: factory)
+                label: "havpn_proxy_connect_failures_total",
+                dimensions: [("reason", reason.rawValue)],
+                factory: factory
+            )
         }
         connectFailures = failures
     }

@@ -30,8 +30,11 @@ public struct ConnectProxyService: Service {
     /// Reads the TLS files at once, so a missing certificate stops `havpn run` at start with one line.
     /// `ownAddresses` (the pod IP) are never a target.
     public init(
-        topology: Topology, ownAddresses: [IPAddress] = [], metrics: ConnectProxyMetrics = ConnectProxyMetrics(),
-        logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        topology: Topology,
+        ownAddresses: [IPAddress] = [],
+        metrics: ConnectProxyMetrics = ConnectProxyMetrics(),
+        logger: Logger,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         onBound: (@Sendable (SocketAddress) -> Void)? = nil
     ) throws(HAVPNError) {
         guard let settings = topology.proxy else {
@@ -41,7 +44,9 @@ public struct ConnectProxyService: Service {
         policy = ConnectPolicy(topology: topology, ownAddresses: ownAddresses)
         tls = try settings.tls.map { tls throws(HAVPNError) in try ConnectProxyTLS.makeContext(tls) }
         timings = ConnectProxyTimings(
-            connect: .nanoseconds(settings.connectTimeout.nanoseconds), idle: .nanoseconds(settings.idleTimeout.nanoseconds))
+            connect: .nanoseconds(settings.connectTimeout.nanoseconds),
+            idle: .nanoseconds(settings.idleTimeout.nanoseconds)
+        )
         self.metrics = metrics
         self.logger = logger
         self.group = group
@@ -57,7 +62,8 @@ public struct ConnectProxyService: Service {
             metadata: [
                 "proxy.address": "\(settings.address):\(server.localAddress?.port ?? settings.port)",
                 "proxy.tls": "\(tls != nil)", "proxy.maxTunnels": "\(settings.maxTunnels)",
-            ])
+            ]
+        )
         let connections = self.connections
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
@@ -88,19 +94,33 @@ public struct ConnectProxyService: Service {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.addHandler(
                         ConnectHeadHandler(
-                            policy: policy, timings: timings, connections: connections, metrics: metrics, logger: logger))
+                            policy: policy,
+                            timings: timings,
+                            connections: connections,
+                            metrics: metrics,
+                            logger: logger
+                        )
+                    )
                 }
             }
         do {
             return try await bootstrap.bind(host: settings.address, port: settings.port).get()
         } catch let error as IOError {
             throw HAVPNError(
-                .io, "cannot listen for the CONNECT proxy", keyPath: "proxy", object: "\(settings.address):\(settings.port)",
-                errno: error.errnoCode, errnoText: String(cString: strerror(error.errnoCode)))
+                .io,
+                "cannot listen for the CONNECT proxy",
+                keyPath: "proxy",
+                object: "\(settings.address):\(settings.port)",
+                errno: error.errnoCode,
+                errnoText: String(cString: strerror(error.errnoCode))
+            )
         } catch {
             throw HAVPNError(
-                .io, "cannot listen for the CONNECT proxy: \(error)", keyPath: "proxy",
-                object: "\(settings.address):\(settings.port)")
+                .io,
+                "cannot listen for the CONNECT proxy: \(error)",
+                keyPath: "proxy",
+                object: "\(settings.address):\(settings.port)"
+            )
         }
     }
 
@@ -114,7 +134,11 @@ public struct ConnectProxyService: Service {
     /// Runs only this service until SIGTERM or SIGINT (`havpn proxy`).
     public func runUntilSignalled() async throws {
         let group = ServiceGroup(
-            services: [self], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+            services: [self],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [],
+            logger: logger
+        )
         try await group.run()
     }
 

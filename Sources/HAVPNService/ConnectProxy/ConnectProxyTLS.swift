@@ -9,16 +9,32 @@ import NIOSSL
 enum ConnectProxyTLS {
     static func makeContext(_ tls: Topology.ConnectProxy.TLS) throws(HAVPNError) -> NIOSSLContext {
         let chain = try certificates(tls.certFile, what: "proxy certificate file", keyPath: "proxy.tls.certFile")
-        let clientCAs = try certificates(tls.clientCAFile, what: "proxy client CA file", keyPath: "proxy.tls.clientCAFile")
-        let keyBytes = try FileContents.read(tls.keyFile, what: "proxy key file", keyPath: "proxy.tls.keyFile", limit: 1 << 20)
+        let clientCAs = try certificates(
+            tls.clientCAFile,
+            what: "proxy client CA file",
+            keyPath: "proxy.tls.clientCAFile"
+        )
+        let keyBytes = try FileContents.read(
+            tls.keyFile,
+            what: "proxy key file",
+            keyPath: "proxy.tls.keyFile",
+            limit: 1 << 20
+        )
         let key: NIOSSLPrivateKey
         do {
             key = try NIOSSLPrivateKey(bytes: keyBytes, format: .pem)
         } catch {
-            throw HAVPNError(.invalidValue, "the proxy key file holds no PEM private key", keyPath: "proxy.tls.keyFile", object: tls.keyFile)
+            throw HAVPNError(
+                .invalidValue,
+                "the proxy key file holds no PEM private key",
+                keyPath: "proxy.tls.keyFile",
+                object: tls.keyFile
+            )
         }
         var configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            certificateChain: chain.map { .certificate($0) },
+            privateKey: .privateKey(key)
+        )
         configuration.minimumTLSVersion = .tlsv12
         configuration.certificateVerification = .noHostnameVerification
         configuration.trustRoots = .certificates(clientCAs)
@@ -26,12 +42,17 @@ enum ConnectProxyTLS {
             return try NIOSSLContext(configuration: configuration)
         } catch {
             throw HAVPNError(
-                .invalidValue, "the proxy certificate and key do not make a TLS context: \(error)", keyPath: "proxy.tls",
-                object: tls.certFile)
+                .invalidValue,
+                "the proxy certificate and key do not make a TLS context: \(error)",
+                keyPath: "proxy.tls",
+                object: tls.certFile
+            )
         }
     }
 
-    private static func certificates(_ path: String, what: String, keyPath: String) throws(HAVPNError) -> [NIOSSLCertificate] {
+    private static func certificates(_ path: String, what: String, keyPath: String) throws(HAVPNError)
+        -> [NIOSSLCertificate]
+    {
         let bytes = try FileContents.read(path, what: what, keyPath: keyPath, limit: 1 << 20)
         let certificates = try? NIOSSLCertificate.fromPEMBytes(bytes)
         guard let certificates, !certificates.isEmpty else {

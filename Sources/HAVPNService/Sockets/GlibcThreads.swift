@@ -37,13 +37,16 @@ func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
     let start = Unmanaged.passRetained(Start(name: name, body: body)).toOpaque()
     var thread = pthread_t()
     let result = pthread_create(
-        &thread, nil,
+        &thread,
+        nil,
         { raw in
             let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
             nameCurrentThread(start.name)
             start.body()
             return nil
-        }, start)
+        },
+        start
+    )
     precondition(result == 0, "cannot start thread \(name): pthread_create returned \(result)")
     pthread_detach(thread)
 }
@@ -76,7 +79,9 @@ public func writeStandardError(_ text: String) {
 /// error carries one (`No such file or directory`).
 public func fileErrorText(_ error: any Error) -> String {
     if let cocoa = error as? CocoaError {
-        for case let posix as POSIXError in cocoa.userInfo.values { return String(cString: strerror(posix.code.rawValue)) }
+        for case let posix as POSIXError in cocoa.userInfo.values {
+            return String(cString: strerror(posix.code.rawValue))
+        }
     }
     if let posix = error as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
     return "\(error)"

@@ -17,9 +17,21 @@ final class ICMPv6Prober: @unchecked Sendable {
         var raw = false
         let s: PosixSocket
         do {
-            s = try PosixSocket(domain: AF_INET6, type: Int32(SOCK_DGRAM.rawValue), protocol: Int32(IPPROTO_ICMPV6), netns: netns, what: "icmpv6 ping")
+            s = try PosixSocket(
+                domain: AF_INET6,
+                type: Int32(SOCK_DGRAM.rawValue),
+                protocol: Int32(IPPROTO_ICMPV6),
+                netns: netns,
+                what: "icmpv6 ping"
+            )
         } catch {
-            s = try PosixSocket(domain: AF_INET6, type: Int32(SOCK_RAW.rawValue), protocol: Int32(IPPROTO_ICMPV6), netns: netns, what: "icmpv6 raw")
+            s = try PosixSocket(
+                domain: AF_INET6,
+                type: Int32(SOCK_RAW.rawValue),
+                protocol: Int32(IPPROTO_ICMPV6),
+                netns: netns,
+                what: "icmpv6 raw"
+            )
             raw = true
         }
         socket = s
@@ -32,7 +44,9 @@ final class ICMPv6Prober: @unchecked Sendable {
             var from = sockaddr_in6()
             var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
             let n = withUnsafeMutablePointer(to: &from) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(s.fd, &buffer, buffer.count, 0, $0, &len) }
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(s.fd, &buffer, buffer.count, 0, $0, &len)
+                }
             }
             guard n >= 8, buffer[0] == 129 else { return }  // 129 = echo reply
             let id = UInt16(buffer[4]) << 8 | UInt16(buffer[5])
@@ -44,7 +58,10 @@ final class ICMPv6Prober: @unchecked Sendable {
     /// Sends one echo request; returns false when the kernel refused it (no route, no address).
     @discardableResult
     func send(to address: IPv6Address, sequence: UInt16) -> Bool {
-        var packet: [UInt8] = [128, 0, 0, 0, UInt8(identifier >> 8), UInt8(identifier & 0xff), UInt8(sequence >> 8), UInt8(sequence & 0xff)]
+        var packet: [UInt8] = [
+            128, 0, 0, 0, UInt8(identifier >> 8), UInt8(identifier & 0xff), UInt8(sequence >> 8),
+            UInt8(sequence & 0xff),
+        ]
         packet += Array("havpn-probe".utf8)
         let sent = withSockaddr(sockaddr_in6(address: address, port: 0)) { sa, len in
             socket.withFD { sendto($0, packet, packet.count, Int32(MSG_DONTWAIT), sa, len) } ?? -1

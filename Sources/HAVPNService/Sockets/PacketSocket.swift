@@ -21,11 +21,19 @@ final class PacketSocket: @unchecked Sendable {
             Int32(bitPattern: if_nametoindex(name))
         }
         guard index > 0 else { throw HAVPNError(.io, "no such interface", object: what) }
-        socket = try PosixSocket(domain: AF_PACKET, type: Int32(SOCK_DGRAM.rawValue), protocol: Int32(etherType.bigEndian), netns: netns, what: what)
+        socket = try PosixSocket(
+            domain: AF_PACKET,
+            type: Int32(SOCK_DGRAM.rawValue),
+            protocol: Int32(etherType.bigEndian),
+            netns: netns,
+            what: what
+        )
         interfaceIndex = index
         interfaceName = name
         self.etherType = etherType
-        let rc = Self.withLinkLayerAddress(ifindex: index, etherType: etherType, destination: nil) { bind(socket.fd, $0, $1) }
+        let rc = Self.withLinkLayerAddress(ifindex: index, etherType: etherType, destination: nil) {
+            bind(socket.fd, $0, $1)
+        }
         guard rc == 0 else { throw PosixSocket.error("cannot bind", object: what) }
     }
 
@@ -34,7 +42,11 @@ final class PacketSocket: @unchecked Sendable {
     /// and forwards a unicast frame only to the client that owns the MAC).
     @discardableResult
     func send(_ payload: [UInt8], to mac: [UInt8]?) -> Bool {
-        let n = Self.withLinkLayerAddress(ifindex: interfaceIndex, etherType: etherType, destination: mac ?? Self.broadcastMAC) { sa, len in
+        let n = Self.withLinkLayerAddress(
+            ifindex: interfaceIndex,
+            etherType: etherType,
+            destination: mac ?? Self.broadcastMAC
+        ) { sa, len in
             socket.withFD { sendto($0, payload, payload.count, Int32(MSG_DONTWAIT), sa, len) } ?? -1
         }
         return n == payload.count
@@ -48,7 +60,14 @@ final class PacketSocket: @unchecked Sendable {
             var from = [UInt8](repeating: 0, count: 20)
             var length = socklen_t(20)
             let n = from.withUnsafeMutableBytes { raw in
-                recvfrom(s.fd, &buffer, buffer.count, 0, raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), &length)
+                recvfrom(
+                    s.fd,
+                    &buffer,
+                    buffer.count,
+                    0,
+                    raw.baseAddress!.assumingMemoryBound(to: sockaddr.self),
+                    &length
+                )
             }
             // sockaddr_ll: halen at byte 11, address from byte 12.
             if n > 0 { handler(Array(buffer[0..<n]), Array(from[12..<(12 + Int(min(from[11], 8)))])) }

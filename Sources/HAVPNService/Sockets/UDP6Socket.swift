@@ -21,7 +21,13 @@ final class UDP6Socket: @unchecked Sendable {
 
     /// Binds to `address` (nil = any) and `port` (0 = any) inside `netns`.
     init(netns: String?, bindTo address: IPv6Address?, port: UInt16, freebind: Bool = false) throws(HAVPNError) {
-        socket = try PosixSocket(domain: AF_INET6, type: Int32(SOCK_DGRAM.rawValue), protocol: Int32(IPPROTO_UDP), netns: netns, what: "udp6")
+        socket = try PosixSocket(
+            domain: AF_INET6,
+            type: Int32(SOCK_DGRAM.rawValue),
+            protocol: Int32(IPPROTO_UDP),
+            netns: netns,
+            what: "udp6"
+        )
         socket.setOption(Int32(IPPROTO_IPV6), Self.ipv6RecvPktInfo, 1)
         socket.setOption(SOL_SOCKET, SO_REUSEADDR, 1)
         // The bond address may not exist yet when the controller starts; IPV6_FREEBIND lets the
