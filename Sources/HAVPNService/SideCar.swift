@@ -21,6 +21,9 @@ public struct SideCarOptions: Sendable {
     public var httpPort: Int?
     /// Overrides the topology's `filter.backend` (CLI `--firewall-backend`).
     public var firewallBackend: FirewallBackend? = nil
+    /// The binary's release and git commit, exported as `havpn_build_info`.
+    public var version = "unknown"
+    public var commit = "unknown"
 
     public init(
         topologyPath: String, role: Role, index: Int? = nil, bondAddress: String? = nil, podName: String? = nil,
@@ -58,15 +61,17 @@ public struct SideCar {
     let exposition: @Sendable () -> [UInt8]
 
     /// - Parameters:
-    ///   - metrics: records through swift-metrics (by default into the bootstrapped `MetricsSystem`);
-    ///   - exposition: what /metrics serves, e.g. the registry of the ``PrometheusBackend`` bootstrapped.
+    ///   - metrics: records through swift-metrics (by default into the bootstrapped `MetricsSystem`,
+    ///     with the series of `options.role`);
+    ///   - exposition: what /metrics serves, e.g. the registry of the ``PrometheusBackend`` bootstrapped;
+    ///     the process metrics (``ProcessMetrics``) are appended to it at every scrape.
     public init(
-        options: SideCarOptions, logger: Logger, metrics: SideCarMetrics = SideCarMetrics(),
+        options: SideCarOptions, logger: Logger, metrics: SideCarMetrics? = nil,
         exposition: @escaping @Sendable () -> [UInt8]
     ) {
         self.options = options
         self.logger = logger
-        self.metrics = metrics
+        self.metrics = metrics ?? SideCarMetrics(role: options.role)
         self.exposition = exposition
     }
 
@@ -88,6 +93,8 @@ public struct SideCar {
         let learned = ControllerInputs(
             activeShootClient: ControllerInputs.activeShootClient(in: observed, plan: plan) ?? 0,
             apiserverPeers: ControllerInputs.learnedApiserverPeers(in: observed, plan: plan))
+        metrics.buildInfo(version: options.version, commit: options.commit)
+        let exposition = self.exposition
         let status = SideCarStatus()
         let clock = ContinuousClock()
         let origin = clock.now
@@ -109,7 +116,7 @@ public struct SideCar {
                 return quiet < .seconds(10) ? Readiness(ready: true) : Readiness(ready: false, reasons: ["run loop stalled for \(quiet)"])
             },
             readiness: { status.readiness.withLock { $0 } },
-            metrics: exposition)
+            metrics: { exposition() + ProcessMetrics.sample().prometheusText.utf8 })
         let watcher = ConfigWatcher(
             path: options.topologyPath, pollInterval: topology.timings.configPollInterval, logger: logger,
             onChange: { inbox.post(.snapshot($0)) }, onReadError: { inbox.post(.unreadable($0)) })

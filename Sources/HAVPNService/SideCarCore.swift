@@ -41,14 +41,20 @@ struct SideCarCore {
     private(set) var peers: ApiserverPeerSet?
     private var scheduler: AnnouncementScheduler?
     private var trigger = ReconcileTrigger()
+    private(set) var backoff = ReconcileBackoff()
     private var reconcileInFlight = false
     private var nextResync: Instant
     private let startedAt: Instant
 
     var plan: AddressPlan { AddressPlan(topology: topology) }
 
-    /// When a coalesced reconcile is due, so the loop can wake for it rather than at its next tick.
-    var reconcileDeadline: Instant? { reconcileInFlight ? nil : trigger.deadline }
+    /// When a coalesced reconcile is due, so the loop can wake for it rather than at its next tick;
+    /// after a failure no earlier than the backoff allows.
+    var reconcileDeadline: Instant? {
+        guard !reconcileInFlight, let due = trigger.deadline else { return nil }
+        guard let retryAt = backoff.retryAt else { return due }
+        return max(due, retryAt)
+    }
 
     /// The earliest instant at which ``tick(at:)`` has something to do: the run loop sleeps until
     /// then (or until an event), so the controllers' proven bounds hold without a fixed tick.
@@ -86,6 +92,7 @@ struct SideCarCore {
         nextResync = now + topology.timings.resyncInterval
         setUpControllers(bootstrap: learned.apiserverPeers, at: now)
         metrics.configValid.record(1)
+        metrics.reconcileBackoff.record(0)
     }
 
     /// - Parameter bootstrap: at start, the peers whose tunnels the kernel still has.
@@ -146,6 +153,7 @@ struct SideCarCore {
             let actions = cp.tick(at: now)
             clientPaths = cp
             effects += apply(actions, at: now)
+            recordProbeStatistics()
         }
         if var sp = serverPaths {
             let actions = sp.tick(at: now)
@@ -181,6 +189,8 @@ struct SideCarCore {
             logger.notice("topology changed", metadata: ["config.file": "\(file)"])
             let old = topology
             topology = new
+            for client in new.shootClients..<max(new.shootClients, old.shootClients) { metrics.removeClient(client) }
+            for server in new.servers..<max(new.servers, old.servers) { metrics.removeServer(server) }
             if old.shootClients != new.shootClients || old.servers != new.servers
                 || old.timings != new.timings || old.announcements != new.announcements || old.transport != new.transport || old.devices != new.devices
                 || old.bond != new.bond
@@ -188,6 +198,8 @@ struct SideCarCore {
                 setUpControllers(at: now)
             }
             trigger.trigger(.configChanged, at: now)
+            // The new topology may be the fix for the last failure: try it without waiting.
+            backoff.expedite()
             return startReconcileIfDue(at: now)
         } catch {
             configRejected("\(error)")
@@ -222,6 +234,7 @@ struct SideCarCore {
         guard var cp = clientPaths, let client = plan.shootClientIndex(ofBondAddress: address) else { return [] }
         let actions = cp.probeReply(client: client, sequence: sequence, at: now)
         clientPaths = cp
+        defer { recordProbeStatistics() }
         return apply(actions, at: now)
     }
 
@@ -270,6 +283,8 @@ struct SideCarCore {
         metrics.reconciles.increment()
         switch result {
         case .success(let outcome):
+            backoff.succeeded()
+            metrics.reconcileBackoff.record(0)
             metrics.reconcileDuration.recordNanoseconds(outcome.duration.nanoseconds)
             metrics.actions(outcome.applied)
             if !outcome.applied.isEmpty && reasons.isDrift { metrics.driftRepairs.increment() }
@@ -290,9 +305,17 @@ struct SideCarCore {
             metrics.reconcileErrors.increment()
             converged = false
             lastReconcileError = "\(error)"
-            logger.error("reconcile failed; retrying", metadata: ["error": "\(error)", "reconcile.reasons": "\(reasons)"])
-            // A partial apply converges on the next pass; retry soon rather than at the timer.
-            nextResync = min(nextResync, now + .milliseconds(500))
+            let wait = backoff.failed(at: now)
+            metrics.reconcileBackoff.record(Self.seconds(wait))
+            logger.error(
+                "reconcile failed; retrying after a backoff",
+                metadata: [
+                    "error": "\(error)", "reconcile.reasons": "\(reasons)", "reconcile.backoff": "\(wait)",
+                    "reconcile.failures": "\(backoff.consecutiveFailures)",
+                ])
+            // A partial apply converges on the next pass: retry (a full resync) once the backoff
+            // ends rather than at the timer; triggers meanwhile wait for it too.
+            trigger.trigger(.timer, at: now)
         }
         return startReconcileIfDue(at: now)
     }
@@ -310,6 +333,9 @@ struct SideCarCore {
         var reasons: [String] = []
         if let configError { reasons.append("topology file invalid, running the last good one: \(configError)") }
         if let lastReconcileError { reasons.append("kernel not in the declared state: \(lastReconcileError)") }
+        if backoff.consecutiveFailures > 0 {
+            reasons.append("reconcile failed \(backoff.consecutiveFailures) times in a row; next attempt after a \(Self.seconds(backoff.delay)) s backoff")
+        }
         if !converged && lastReconcileError == nil { reasons.append("first reconcile pending") }
         switch identity.role {
         case .apiserver:
@@ -339,7 +365,7 @@ struct SideCarCore {
     }
 
     private mutating func startReconcileIfDue(at now: Instant) -> [SideCarEffect] {
-        guard !reconcileInFlight, let run = trigger.tick(at: now) else { return [] }
+        guard !reconcileInFlight, backoff.allows(at: now), let run = trigger.tick(at: now) else { return [] }
         let reasons = ReconcileReasons(run.reasons)
         do {
             let desired = try desiredState()
@@ -353,6 +379,16 @@ struct SideCarCore {
         }
     }
 
+    /// Probe loss and RTT of every shoot client, after replies and timeouts alike (recording on
+    /// replies only froze both at their last good values when a client died).
+    private func recordProbeStatistics() {
+        guard let controller = clientPaths?.controller else { return }
+        for client in 0..<topology.shootClients {
+            guard let s = controller.statistics(of: client), s.replies + s.losses > 0 else { continue }
+            metrics.probe(client: client, rtt: controller.answeredLastProbe(client) ? s.lastRTT : nil, lossRatio: s.lossRatio)
+        }
+    }
+
     /// What the apiserver's path supervision decided, carried into the planner's inputs, logs and metrics.
     private mutating func apply(_ actions: [ClientPathSupervisor.Action], at now: Instant) -> [SideCarEffect] {
         var effects: [SideCarEffect] = []
@@ -363,7 +399,7 @@ struct SideCarCore {
             case .route(let from, let to):
                 logger.notice("switching active shoot client", metadata: ["path.from": "\(from.map(String.init) ?? "none")", "path.to": "\(to)"])
                 if from != nil { metrics.pathSwitches.increment() }
-                metrics.activeShootClient.record(Double(to))
+                metrics.activeShootClient?.record(Double(to))
                 inputs.activeShootClient = to
                 trigger.trigger(.controllerInput, at: now)
             case .switchHeld(let from, let to):
@@ -373,8 +409,8 @@ struct SideCarCore {
             case .healthChanged(let client, let health):
                 logger.info("shoot client health changed", metadata: ["path.client": "\(client)", "path.health": "\(health.rawValue)"])
                 metrics.clientHealthy(client, health.isHealthy)
-            case .probeAnswered(let client, let rtt, let lossRatio):
-                metrics.probe(client: client, rtt: rtt, lossRatio: lossRatio)
+            case .probeAnswered:
+                break  // recordProbeStatistics() covers replies and timeouts alike
             case .readinessChanged(let r):
                 logger.notice("path readiness changed", metadata: ["path.readiness": "\(r)"])
             }
@@ -405,6 +441,10 @@ struct SideCarCore {
             }
         }
         return effects
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
     private func announcementEffect(_ action: AnnouncementScheduler.Action) -> SideCarEffect {

@@ -43,6 +43,8 @@ struct RunCommand: AsyncParsableCommand {
             topologyPath: file.file, role: pod.role, index: pod.index, bondAddress: pod.bondAddress,
             podName: pod.podName, podIP: pod.podIP, netns: pod.netns, httpAddress: httpAddress, httpPort: httpPort)
         options.firewallBackend = pod.firewallBackend
+        options.version = havpnVersion
+        options.commit = BuildInfo.commit
         do {
             // swift-metrics is the façade the side-car records through; swift-prometheus is its backend.
             let backend = PrometheusBackend()
