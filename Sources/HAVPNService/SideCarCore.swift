@@ -251,8 +251,14 @@ struct SideCarCore {
             guard let r = beacon.requester, r.role == identity.role, r.index == identity.index,
                 var sp = serverPaths
             else { return [] }
+            let hadPeers = sp.hasBeaconPeers(server)
             let actions = sp.beaconReply(server: server, sequence: beacon.sequence, at: now)
             serverPaths = sp
+            if !hadPeers && sp.hasBeaconPeers(server) {
+                logger.info("VPN server path has beacon peers", metadata: ["path.server": "\(server)"])
+                metrics.serverPathBeaconPeers(server, true)
+                metrics.serverPathHealthy(server, sp.controller.health(of: server).isHealthy)
+            }
             return apply(actions, at: now)
         }
     }
@@ -435,6 +441,14 @@ struct SideCarCore {
                 clientPaths?.tapChanged(at: now)
                 trigger.trigger(.controllerInput, at: now)
             case .healthChanged(let server, let health):
+                guard serverPaths?.hasBeaconPeers(server) ?? true else {
+                    // Beacons nobody answers prove nothing: no failover hold, no "dead" reading.
+                    logger.info(
+                        "no beacon peers on VPN server path (peers that do not answer havpn's beacons, such as vpn2); its health is unknown",
+                        metadata: ["path.server": "\(server)", "path.health": "no-beacon-peers"])
+                    metrics.serverPathBeaconPeers(server, false)
+                    continue
+                }
                 clientPaths?.tapChanged(at: now)
                 logger.info("VPN server path health changed", metadata: ["path.server": "\(server)", "path.health": "\(health.rawValue)"])
                 metrics.serverPathHealthy(server, health.isHealthy)

@@ -89,9 +89,16 @@ public final class SideCarMetrics: Sendable {
         }
     }
 
+    /// 1 once a beacon reply was seen on the path; 0 while none was (its health series is then absent).
+    func serverPathBeaconPeers(_ server: Int, _ seen: Bool) {
+        Gauge(label: "havpn_server_path_beacon_peers", dimensions: [("server", "\(server)")], factory: factory).record(seen ? 1.0 : 0.0)
+    }
+
     /// Removes the series of a VPN server the topology no longer has.
     func removeServer(_ server: Int) {
-        Gauge(label: "havpn_server_path_healthy", dimensions: [("server", "\(server)")], factory: factory).destroy()
+        for name in ["havpn_server_path_healthy", "havpn_server_path_beacon_peers"] {
+            Gauge(label: name, dimensions: [("server", "\(server)")], factory: factory).destroy()
+        }
     }
 
     /// `havpn_build_info{version,commit} 1`: joins the binary's build to any other series.
@@ -148,7 +155,8 @@ public final class SideCarMetrics: Sendable {
         "havpn_probe_rtt_seconds": "apiserver role: last ICMPv6 probe round-trip time per shoot client (NaN while the last probe is unanswered).",
         "havpn_probe_loss_ratio": "apiserver role: probe loss ratio per shoot client.",
         "havpn_shoot_client_healthy": "apiserver role: 1 when the shoot client answers probes.",
-        "havpn_server_path_healthy": "1 when the VPN server path answers beacons.",
+        "havpn_server_path_healthy": "1 when the VPN server path answers beacons (absent while no peer ever answered).",
+        "havpn_server_path_beacon_peers": "1 once a beacon reply was seen on the VPN server path; 0: no beacon peers (e.g. vpn2 pods), health unknown.",
     ]
 
     static let durationBuckets: [String: [Duration]] = [
