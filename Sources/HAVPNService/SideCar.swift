@@ -45,6 +45,12 @@ public struct SideCarOptions: Sendable {
 final class SideCarStatus: Sendable {
     let readiness = Mutex(Readiness(ready: false, reasons: ["starting"]))
     let lastTick = Mutex(ContinuousClock.now)
+    /// `/status`, as of the loop's last turn.
+    let document = Mutex<StatusDocument?>(nil)
+    /// The binary's version, shown on `/status`.
+    let version: String
+
+    init(version: String = "unknown") { self.version = version }
 }
 
 /// `havpn run`: the long-running side-car.
@@ -95,7 +101,7 @@ public struct SideCar {
             apiserverPeers: ControllerInputs.learnedApiserverPeers(in: observed, plan: plan))
         metrics.buildInfo(version: options.version, commit: options.commit)
         let exposition = self.exposition
-        let status = SideCarStatus()
+        let status = SideCarStatus(version: "\(options.version) (commit \(options.commit))")
         let clock = ContinuousClock()
         let origin = clock.now
         let now: @Sendable () -> Instant = { Instant(nanoseconds: (clock.now - origin).nanoseconds) }
@@ -116,6 +122,7 @@ public struct SideCar {
                 return quiet < .seconds(10) ? Readiness(ready: true) : Readiness(ready: false, reasons: ["run loop stalled for \(quiet)"])
             },
             readiness: { status.readiness.withLock { $0 } },
+            status: { status.document.withLock { $0 }?.json() },
             metrics: { exposition() + ProcessMetrics.sample().prometheusText.utf8 })
         let watcher = ConfigWatcher(
             path: options.topologyPath, pollInterval: topology.timings.configPollInterval, logger: logger,

@@ -44,7 +44,12 @@ struct SideCarCore {
     private(set) var backoff = ReconcileBackoff()
     private var reconcileInFlight = false
     private var nextResync: Instant
-    private let startedAt: Instant
+    let startedAt: Instant
+    /// What `/status` shows of the last pass.
+    private(set) var lastReconcile: ReconcileRecord?
+    /// When each tunnel device and each apiserver peer first appeared (their ages on `/status`).
+    private(set) var tunnelsSince: [String: Instant] = [:]
+    private(set) var peersSince: [IPv6Address: Instant] = [:]
 
     var plan: AddressPlan { AddressPlan(topology: topology) }
 
@@ -123,6 +128,7 @@ struct SideCarCore {
                 peers!.rebuild(configuration: configuration, plan: plan, at: now)
             }
             inputs.apiserverPeers = currentPeers
+            notePeers(at: now)
         case .server:
             break
         }
@@ -138,7 +144,6 @@ struct SideCarCore {
             }
         }
     }
-
 
     // MARK: - Events
 
@@ -290,6 +295,9 @@ struct SideCarCore {
         switch result {
         case .success(let outcome):
             backoff.succeeded()
+            lastReconcile = ReconcileRecord(
+                at: now, reasons: reasons, outcome: outcome.converged ? "converged" : "not-converged", actions: outcome.applied.count,
+                error: nil)
             metrics.reconcileBackoff.record(0)
             metrics.reconcileDuration.recordNanoseconds(outcome.duration.nanoseconds)
             metrics.actions(outcome.applied)
@@ -311,6 +319,7 @@ struct SideCarCore {
             metrics.reconcileErrors.increment()
             converged = false
             lastReconcileError = "\(error)"
+            lastReconcile = ReconcileRecord(at: now, reasons: reasons, outcome: "failed", actions: 0, error: "\(error)")
             let wait = backoff.failed(at: now)
             metrics.reconcileBackoff.record(Self.seconds(wait))
             logger.error(
@@ -333,29 +342,6 @@ struct SideCarCore {
         return effects
     }
 
-    // MARK: - State for probes and metrics
-
-    var readiness: Readiness {
-        var reasons: [String] = []
-        if let configError { reasons.append("topology file invalid, running the last good one: \(configError)") }
-        if let lastReconcileError { reasons.append("kernel not in the declared state: \(lastReconcileError)") }
-        if backoff.consecutiveFailures > 0 {
-            reasons.append("reconcile failed \(backoff.consecutiveFailures) times in a row; next attempt after a \(Self.seconds(backoff.delay)) s backoff")
-        }
-        if !converged && lastReconcileError == nil { reasons.append("first reconcile pending") }
-        switch identity.role {
-        case .apiserver:
-            if let pc = clientPaths?.controller, pc.active == nil || !(0..<topology.shootClients).contains(where: { pc.health(of: $0).isHealthy }) {
-                reasons.append("no healthy shoot client")
-            }
-        case .shoot:
-            if currentPeers.isEmpty && topology.apiservers.isEmpty { reasons.append("no apiserver known yet") }
-        case .server:
-            break
-        }
-        return Readiness(ready: reasons.isEmpty, reasons: reasons)
-    }
-
     var currentPeers: [ApiserverPeer] { peers?.peers ?? [] }
 
     func desiredState() throws(HAVPNError) -> DesiredState {
@@ -364,8 +350,13 @@ struct SideCarCore {
 
     // MARK: - Internals
 
+    private mutating func notePeers(at now: Instant) {
+        peersSince = Dictionary(uniqueKeysWithValues: currentPeers.map { ($0.bondAddress, peersSince[$0.bondAddress] ?? now) })
+    }
+
     private mutating func peersChanged(at now: Instant) {
         inputs.apiserverPeers = currentPeers
+        notePeers(at: now)
         metrics.knownApiservers.record(Double(inputs.apiserverPeers.count))
         trigger.trigger(.controllerInput, at: now)
     }
@@ -376,22 +367,14 @@ struct SideCarCore {
         do {
             let desired = try desiredState()
             reconcileInFlight = true
-            metrics.tunnels.record(Double(desired.links.filter { if case .ip6tnl = $0.kind { true } else { false } }.count))
+            let tunnels = desired.links.filter { if case .ip6tnl = $0.kind { true } else { false } }.map(\.name)
+            tunnelsSince = Dictionary(uniqueKeysWithValues: tunnels.map { ($0, tunnelsSince[$0] ?? now) })
+            metrics.tunnels.record(Double(tunnels.count))
             return [.reconcile(desired, reasons: reasons)]
         } catch {
             lastReconcileError = "\(error)"
             logger.error("cannot compute the desired state", metadata: ["error": "\(error)"])
             return []
-        }
-    }
-
-    /// Probe loss and RTT of every shoot client, after replies and timeouts alike (recording on
-    /// replies only froze both at their last good values when a client died).
-    private func recordProbeStatistics() {
-        guard let controller = clientPaths?.controller else { return }
-        for client in 0..<topology.shootClients {
-            guard let s = controller.statistics(of: client), s.replies + s.losses > 0 else { continue }
-            metrics.probe(client: client, rtt: controller.answeredLastProbe(client) ? s.lastRTT : nil, lossRatio: s.lossRatio)
         }
     }
 
@@ -455,17 +438,5 @@ struct SideCarCore {
             }
         }
         return effects
-    }
-
-    static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-
-    private func announcementEffect(_ action: AnnouncementScheduler.Action) -> SideCarEffect {
-        switch action {
-        case .send(let to, let payload):
-            metrics.announcementsSent.increment()
-            return .sendAnnouncement(to: to, payload: payload)
-        }
     }
 }
