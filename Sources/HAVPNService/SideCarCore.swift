@@ -98,6 +98,8 @@ struct SideCarCore {
         setUpControllers(bootstrap: learned.apiserverPeers, at: now)
         metrics.configValid.record(1)
         metrics.reconcileBackoff.record(0)
+        // The client the routes use from the first reconcile on (the kernel's, or 0), until the controller chooses.
+        metrics.activeShootClient?.record(Double(inputs.activeShootClient))
     }
 
     /// - Parameter bootstrap: at start, the peers whose tunnels the kernel still has.

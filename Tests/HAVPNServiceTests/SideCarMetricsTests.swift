@@ -61,7 +61,9 @@ import Testing
         let server = try Simulation(role: .server, index: 0)
         #expect(metricValue(server.metrics, "havpn_active_shoot_client") == nil)
         let apiserver = try Simulation(role: .apiserver, index: 1)
-        #expect(metricValue(apiserver.metrics, "havpn_active_shoot_client") == -1)
+        #expect(metricValue(apiserver.metrics, "havpn_active_shoot_client") == 0)
+        let routedThrough1 = try Simulation(role: .apiserver, index: 1, learned: ControllerInputs(activeShootClient: 1))
+        #expect(metricValue(routedThrough1.metrics, "havpn_active_shoot_client") == 1)
     }
 
     @Test func removedLabelledSeriesLeaveThePrometheusText() {
