@@ -32,7 +32,8 @@ struct SideCarCore {
     let logger: Logger
     let metrics: SideCarMetrics
 
-    private(set) var inputs: ControllerInputs
+    /// Set by the path supervision's decisions (SideCarCore+Paths.swift) as well.
+    var inputs: ControllerInputs
     private(set) var configError: String?
     private(set) var lastReconcileError: String?
     private(set) var converged = false
@@ -40,7 +41,8 @@ struct SideCarCore {
     private(set) var serverPaths: ServerPathSupervisor?
     private(set) var peers: ApiserverPeerSet?
     private var scheduler: AnnouncementScheduler?
-    private var trigger = ReconcileTrigger()
+    /// Internal for SideCarCore+Paths.swift, whose decisions trigger reconciles too.
+    var trigger = ReconcileTrigger()
     private(set) var backoff = ReconcileBackoff()
     private var reconcileInFlight = false
     private var nextResync: Instant
@@ -352,6 +354,9 @@ struct SideCarCore {
 
     // MARK: - Internals
 
+    /// A tap changed (a server path's state, the bond's move): the apiserver's client switches wait.
+    mutating func holdClientSwitches(at now: Instant) { clientPaths?.tapChanged(at: now) }
+
     private mutating func notePeers(at now: Instant) {
         peersSince = Dictionary(uniqueKeysWithValues: currentPeers.map { ($0.bondAddress, peersSince[$0.bondAddress] ?? now) })
     }
@@ -378,67 +383,5 @@ struct SideCarCore {
             logger.error("cannot compute the desired state", metadata: ["error": "\(error)"])
             return []
         }
-    }
-
-    /// What the apiserver's path supervision decided, carried into the planner's inputs, logs and metrics.
-    private mutating func apply(_ actions: [ClientPathSupervisor.Action], at now: Instant) -> [SideCarEffect] {
-        var effects: [SideCarEffect] = []
-        for action in actions {
-            switch action {
-            case .sendProbe(let client, let sequence):
-                effects.append(.sendProbe(to: plan.shootClientBondAddress(client), sequence: sequence))
-            case .route(let from, let to):
-                logger.notice("switching active shoot client", metadata: ["path.from": "\(from.map(String.init) ?? "none")", "path.to": "\(to)"])
-                if from != nil { metrics.pathSwitches.increment() }
-                metrics.activeShootClient?.record(Double(to))
-                inputs.activeShootClient = to
-                trigger.trigger(.controllerInput, at: now)
-            case .switchHeld(let from, let to):
-                logger.info("holding a shoot client switch while bonds fail over", metadata: ["path.from": "\(from)", "path.to": "\(to)"])
-            case .keptAfterHold(let client):
-                logger.info("shoot client recovered during the hold; no switch", metadata: ["path.client": "\(client)"])
-            case .healthChanged(let client, let health):
-                logger.info("shoot client health changed", metadata: ["path.client": "\(client)", "path.health": "\(health.rawValue)"])
-                metrics.clientHealthy(client, health.isHealthy)
-            case .probeAnswered:
-                break  // recordProbeStatistics() covers replies and timeouts alike
-            case .readinessChanged(let r):
-                logger.notice("path readiness changed", metadata: ["path.readiness": "\(r)"])
-            }
-        }
-        return effects
-    }
-
-    /// What the server path supervision decided. A server path changing state, or the bond's own
-    /// move, starts a failover of bonds everywhere: client switches are held meanwhile.
-    private mutating func apply(_ actions: [ServerPathSupervisor.Action], at now: Instant) -> [SideCarEffect] {
-        var effects: [SideCarEffect] = []
-        for action in actions {
-            switch action {
-            case .sendBeacon(let server, let sequence):
-                let beacon = PathBeacon(kind: .request, role: identity.role, index: identity.index, server: server, sequence: sequence)
-                effects.append(.sendBeacon(server: server, bytes: beacon.bytes, to: nil))
-            case .moveBond(let from, let to):
-                logger.notice("moving bond to VPN server path", metadata: ["path.from": "\(from)", "path.to": "\(to)"])
-                metrics.serverPathSwitches.increment()
-                metrics.preferredServer.record(Double(to))
-                inputs.preferredServer = to
-                clientPaths?.tapChanged(at: now)
-                trigger.trigger(.controllerInput, at: now)
-            case .healthChanged(let server, let health):
-                guard serverPaths?.hasBeaconPeers(server) ?? true else {
-                    // Beacons nobody answers prove nothing: no failover hold, no "dead" reading.
-                    logger.info(
-                        "no beacon peers on VPN server path (peers that do not answer havpn's beacons, such as vpn2); its health is unknown",
-                        metadata: ["path.server": "\(server)", "path.health": "no-beacon-peers"])
-                    metrics.serverPathBeaconPeers(server, false)
-                    continue
-                }
-                clientPaths?.tapChanged(at: now)
-                logger.info("VPN server path health changed", metadata: ["path.server": "\(server)", "path.health": "\(health.rawValue)"])
-                metrics.serverPathHealthy(server, health.isHealthy)
-            }
-        }
-        return effects
     }
 }
