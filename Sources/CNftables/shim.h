@@ -1,4 +1,18 @@
-#include <nftables/libnftables.h>
+/* libnftables.h defines _GNU_SOURCE before it includes <stdio.h>, which gives glibc's types another
+   shape in this module than in Swift's Glibc module: a clean build then fails ("'__fds_bits' from module
+   'SwiftGlibc' is not present in definition of 'fd_set'"). So the shim declares the few calls havpn
+   makes, with the library's own signatures (libnftables 1.0.6, stable API), and links the library. */
+#include <stdint.h>
+struct nft_ctx;
+#define NFT_CTX_DEFAULT 0
+struct nft_ctx *nft_ctx_new(uint32_t flags);
+void nft_ctx_free(struct nft_ctx *ctx);
+int nft_ctx_buffer_output(struct nft_ctx *ctx);
+const char *nft_ctx_get_output_buffer(struct nft_ctx *ctx);
+int nft_ctx_buffer_error(struct nft_ctx *ctx);
+const char *nft_ctx_get_error_buffer(struct nft_ctx *ctx);
+int nft_run_cmd_from_buffer(struct nft_ctx *nft, const char *buf);
+
 /* glibc declares setns only under _GNU_SOURCE, which Swift's Glibc module does not set */
 #include <linux/sched.h>
 extern int setns(int fd, int nstype);

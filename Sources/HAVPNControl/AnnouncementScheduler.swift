@@ -24,11 +24,11 @@ public struct AnnouncementScheduler: Sendable {
         /// Lifetime put into havpn announcements.
         public var lifetime: Duration
         public var format: Topology.AnnouncementFormat
-        public var key: [UInt8]?
+        public var key: AnnouncementKey?
 
         public init(
             bondAddress: IPv6Address, interval: Duration = .seconds(1), lifetime: Duration = .seconds(60),
-            format: Topology.AnnouncementFormat = .havpn, key: [UInt8]? = nil
+            format: Topology.AnnouncementFormat = .havpn, key: AnnouncementKey? = nil
         ) {
             self.bondAddress = bondAddress
             self.interval = interval
@@ -37,7 +37,7 @@ public struct AnnouncementScheduler: Sendable {
             self.key = key
         }
 
-        public init(announcements: Topology.Announcements, bondAddress: IPv6Address, key: [UInt8]?) {
+        public init(announcements: Topology.Announcements, bondAddress: IPv6Address, key: AnnouncementKey?) {
             self.init(
                 bondAddress: bondAddress, interval: announcements.interval, lifetime: announcements.lifetime,
                 format: announcements.format, key: key)
@@ -118,7 +118,7 @@ public struct AnnouncementScheduler: Sendable {
                 bondAddress: configuration.bondAddress,
                 podIPs: kind == .withdraw ? [] : Array(podIPs.prefix(AnnouncementCodec.maxPodIPs)))
             nextSequence &+= 1
-            return AnnouncementCodec.encode(m, key: configuration.key)
+            return AnnouncementCodec.encode(m, key: configuration.key?.bytes)
         }
     }
 }

@@ -40,12 +40,12 @@ public struct TunnelRegistry: Sendable {
         public var maxLifetime: Duration
         public var maxPeers: Int
         /// Shared HMAC key; nil disables authentication.
-        public var key: [UInt8]?
+        public var key: AnnouncementKey?
         public var acceptedFormats: Set<Topology.AnnouncementFormat>
 
         public init(
             bondNetwork: IPNetwork, bondDevice: String = "bond0", defaultLifetime: Duration = .seconds(60),
-            maxLifetime: Duration = .seconds(600), maxPeers: Int = 64, key: [UInt8]? = nil,
+            maxLifetime: Duration = .seconds(600), maxPeers: Int = 64, key: AnnouncementKey? = nil,
             acceptedFormats: Set<Topology.AnnouncementFormat> = Set(Topology.AnnouncementFormat.allCases)
         ) {
             self.bondNetwork = bondNetwork
@@ -62,7 +62,7 @@ public struct TunnelRegistry: Sendable {
         /// plain-text format next to havpn's would let anyone in the bond network who can send one
         /// UDP packet create a tunnel, even where havpn's format is configured; interop with vpn2
         /// peers is an explicit choice (`format: vpn2`).
-        public init(topology: Topology, key: [UInt8]?) {
+        public init(topology: Topology, key: AnnouncementKey?) {
             self.init(
                 bondNetwork: AddressPlan.bondNetwork(transport: topology.transport.network),
                 bondDevice: topology.devices.bond, defaultLifetime: topology.announcements.lifetime,
@@ -173,7 +173,7 @@ public struct TunnelRegistry: Sendable {
         }
         guard AddressPlan.apiserverIndex(ofAddressInBondNetwork: bond) != nil else { return .failure(.sourceNotApiserver) }
         let decoded: DecodedAnnouncement
-        switch AnnouncementCodec.decode(payload, key: configuration.key) {
+        switch AnnouncementCodec.decode(payload, key: configuration.key?.bytes) {
         case .failure(let r): return .failure(r)
         case .success(let d): decoded = d
         }

@@ -25,6 +25,8 @@ public struct Topology: Hashable, Sendable {
     /// Packet filter and NAT per role (PacketFilterSettings.swift).
     public var filter: PacketFilter = PacketFilter()
     public var nat: NAT = NAT()
+    /// The HTTP CONNECT proxy of the server role; nil: none (see Topology+Proxy.swift).
+    public var proxy: ConnectProxy? = nil
 
     public init() {}
 

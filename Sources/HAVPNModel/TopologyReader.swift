@@ -11,6 +11,7 @@ struct TopologyReader {
     static let rootKeys = [
         "apiVersion", "transport", "servers", "shootClients", "ipFamilies", "networks", "apiservers", "bond",
         "devices", "mtu", "timings", "announcements", "http", "openvpn", "filter", "nat",
+        "proxy",  // Topology+Proxy.swift
     ]
     /// Interval floor: below this, probes and polls would busy-loop rather than measure anything.
     static let minimumInterval: Duration = .milliseconds(10)
@@ -46,6 +47,7 @@ struct TopologyReader {
             case "openvpn": try readOpenVPN(value)
             case "filter": try readFilter(value)
             case "nat": try readNAT(value)
+            case "proxy": try readProxy(value)  // Topology+Proxy.swift
             default: break  // apiVersion, already read
             }
         }

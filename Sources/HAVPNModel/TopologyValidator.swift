@@ -14,6 +14,7 @@ struct TopologyValidator {
         try validateNetworks()
         try validateApiservers()
         try validateTimings()
+        try validateProxy()  // Topology+Proxy.swift
     }
 
     private func error(_ code: HAVPNError.Code, _ path: String, near fallback: String? = nil, _ message: String)

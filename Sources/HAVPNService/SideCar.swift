@@ -110,7 +110,7 @@ public struct SideCar {
             logger: logger, metrics: metrics, wallClockMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), at: now())
         logger.notice(
             "havpn side-car starting",
-            metadata: ["role": "\(identity.role.rawValue)", "index": "\(identity.index)", "netns": "\(options.netns ?? "-")"])
+            metadata: ["role": "\(identity.role.rawValue)", "index": .stringConvertible(identity.index), "netns": "\(options.netns ?? "-")"])
 
         let inbox = SideCarInbox()
         let io = try SideCarIO(options: options, identity: identity, topology: topology, inbox: inbox, now: now, logger: logger)
@@ -127,8 +127,14 @@ public struct SideCar {
         let watcher = ConfigWatcher(
             path: options.topologyPath, pollInterval: topology.timings.configPollInterval, logger: logger,
             onChange: { inbox.post(.snapshot($0)) }, onReadError: { inbox.post(.unreadable($0)) })
+        var services: [any Service] = [health, watcher, loop]
+        // The CONNECT proxy (ConnectProxy/): server role with a `proxy` section; its metrics join /metrics.
+        if identity.role == .server, topology.proxy != nil {
+            let proxyMetrics = ConnectProxyMetrics(factory: metrics.factory)
+            services.append(try ConnectProxyService(topology: topology, ownAddresses: podIPs, metrics: proxyMetrics, logger: logger))
+        }
         let group = ServiceGroup(
-            services: [health, watcher, loop], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
             logger: logger)
         try await group.run()
         io.close()

@@ -25,7 +25,7 @@ struct SideCarCore {
     private(set) var topology: Topology
     let identity: Identity
     let podIPs: [IPAddress]
-    let key: [UInt8]?
+    let key: AnnouncementKey?
     /// Milliseconds since 1970 when the process started, read by the shell: the announcement
     /// sequence must grow across restarts of the process, so it starts from the wall clock.
     let wallClockMilliseconds: Int64
@@ -80,7 +80,7 @@ struct SideCarCore {
         topology: Topology,
         identity: Identity,
         podIPs: [IPAddress],
-        key: [UInt8]?,
+        key: AnnouncementKey?,
         learned: ControllerInputs,
         logger: Logger,
         metrics: SideCarMetrics,
@@ -314,8 +314,8 @@ struct SideCarCore {
                 logger.info(
                     "reconciled",
                     metadata: [
-                        "reconcile.reasons": "\(reasons)", "reconcile.actions": "\(outcome.applied.count)",
-                        "reconcile.duration": "\(outcome.duration)",
+                        "reconcile.reasons": "\(reasons)", "reconcile.actions": .stringConvertible(outcome.applied.count),
+                        "reconcile.duration": .stringConvertible(outcome.duration),
                         "reconcile.changes": "\(outcome.applied.map(PlanRenderer.line).joined(separator: "; "))",
                     ])
             }

@@ -21,6 +21,7 @@ struct HAVPNCommand: AsyncParsableCommand {
         version: "\(havpnVersion) (commit \(BuildInfo.commit))",
         subcommands: [
             ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ShowCommand.self, RunCommand.self, StatusCommand.self, OpenVPNConfigCommand.self,
+            ProxyCommand.self,
         ]
     )
 

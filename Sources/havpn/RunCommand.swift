@@ -34,7 +34,7 @@ struct RunCommand: AsyncParsableCommand {
         let level = logLevel
         let format = logFormat
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = format == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler = format == .json ? JSONLogHandler(label: label) : HumanLogHandler(label: label)
             handler.logLevel = level
             return handler
         }

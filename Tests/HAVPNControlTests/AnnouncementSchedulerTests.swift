@@ -42,8 +42,8 @@ private func decoded(_ a: AnnouncementScheduler.Action) -> HAVPNAnnouncement? {
 
     @Test func scheduledMessagesAreAcceptedByTheRegistry() {
         let k = Array("k".utf8)
-        var s = AnnouncementScheduler(configuration: .init(bondAddress: me, lifetime: .seconds(3), key: k), targets: [shoot0], podIPs: [pod], initialSequence: 42, at: .zero)
-        var r = TunnelRegistry(configuration: .init(bondNetwork: IPNetwork("fd8f:6d53:b97a:1::/104")!, key: k))
+        var s = AnnouncementScheduler(configuration: .init(bondAddress: me, lifetime: .seconds(3), key: AnnouncementKey(k)), targets: [shoot0], podIPs: [pod], initialSequence: 42, at: .zero)
+        var r = TunnelRegistry(configuration: .init(bondNetwork: IPNetwork("fd8f:6d53:b97a:1::/104")!, key: AnnouncementKey(k)))
         var changes = 0
         var t = Instant.zero
         while t < .ms(10_000) {

@@ -118,7 +118,7 @@ private func msg(_ bond: IPv6Address, seq: UInt64, _ ips: [IPAddress], kind: HAV
 
     @Test func keyRequiresAuthenticatedHAVPN() {
         let k = Array("k".utf8)
-        var r = TunnelRegistry(configuration: .init(bondNetwork: bondNet, key: k))
+        var r = TunnelRegistry(configuration: .init(bondNetwork: bondNet, key: AnnouncementKey(k)))
         let a = apiserver(5)
         #expect(r.announcement(from: .v6(a), device: "bond0", payload: Array("10.0.0.1".utf8), at: .zero).rejection == .authRequired)
         #expect(r.announcement(from: .v6(a), device: "bond0", payload: msg(a, seq: 1, [ip1]), at: .zero).rejection == .authRequired)

@@ -13,12 +13,13 @@ enum SchemaChecker {
     static func verdicts(for files: [URL]) throws -> [String: String] {
         let result = try run([script.path] + files.map(\.path))
         #expect(result.status == 0, "check-schema.py failed: \(result.output)")
+        // Lines are `accept PATH` or `reject PATH: reason`; paths may hold spaces (a clone under
+        // "/tmp/my clone"), so each line is matched against the paths asked about.
         var verdicts: [String: String] = [:]
-        for line in result.output.split(separator: "\n") {
-            let parts = line.split(separator: " ", maxSplits: 2)
-            guard parts.count >= 2 else { continue }
-            let path = parts[1].hasSuffix(":") ? String(parts[1].dropLast()) : String(parts[1])
-            verdicts[path] = String(parts[0])
+        for line in result.output.split(separator: "\n").map(String.init) {
+            for file in files where line == "accept \(file.path)" || line.hasPrefix("reject \(file.path): ") {
+                verdicts[file.path] = String(line.prefix { $0 != " " })
+            }
         }
         return verdicts
     }

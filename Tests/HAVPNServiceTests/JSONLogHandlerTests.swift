@@ -22,3 +22,25 @@ import Testing
         #expect(JSONLogHandler.quote("\u{7f}") == "\"\u{7f}\"")
     }
 }
+
+@Suite struct JSONLogHandlerTypedValueTests {
+    @Test func numbersBooleansAndDurationsStayTyped() {
+        #expect(JSONLogHandler.json(.stringConvertible(42)) == "42")
+        #expect(JSONLogHandler.json(.stringConvertible(UInt16(7))) == "7")
+        #expect(JSONLogHandler.json(.stringConvertible(true)) == "true")
+        #expect(JSONLogHandler.json(.stringConvertible(0.5)) == "0.5")
+        #expect(JSONLogHandler.json(.stringConvertible(Duration.milliseconds(9) + .microseconds(700))) == "0.0097")
+        // A non-finite number is not JSON: it becomes a string.
+        #expect(JSONLogHandler.json(.stringConvertible(Double.nan)) == #""nan""#)
+    }
+
+    @Test func stringsListsAndDictionaries() {
+        #expect(JSONLogHandler.json("0.0097 seconds") == #""0.0097 seconds""#)
+        #expect(JSONLogHandler.json(.array([.stringConvertible(1), "a"])) == #"[1,"a"]"#)
+        #expect(JSONLogHandler.json(.dictionary(["b": "x", "a": .stringConvertible(false)])) == #"{"a":false,"b":"x"}"#)
+    }
+
+    @Test func timestampsHaveMilliseconds() {
+        #expect(LogTimestamp.now().wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil, "\(LogTimestamp.now())")
+    }
+}
