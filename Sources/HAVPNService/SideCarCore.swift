@@ -329,8 +329,8 @@ struct SideCarCore {
             logger.error(
                 "reconcile failed; retrying after a backoff",
                 metadata: [
-                    "error": "\(error)", "reconcile.reasons": "\(reasons)", "reconcile.backoff": "\(wait)",
-                    "reconcile.failures": "\(backoff.consecutiveFailures)",
+                    "error": "\(error)", "reconcile.reasons": "\(reasons)", "reconcile.backoff": .stringConvertible(wait),
+                    "reconcile.failures": .stringConvertible(backoff.consecutiveFailures),
                 ])
             // A partial apply converges on the next pass: retry (a full resync) once the backoff
             // ends rather than at the timer; triggers meanwhile wait for it too.
