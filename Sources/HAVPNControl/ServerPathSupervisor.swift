@@ -11,7 +11,23 @@
 ///
 /// States: `starting(until:)` while the grace lasts, `vetoed(until:)` once a move was held back,
 /// `running` after it.
+///
+/// A path on which no beacon reply was ever seen is not called dead but ``PathStatus/noBeaconPeers``:
+/// next to vpn2 pods (mixed fleets, a migration) nobody answers havpn's L2 beacons although the
+/// fabric is fine, and the beacons can prove nothing either way. Only a path that answered once and
+/// then stopped is a partition.
 public struct ServerPathSupervisor: Sendable {
+    /// What a server path reads as, for logs, metrics and `/status`.
+    public enum PathStatus: String, Hashable, Sendable {
+        /// No verdict yet.
+        case unknown
+        case healthy
+        /// Answered beacons once, and no longer does.
+        case dead
+        /// No beacon reply ever seen (e.g. only vpn2 peers on it): health unknown, not a failure.
+        case noBeaconPeers = "no-beacon-peers"
+    }
+
     public enum Action: Hashable, Sendable {
         /// Send beacon request `sequence` out of `tap<server>`.
         case sendBeacon(server: Int, sequence: UInt16)
@@ -35,6 +51,8 @@ public struct ServerPathSupervisor: Sendable {
     private let graceEnds: Instant
     private var vetoed = false
     private var seenHealthy: Set<Int> = []
+    /// Servers on which at least one beacon reply arrived.
+    public private(set) var answered: Set<Int> = []
     private var sentAt: [Int: [UInt16: Instant]] = [:]
 
     public init(
@@ -63,12 +81,24 @@ public struct ServerPathSupervisor: Sendable {
         at now: Instant
     ) {
         self.preferred = preferred
+        answered = answered.filter { $0 < serverCount }
         controller = ServerPathController(
             configuration: configuration,
             serverCount: serverCount,
             initialActive: preferred,
             at: now
         )
+    }
+
+    /// Whether a beacon reply was ever seen on `server`'s path.
+    public func hasBeaconPeers(_ server: Int) -> Bool { answered.contains(server) }
+
+    public func status(of server: Int) -> PathStatus {
+        switch controller.health(of: server) {
+        case .unknown: .unknown
+        case .healthy: .healthy
+        case .dead: answered.contains(server) ? .dead : .noBeaconPeers
+        }
     }
 
     public func state(at now: Instant) -> State {
@@ -96,6 +126,7 @@ public struct ServerPathSupervisor: Sendable {
 
     public mutating func beaconReply(server: Int, sequence: UInt16, at now: Instant) -> [Action] {
         guard let sent = sentAt[server]?.removeValue(forKey: sequence) else { return [] }
+        answered.insert(server)
         return handle(controller.probeReply(server: server, sequence: sequence, rtt: now - sent, at: now), at: now)
     }
 

@@ -5,14 +5,17 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 
-/// The side-car's three endpoints: /healthz (process alive and its loop turning), /readyz,
-/// /metrics (Prometheus text format). A plain NIOHTTP1 server: three GETs do not need a framework.
+/// The side-car's endpoints: /healthz (process alive and its loop turning), /readyz, /metrics
+/// (Prometheus text format), /status (``StatusDocument`` as JSON, for `havpn status`). A plain
+/// NIOHTTP1 server: four GETs do not need a framework.
 public struct HealthServer: Service {
     public var host: String
     public var port: Int
     let liveness: @Sendable () -> Readiness
     let readiness: @Sendable () -> Readiness
     let metrics: @Sendable () -> [UInt8]
+    /// The /status JSON; nil (404) until the loop has turned once, or when none is served.
+    let status: (@Sendable () -> [UInt8]?)?
     let logger: Logger
     /// Receives the bound port (useful with port 0 in tests).
     let onBound: (@Sendable (Int) -> Void)?
@@ -23,9 +26,11 @@ public struct HealthServer: Service {
         logger: Logger,
         liveness: @escaping @Sendable () -> Readiness,
         readiness: @escaping @Sendable () -> Readiness,
+        status: (@Sendable () -> [UInt8]?)? = nil,
         metrics: @escaping @Sendable () -> [UInt8],
         onBound: (@Sendable (Int) -> Void)? = nil
     ) {
+        self.status = status
         self.host = host
         self.port = port
         self.logger = logger
@@ -109,6 +114,11 @@ public struct HealthServer: Service {
             return (state.ready ? .ok : .serviceUnavailable, "text/plain; charset=utf-8", Array(text.utf8))
         case "/metrics":
             return (.ok, "text/plain; version=0.0.4; charset=utf-8", metrics())
+        case "/status":
+            guard let document = status?() else {
+                return (.notFound, "text/plain; charset=utf-8", Array("no status yet\n".utf8))
+            }
+            return (.ok, "application/json", document)
         default:
             return (.notFound, "text/plain; charset=utf-8", Array("not found\n".utf8))
         }

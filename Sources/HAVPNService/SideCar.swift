@@ -21,6 +21,9 @@ public struct SideCarOptions: Sendable {
     public var httpPort: Int?
     /// Overrides the topology's `filter.backend` (CLI `--firewall-backend`).
     public var firewallBackend: FirewallBackend? = nil
+    /// The binary's release and git commit, exported as `havpn_build_info`.
+    public var version = "unknown"
+    public var commit = "unknown"
 
     public init(
         topologyPath: String,
@@ -49,6 +52,12 @@ public struct SideCarOptions: Sendable {
 final class SideCarStatus: Sendable {
     let readiness = Mutex(Readiness(ready: false, reasons: ["starting"]))
     let lastTick = Mutex(ContinuousClock.now)
+    /// `/status`, as of the loop's last turn.
+    let document = Mutex<StatusDocument?>(nil)
+    /// The binary's version, shown on `/status`.
+    let version: String
+
+    init(version: String = "unknown") { self.version = version }
 }
 
 /// `havpn run`: the long-running side-car.
@@ -65,17 +74,19 @@ public struct SideCar {
     let exposition: @Sendable () -> [UInt8]
 
     /// - Parameters:
-    ///   - metrics: records through swift-metrics (by default into the bootstrapped `MetricsSystem`);
-    ///   - exposition: what /metrics serves, e.g. the registry of the ``PrometheusBackend`` bootstrapped.
+    ///   - metrics: records through swift-metrics (by default into the bootstrapped `MetricsSystem`,
+    ///     with the series of `options.role`);
+    ///   - exposition: what /metrics serves, e.g. the registry of the ``PrometheusBackend`` bootstrapped;
+    ///     the process metrics (``ProcessMetrics``) are appended to it at every scrape.
     public init(
         options: SideCarOptions,
         logger: Logger,
-        metrics: SideCarMetrics = SideCarMetrics(),
+        metrics: SideCarMetrics? = nil,
         exposition: @escaping @Sendable () -> [UInt8]
     ) {
         self.options = options
         self.logger = logger
-        self.metrics = metrics
+        self.metrics = metrics ?? SideCarMetrics(role: options.role)
         self.exposition = exposition
     }
 
@@ -107,7 +118,9 @@ public struct SideCar {
             activeShootClient: ControllerInputs.activeShootClient(in: observed, plan: plan) ?? 0,
             apiserverPeers: ControllerInputs.learnedApiserverPeers(in: observed, plan: plan)
         )
-        let status = SideCarStatus()
+        metrics.buildInfo(version: options.version, commit: options.commit)
+        let exposition = self.exposition
+        let status = SideCarStatus(version: "\(options.version) (commit \(options.commit))")
         let clock = ContinuousClock()
         let origin = clock.now
         let now: @Sendable () -> Instant = { Instant(nanoseconds: (clock.now - origin).nanoseconds) }
@@ -158,7 +171,8 @@ public struct SideCar {
                     ? Readiness(ready: true) : Readiness(ready: false, reasons: ["run loop stalled for \(quiet)"])
             },
             readiness: { status.readiness.withLock { $0 } },
-            metrics: exposition
+            status: { status.document.withLock { $0 }?.json() },
+            metrics: { exposition() + ProcessMetrics.sample().prometheusText.utf8 }
         )
         let watcher = ConfigWatcher(
             path: options.topologyPath,

@@ -32,7 +32,8 @@ struct SideCarCore {
     let logger: Logger
     let metrics: SideCarMetrics
 
-    private(set) var inputs: ControllerInputs
+    /// Set by the path supervision's decisions (SideCarCore+Paths.swift) as well.
+    var inputs: ControllerInputs
     private(set) var configError: String?
     private(set) var lastReconcileError: String?
     private(set) var converged = false
@@ -40,15 +41,27 @@ struct SideCarCore {
     private(set) var serverPaths: ServerPathSupervisor?
     private(set) var peers: ApiserverPeerSet?
     private var scheduler: AnnouncementScheduler?
-    private var trigger = ReconcileTrigger()
+    /// Internal for SideCarCore+Paths.swift, whose decisions trigger reconciles too.
+    var trigger = ReconcileTrigger()
+    private(set) var backoff = ReconcileBackoff()
     private var reconcileInFlight = false
     private var nextResync: Instant
-    private let startedAt: Instant
+    let startedAt: Instant
+    /// What `/status` shows of the last pass.
+    private(set) var lastReconcile: ReconcileRecord?
+    /// When each tunnel device and each apiserver peer first appeared (their ages on `/status`).
+    private(set) var tunnelsSince: [String: Instant] = [:]
+    private(set) var peersSince: [IPv6Address: Instant] = [:]
 
     var plan: AddressPlan { AddressPlan(topology: topology) }
 
-    /// When a coalesced reconcile is due, so the loop can wake for it rather than at its next tick.
-    var reconcileDeadline: Instant? { reconcileInFlight ? nil : trigger.deadline }
+    /// When a coalesced reconcile is due, so the loop can wake for it rather than at its next tick;
+    /// after a failure no earlier than the backoff allows.
+    var reconcileDeadline: Instant? {
+        guard !reconcileInFlight, let due = trigger.deadline else { return nil }
+        guard let retryAt = backoff.retryAt else { return due }
+        return max(due, retryAt)
+    }
 
     /// The earliest instant at which ``tick(at:)`` has something to do: the run loop sleeps until
     /// then (or until an event), so the controllers' proven bounds hold without a fixed tick.
@@ -86,6 +99,9 @@ struct SideCarCore {
         nextResync = now + topology.timings.resyncInterval
         setUpControllers(bootstrap: learned.apiserverPeers, at: now)
         metrics.configValid.record(1)
+        metrics.reconcileBackoff.record(0)
+        // The client the routes use from the first reconcile on (the kernel's, or 0), until the controller chooses.
+        metrics.activeShootClient?.record(Double(inputs.activeShootClient))
     }
 
     /// - Parameter bootstrap: at start, the peers whose tunnels the kernel still has.
@@ -121,6 +137,7 @@ struct SideCarCore {
                 peers!.rebuild(configuration: configuration, plan: plan, at: now)
             }
             inputs.apiserverPeers = currentPeers
+            notePeers(at: now)
         case .server:
             break
         }
@@ -160,6 +177,7 @@ struct SideCarCore {
             let actions = cp.tick(at: now)
             clientPaths = cp
             effects += apply(actions, at: now)
+            recordProbeStatistics()
         }
         if var sp = serverPaths {
             let actions = sp.tick(at: now)
@@ -195,6 +213,8 @@ struct SideCarCore {
             logger.notice("topology changed", metadata: ["config.file": "\(file)"])
             let old = topology
             topology = new
+            for client in new.shootClients..<max(new.shootClients, old.shootClients) { metrics.removeClient(client) }
+            for server in new.servers..<max(new.servers, old.servers) { metrics.removeServer(server) }
             if old.shootClients != new.shootClients || old.servers != new.servers
                 || old.timings != new.timings || old.announcements != new.announcements
                 || old.transport != new.transport || old.devices != new.devices
@@ -203,6 +223,8 @@ struct SideCarCore {
                 setUpControllers(at: now)
             }
             trigger.trigger(.configChanged, at: now)
+            // The new topology may be the fix for the last failure: try it without waiting.
+            backoff.expedite()
             return startReconcileIfDue(at: now)
         } catch {
             configRejected("\(error)")
@@ -237,6 +259,7 @@ struct SideCarCore {
         guard var cp = clientPaths, let client = plan.shootClientIndex(ofBondAddress: address) else { return [] }
         let actions = cp.probeReply(client: client, sequence: sequence, at: now)
         clientPaths = cp
+        defer { recordProbeStatistics() }
         return apply(actions, at: now)
     }
 
@@ -260,8 +283,14 @@ struct SideCarCore {
             guard let r = beacon.requester, r.role == identity.role, r.index == identity.index,
                 var sp = serverPaths
             else { return [] }
+            let hadPeers = sp.hasBeaconPeers(server)
             let actions = sp.beaconReply(server: server, sequence: beacon.sequence, at: now)
             serverPaths = sp
+            if !hadPeers && sp.hasBeaconPeers(server) {
+                logger.info("VPN server path has beacon peers", metadata: ["path.server": "\(server)"])
+                metrics.serverPathBeaconPeers(server, true)
+                metrics.serverPathHealthy(server, sp.controller.health(of: server).isHealthy)
+            }
             return apply(actions, at: now)
         }
     }
@@ -300,6 +329,15 @@ struct SideCarCore {
         metrics.reconciles.increment()
         switch result {
         case .success(let outcome):
+            backoff.succeeded()
+            lastReconcile = ReconcileRecord(
+                at: now,
+                reasons: reasons,
+                outcome: outcome.converged ? "converged" : "not-converged",
+                actions: outcome.applied.count,
+                error: nil
+            )
+            metrics.reconcileBackoff.record(0)
             metrics.reconcileDuration.recordNanoseconds(outcome.duration.nanoseconds)
             metrics.actions(outcome.applied)
             if !outcome.applied.isEmpty && reasons.isDrift { metrics.driftRepairs.increment() }
@@ -324,12 +362,20 @@ struct SideCarCore {
             metrics.reconcileErrors.increment()
             converged = false
             lastReconcileError = "\(error)"
+            lastReconcile = ReconcileRecord(at: now, reasons: reasons, outcome: "failed", actions: 0, error: "\(error)")
+            let wait = backoff.failed(at: now)
+            metrics.reconcileBackoff.record(Self.seconds(wait))
             logger.error(
-                "reconcile failed; retrying",
-                metadata: ["error": "\(error)", "reconcile.reasons": "\(reasons)"]
+                "reconcile failed; retrying after a backoff",
+                metadata: [
+                    "error": "\(error)", "reconcile.reasons": "\(reasons)",
+                    "reconcile.backoff": .stringConvertible(wait),
+                    "reconcile.failures": .stringConvertible(backoff.consecutiveFailures),
+                ]
             )
-            // A partial apply converges on the next pass; retry soon rather than at the timer.
-            nextResync = min(nextResync, now + .milliseconds(500))
+            // A partial apply converges on the next pass: retry (a full resync) once the backoff
+            // ends rather than at the timer; triggers meanwhile wait for it too.
+            trigger.trigger(.timer, at: now)
         }
         return startReconcileIfDue(at: now)
     }
@@ -341,28 +387,6 @@ struct SideCarCore {
         return effects
     }
 
-    // MARK: - State for probes and metrics
-
-    var readiness: Readiness {
-        var reasons: [String] = []
-        if let configError { reasons.append("topology file invalid, running the last good one: \(configError)") }
-        if let lastReconcileError { reasons.append("kernel not in the declared state: \(lastReconcileError)") }
-        if !converged && lastReconcileError == nil { reasons.append("first reconcile pending") }
-        switch identity.role {
-        case .apiserver:
-            if let pc = clientPaths?.controller,
-                pc.active == nil || !(0..<topology.shootClients).contains(where: { pc.health(of: $0).isHealthy })
-            {
-                reasons.append("no healthy shoot client")
-            }
-        case .shoot:
-            if currentPeers.isEmpty && topology.apiservers.isEmpty { reasons.append("no apiserver known yet") }
-        case .server:
-            break
-        }
-        return Readiness(ready: reasons.isEmpty, reasons: reasons)
-    }
-
     var currentPeers: [ApiserverPeer] { peers?.peers ?? [] }
 
     func desiredState() throws(HAVPNError) -> DesiredState {
@@ -371,106 +395,36 @@ struct SideCarCore {
 
     // MARK: - Internals
 
+    /// A tap changed (a server path's state, the bond's move): the apiserver's client switches wait.
+    mutating func holdClientSwitches(at now: Instant) { clientPaths?.tapChanged(at: now) }
+
+    private mutating func notePeers(at now: Instant) {
+        peersSince = Dictionary(
+            uniqueKeysWithValues: currentPeers.map { ($0.bondAddress, peersSince[$0.bondAddress] ?? now) }
+        )
+    }
+
     private mutating func peersChanged(at now: Instant) {
         inputs.apiserverPeers = currentPeers
+        notePeers(at: now)
         metrics.knownApiservers.record(Double(inputs.apiserverPeers.count))
         trigger.trigger(.controllerInput, at: now)
     }
 
     private mutating func startReconcileIfDue(at now: Instant) -> [SideCarEffect] {
-        guard !reconcileInFlight, let run = trigger.tick(at: now) else { return [] }
+        guard !reconcileInFlight, backoff.allows(at: now), let run = trigger.tick(at: now) else { return [] }
         let reasons = ReconcileReasons(run.reasons)
         do {
             let desired = try desiredState()
             reconcileInFlight = true
-            metrics.tunnels.record(
-                Double(desired.links.filter { if case .ip6tnl = $0.kind { true } else { false } }.count)
-            )
+            let tunnels = desired.links.filter { if case .ip6tnl = $0.kind { true } else { false } }.map(\.name)
+            tunnelsSince = Dictionary(uniqueKeysWithValues: tunnels.map { ($0, tunnelsSince[$0] ?? now) })
+            metrics.tunnels.record(Double(tunnels.count))
             return [.reconcile(desired, reasons: reasons)]
         } catch {
             lastReconcileError = "\(error)"
             logger.error("cannot compute the desired state", metadata: ["error": "\(error)"])
             return []
-        }
-    }
-
-    /// What the apiserver's path supervision decided, carried into the planner's inputs, logs and metrics.
-    private mutating func apply(_ actions: [ClientPathSupervisor.Action], at now: Instant) -> [SideCarEffect] {
-        var effects: [SideCarEffect] = []
-        for action in actions {
-            switch action {
-            case .sendProbe(let client, let sequence):
-                effects.append(.sendProbe(to: plan.shootClientBondAddress(client), sequence: sequence))
-            case .route(let from, let to):
-                logger.notice(
-                    "switching active shoot client",
-                    metadata: ["path.from": "\(from.map(String.init) ?? "none")", "path.to": "\(to)"]
-                )
-                if from != nil { metrics.pathSwitches.increment() }
-                metrics.activeShootClient.record(Double(to))
-                inputs.activeShootClient = to
-                trigger.trigger(.controllerInput, at: now)
-            case .switchHeld(let from, let to):
-                logger.info(
-                    "holding a shoot client switch while bonds fail over",
-                    metadata: ["path.from": "\(from)", "path.to": "\(to)"]
-                )
-            case .keptAfterHold(let client):
-                logger.info("shoot client recovered during the hold; no switch", metadata: ["path.client": "\(client)"])
-            case .healthChanged(let client, let health):
-                logger.info(
-                    "shoot client health changed",
-                    metadata: ["path.client": "\(client)", "path.health": "\(health.rawValue)"]
-                )
-                metrics.clientHealthy(client, health.isHealthy)
-            case .probeAnswered(let client, let rtt, let lossRatio):
-                metrics.probe(client: client, rtt: rtt, lossRatio: lossRatio)
-            case .readinessChanged(let r):
-                logger.notice("path readiness changed", metadata: ["path.readiness": "\(r)"])
-            }
-        }
-        return effects
-    }
-
-    /// What the server path supervision decided. A server path changing state, or the bond's own
-    /// move, starts a failover of bonds everywhere: client switches are held meanwhile.
-    private mutating func apply(_ actions: [ServerPathSupervisor.Action], at now: Instant) -> [SideCarEffect] {
-        var effects: [SideCarEffect] = []
-        for action in actions {
-            switch action {
-            case .sendBeacon(let server, let sequence):
-                let beacon = PathBeacon(
-                    kind: .request,
-                    role: identity.role,
-                    index: identity.index,
-                    server: server,
-                    sequence: sequence
-                )
-                effects.append(.sendBeacon(server: server, bytes: beacon.bytes, to: nil))
-            case .moveBond(let from, let to):
-                logger.notice("moving bond to VPN server path", metadata: ["path.from": "\(from)", "path.to": "\(to)"])
-                metrics.serverPathSwitches.increment()
-                metrics.preferredServer.record(Double(to))
-                inputs.preferredServer = to
-                clientPaths?.tapChanged(at: now)
-                trigger.trigger(.controllerInput, at: now)
-            case .healthChanged(let server, let health):
-                clientPaths?.tapChanged(at: now)
-                logger.info(
-                    "VPN server path health changed",
-                    metadata: ["path.server": "\(server)", "path.health": "\(health.rawValue)"]
-                )
-                metrics.serverPathHealthy(server, health.isHealthy)
-            }
-        }
-        return effects
-    }
-
-    private func announcementEffect(_ action: AnnouncementScheduler.Action) -> SideCarEffect {
-        switch action {
-        case .send(let to, let payload):
-            metrics.announcementsSent.increment()
-            return .sendAnnouncement(to: to, payload: payload)
         }
     }
 }

@@ -50,6 +50,8 @@ struct SideCarLoop: Service {
                     status.lastTick.withLock { $0 = ContinuousClock.now }
                     let readiness = core.readiness
                     status.readiness.withLock { $0 = readiness }
+                    let document = core.status(at: t, version: status.version)
+                    status.document.withLock { $0 = document }
                     core.metrics.ready.record(readiness.ready ? 1 : 0)
 
                     // Re-armed on every turn: the deadline moves with every event, and a task is

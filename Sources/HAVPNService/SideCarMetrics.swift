@@ -1,4 +1,5 @@
 import CoreMetrics
+import HAVPNModel
 import HAVPNPlanner
 
 /// Every metric the side-car exports, recorded through the swift-metrics façade.
@@ -12,11 +13,13 @@ public final class SideCarMetrics: Sendable {
     let reconciles: Counter
     let reconcileErrors: Counter
     let reconcileDuration: Timer
+    let reconcileBackoff: Gauge
     let driftRepairs: Counter
     let configReloads: Counter
     let configReloadFailures: Counter
     let configValid: Gauge
-    let activeShootClient: Gauge
+    /// apiserver role only: on other pods `0` would read as "client 0 is active".
+    let activeShootClient: Gauge?
     let pathSwitches: Counter
     let preferredServer: Gauge
     let serverPathSwitches: Counter
@@ -27,17 +30,27 @@ public final class SideCarMetrics: Sendable {
     let announcementsReceived: Counter
     let ready: Gauge
 
-    /// - Parameter factory: the backend; by default the one `MetricsSystem` was bootstrapped with.
-    public init(factory: any MetricsFactory = MetricsSystem.factory) {
+    /// - Parameters:
+    ///   - factory: the backend; by default the one `MetricsSystem` was bootstrapped with;
+    ///   - role: the pod's role; series that mean something for one role only are made for it alone
+    ///     (nil: all of them).
+    public init(factory: any MetricsFactory = MetricsSystem.factory, role: Role? = nil) {
         self.factory = factory
         reconciles = Counter(label: "havpn_reconciles_total", factory: factory)
         reconcileErrors = Counter(label: "havpn_reconcile_errors_total", factory: factory)
         reconcileDuration = Timer(label: "havpn_reconcile_duration_seconds", factory: factory)
+        reconcileBackoff = Gauge(label: "havpn_reconcile_backoff_seconds", factory: factory)
         driftRepairs = Counter(label: "havpn_drift_repairs_total", factory: factory)
         configReloads = Counter(label: "havpn_config_reloads_total", factory: factory)
         configReloadFailures = Counter(label: "havpn_config_reload_failures_total", factory: factory)
         configValid = Gauge(label: "havpn_config_valid", factory: factory)
-        activeShootClient = Gauge(label: "havpn_active_shoot_client", factory: factory)
+        if role == nil || role == .apiserver {
+            let gauge = Gauge(label: "havpn_active_shoot_client", factory: factory)
+            gauge.record(-1)
+            activeShootClient = gauge
+        } else {
+            activeShootClient = nil
+        }
         pathSwitches = Counter(label: "havpn_path_switches_total", factory: factory)
         preferredServer = Gauge(label: "havpn_preferred_server", factory: factory)
         serverPathSwitches = Counter(label: "havpn_server_path_switches_total", factory: factory)
@@ -61,13 +74,41 @@ public final class SideCarMetrics: Sendable {
             .increment()
     }
 
+    /// - Parameter rtt: the last round-trip time; nil when the last judged probe went unanswered,
+    ///   recorded as NaN (unknown) so that the series does not freeze at the last reply's value.
     func probe(client: Int, rtt: Duration?, lossRatio: Double) {
         let label = [("client", "\(client)")]
-        if let rtt {
-            Gauge(label: "havpn_probe_rtt_seconds", dimensions: label, factory: factory)
-                .record(Double(rtt.components.seconds) + Double(rtt.components.attoseconds) / 1e18)
-        }
+        Gauge(label: "havpn_probe_rtt_seconds", dimensions: label, factory: factory)
+            .record(rtt.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? .nan)
         Gauge(label: "havpn_probe_loss_ratio", dimensions: label, factory: factory).record(lossRatio)
+    }
+
+    /// Removes the series of a shoot client the topology no longer has.
+    func removeClient(_ client: Int) {
+        let label = [("client", "\(client)")]
+        for name in ["havpn_probe_rtt_seconds", "havpn_probe_loss_ratio", "havpn_shoot_client_healthy"] {
+            Gauge(label: name, dimensions: label, factory: factory).destroy()
+        }
+    }
+
+    /// 1 once a beacon reply was seen on the path; 0 while none was (its health series is then absent).
+    func serverPathBeaconPeers(_ server: Int, _ seen: Bool) {
+        Gauge(label: "havpn_server_path_beacon_peers", dimensions: [("server", "\(server)")], factory: factory).record(
+            seen ? 1.0 : 0.0
+        )
+    }
+
+    /// Removes the series of a VPN server the topology no longer has.
+    func removeServer(_ server: Int) {
+        for name in ["havpn_server_path_healthy", "havpn_server_path_beacon_peers"] {
+            Gauge(label: name, dimensions: [("server", "\(server)")], factory: factory).destroy()
+        }
+    }
+
+    /// `havpn_build_info{version,commit} 1`: joins the binary's build to any other series.
+    public func buildInfo(version: String, commit: String) {
+        Gauge(label: "havpn_build_info", dimensions: [("version", version), ("commit", commit)], factory: factory)
+            .record(1)
     }
 
     func clientHealthy(_ client: Int, _ healthy: Bool) {
@@ -102,6 +143,8 @@ public final class SideCarMetrics: Sendable {
         "havpn_reconciles_total": "Reconcile passes run.",
         "havpn_reconcile_errors_total": "Reconcile passes that failed.",
         "havpn_reconcile_duration_seconds": "Duration of reconcile passes (observe, plan, apply, verify).",
+        "havpn_reconcile_backoff_seconds":
+            "Wait before the next reconcile after consecutive failures (0: the last pass succeeded).",
         "havpn_drift_repairs_total": "Reconciles triggered by kernel events that changed something.",
         "havpn_config_reloads_total": "Topology file changes applied.",
         "havpn_config_reload_failures_total": "Topology file changes rejected (the last good topology keeps running).",
@@ -117,12 +160,16 @@ public final class SideCarMetrics: Sendable {
         "havpn_announcements_sent_total": "apiserver role: announcements sent.",
         "havpn_announcements_received_total": "shoot role: announcements accepted.",
         "havpn_ready": "1 when /readyz reports ready.",
+        "havpn_build_info": "Always 1; the labels name the havpn version and the git commit it was built from.",
         "havpn_actions_total": "Plan actions applied, by kind.",
         "havpn_announcements_rejected_total": "Announcements ignored, by reason.",
-        "havpn_probe_rtt_seconds": "apiserver role: last ICMPv6 probe round-trip time per shoot client.",
+        "havpn_probe_rtt_seconds":
+            "apiserver role: last ICMPv6 probe round-trip time per shoot client (NaN while the last probe is unanswered).",
         "havpn_probe_loss_ratio": "apiserver role: probe loss ratio per shoot client.",
         "havpn_shoot_client_healthy": "apiserver role: 1 when the shoot client answers probes.",
-        "havpn_server_path_healthy": "1 when the VPN server path answers beacons.",
+        "havpn_server_path_healthy": "1 when the VPN server path answers beacons (absent while no peer ever answered).",
+        "havpn_server_path_beacon_peers":
+            "1 once a beacon reply was seen on the VPN server path; 0: no beacon peers (e.g. vpn2 pods), health unknown.",
     ]
 
     static let durationBuckets: [String: [Duration]] = [

@@ -16,12 +16,12 @@ struct HAVPNCommand: AsyncParsableCommand {
             touching only what it owns (links it declares, routes and addresses with protocol 201).
 
             Exit codes: 0 ok or in sync; 1 error (one line on stderr: error[code]: ...); \
-            2 changes pending (plan) or a conflict with a foreign object (plan, apply); 64 usage error.
+            2 changes pending (plan) or a conflict with a foreign object (plan, apply); 3 not ready (status); 64 usage error.
             """,
         version: "\(havpnVersion) (commit \(BuildInfo.commit))",
         subcommands: [
             ValidateCommand.self, PlanCommand.self, ApplyCommand.self, ShowCommand.self, RunCommand.self,
-            OpenVPNConfigCommand.self,
+            StatusCommand.self, OpenVPNConfigCommand.self,
             ProxyCommand.self,
         ]
     )

@@ -53,6 +53,8 @@ struct RunCommand: AsyncParsableCommand {
             httpPort: httpPort
         )
         options.firewallBackend = pod.firewallBackend
+        options.version = havpnVersion
+        options.commit = BuildInfo.commit
         do {
             // swift-metrics is the façade the side-car records through; swift-prometheus is its backend.
             let backend = PrometheusBackend()

@@ -65,6 +65,8 @@ final class Simulation {
     var effects: [(at: Instant, effect: SideCarEffect)] = []
     var reconciles: [RecordedReconcile] = []
     var completeReconciles = true
+    /// When set, every reconcile completes with this error instead of converging.
+    var reconcileFailure: HAVPNError?
     var answerProbe: (Int) -> Bool = { _ in false }
     var answerBeacon: (Int) -> Bool = { _ in false }
     var beaconPeer: (role: Role, index: Int) = (.shoot, 0)
@@ -84,7 +86,7 @@ final class Simulation {
             key: nil,
             learned: learned,
             logger: Fixture.silentLogger,
-            metrics: SideCarMetrics(factory: metrics),
+            metrics: SideCarMetrics(factory: metrics, role: role),
             wallClockMilliseconds: wallClockMilliseconds,
             at: now
         )
@@ -163,7 +165,9 @@ final class Simulation {
             case .reconcile(let desired, let reasons):
                 reconciles.append(RecordedReconcile(at: now, desired: desired, reasons: reasons))
                 if completeReconciles {
-                    queue += core.reconciled(.success(.converged), reasons: reasons, at: now)
+                    let result: Result<ReconcileOutcome, any Error> =
+                        reconcileFailure.map { .failure($0) } ?? .success(.converged)
+                    queue += core.reconciled(result, reasons: reasons, at: now)
                 }
             }
         }

@@ -322,7 +322,7 @@ for group in yaml.safe_load(rules_file.read_text(encoding="utf-8"))["groups"]:
 
 sources = list((ROOT / "Sources").rglob("*.swift"))
 source_text = "\n".join(p.read_text(encoding="utf-8") for p in sources)
-exported = set(re.findall(r'"(havpn_[a-z0-9_]+)"', source_text))
+exported = set(re.findall(r'"((?:havpn|process)_[a-z0-9_]+)"', source_text))  # process_*: ProcessMetrics.swift
 rejection_cases = set()
 enum = re.search(r"enum AnnouncementRejection\b[^{]*\{(.*?)\n\}", source_text, re.S)
 if enum:
