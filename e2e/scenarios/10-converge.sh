@@ -1,7 +1,7 @@
 # Fabric converges from nothing: havpn apply creates taps/bond/tunnels/routes in every pod, openvpn attaches,
 # every bond is on tap0, both apiservers reach the workload through bond -> ip6tnl.
 scenario_converge() {
-  local t0 p i ok=1 srvlogs=""
+  local t0 p i ok=1 srvlogs=()
   t0=$(now)
   for p in $PODS; do havpn_apply "$p" || { fail converge "havpn apply $p failed"; return; }; done
   res apply_all_s "$(dt "$t0" "$(now)")"
@@ -14,8 +14,8 @@ scenario_converge() {
   done
   [ $ok = 1 ] || { fail converge "apply did not create the expected taps/bond/tunnels/routes"; return; }
   if [ "$HAVPN_E2E_RUN" = 1 ]; then for p in $PODS; do havpn_run_start "$p"; done; fi
-  for i in $(seq 0 $((SERVERS-1))); do start_server $i & srvlogs="$srvlogs $WORK/srv$i.log"; done; wait_jobs
-  poll 10 all_logs_have "Initialization Sequence Completed" $srvlogs || { fail converge "openvpn servers not ready"; return; }
+  for i in $(seq 0 $((SERVERS-1))); do start_server $i & srvlogs+=("$WORK/srv$i.log"); done; wait_jobs
+  poll 10 all_logs_have "Initialization Sequence Completed" "${srvlogs[@]}" || { fail converge "openvpn servers not ready"; return; }
   res servers_ready_s "$(dt "$t0" "$(now)")"
   for p in $PODS; do for i in $(seq 0 $((SERVERS-1))); do start_client "$p" $i & done; done; wait_jobs
   start_bondmons $PODS
