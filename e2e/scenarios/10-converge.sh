@@ -28,6 +28,8 @@ scenario_converge() {
       poll 15 http_ok "$p" /readyz || { fail converge "$p /readyz not 200 (code $(http_code "$p" /readyz))"; return; }
       http_ok "$p" /healthz || { fail converge "$p /healthz not 200"; return; }
     done
+    # What an operator sees on the converged fabric (README shows these): `havpn status` per pod.
+    for p in $PODS; do "$HAVPN" status --url "http://127.0.0.1:$(http_port "$p")" > "$WORK/status-$p.txt" 2>&1; done
   fi
   pass converge "apply ${PODS// /+} $(grep apply_all_s "$R" | cut -d= -f2)s; bonds on tap0 after $(grep converge_bonds_s "$R" | cut -d= -f2)s; api0+api1 -> $WORKLOAD_IP via ip6tnl after $(grep converge_e2e_s "$R" | cut -d= -f2)s"
 }
