@@ -31,10 +31,12 @@ new_apiserver_steps() {
   havpn_run_start api2
   poll 10 a2_present || { fail new-apiserver "not re-learned after restart"; return; }
   T=$(now); stop_pid "$WORK/havpn-api2.pid" KILL; stop_pid "$WORK/api2-c0.pid" KILL; stop_pid "$WORK/api2-c1.pid" KILL
-  # Kept, not removed at once (the last announcement may be up to an interval or two old, so
-  # hold for half the lifetime), then removed once the lifetime has run out.
-  holds $((life / 2)) a2_present || { fail new-apiserver "removed long before announcements.lifetime (${life}s)"; return; }
-  poll $((life / 2 + 6)) a2_absent || { fail new-apiserver "not removed ${life}s+ after the silent vanish"; return; }
+  # Kept, not removed at once (a withdraw removes it in under a second), then removed once the
+  # lifetime has run out. The hold is a third of the lifetime: the lifetime counts from the last
+  # announcement a shoot pod received, and on the loaded one-CPU lab a server path can stall for
+  # seconds just before the kill (seen: the last announcement 4.5 s before it, expiry exactly on time).
+  holds $((life / 3)) a2_present || { fail new-apiserver "removed long before announcements.lifetime (${life}s)"; return; }
+  poll $((life * 2 / 3 + 6)) a2_absent || { fail new-apiserver "not removed ${life}s+ after the silent vanish"; return; }
   res newapi_expiry_s "$(dt "$T" "$(now)")"
   d="learned $(grep newapi_learned_s "$R" | cut -d= -f2)s after path up; withdraw removed in $(grep newapi_withdraw_s "$R" | cut -d= -f2)s; silent vanish expired after $(grep newapi_expiry_s "$R" | cut -d= -f2)s (lifetime ${life}s)"
   # Deadlines above are the lab's (one loaded UML CPU); the side-car's own figure is in scripts/bench.
