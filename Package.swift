@@ -161,21 +161,22 @@ for target in package.targets where target.type != .system && target.type != .pl
 if Context.environment["HAVPN_FUZZ"] == "1" {
     let fuzzSettings: [SwiftSetting] = [.unsafeFlags(["-parse-as-library"])]
     package.targets += [
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
         .executableTarget(
             name: "FuzzAnnouncement",
-            dependencies: ["HAVPNModel", "HAVPNControl"],
+            dependencies: ["FuzzSupport", "HAVPNModel", "HAVPNControl"],
             path: "Fuzz/FuzzAnnouncement",
             swiftSettings: fuzzSettings
         ),
         .executableTarget(
             name: "FuzzNetlink",
-            dependencies: ["HAVPNNetlink"],
+            dependencies: ["FuzzSupport", "HAVPNNetlink"],
             path: "Fuzz/FuzzNetlink",
             swiftSettings: fuzzSettings
         ),
         .executableTarget(
             name: "FuzzTopology",
-            dependencies: ["HAVPNModel"],
+            dependencies: ["FuzzSupport", "HAVPNModel"],
             path: "Fuzz/FuzzTopology",
             swiftSettings: fuzzSettings
         ),

@@ -1,3 +1,4 @@
+import FuzzSupport
 import HAVPNModel
 
 /// libFuzzer entry: any bytes a ConfigMap editor can put into the topology file. The decoder must
@@ -19,18 +20,7 @@ public func fuzzTopology(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     return 0
 }
 
-/// SwiftPM links an executable target with `main` aliased to `<module>_main`, which would hide
-/// libFuzzer's own `main`; this entry point hands the command line to libFuzzer's driver instead.
 @_cdecl("FuzzTopology_main")
 func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzTopology(data, size) }
+    runFuzzer(argc, argv) { data, size in fuzzTopology(data, size) }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-) -> Int32
