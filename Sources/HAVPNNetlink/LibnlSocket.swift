@@ -6,7 +6,12 @@ import HAVPNModel
 /// network namespace of the thread that creates it. Freed (`nl_socket_free`) when the last
 /// reference goes, so a receive thread that holds one keeps the descriptor valid until it stops.
 final class LibnlSocket: @unchecked Sendable {
-    // @unchecked: the handle is immutable; each user confines sends and receives to one thread.
+    // @unchecked Sendable, why it is safe: the only stored property is `handle`, a `let` set once in
+    // init and freed once in deinit (no reference remains by then). libnl's `nl_sock` is not thread
+    // safe, so every use is confined to one thread at a time: NetlinkClient's socket is used only on
+    // the kernel worker's single thread, and the event monitor's socket only by its receive thread
+    // (the monitor's `close()` sets an atomic flag and never touches the socket). Sendable is needed
+    // only to hand the socket to that one thread, which then holds the last reference.
     let handle: OpaquePointer
 
     /// libnl allocates one receive buffer of this size per `nl_recv`. The kernel builds dump

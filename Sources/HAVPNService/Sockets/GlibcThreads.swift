@@ -6,7 +6,10 @@ import Glibc
 
 /// A pthread mutex with NSLock's lock/unlock.
 final class PThreadMutex: @unchecked Sendable {
-    // @unchecked: the mutex is the synchronisation; the pointer never changes.
+    // @unchecked Sendable, why it is safe: the only stored property is a `let` pointer, set in init
+    // and released in deinit, when no other reference exists. The pthread_mutex_t it points to is
+    // itself the synchronisation primitive: it lives at a fixed heap address (never moved, as a Swift
+    // value could be) and is only touched through pthread_mutex_lock/unlock, which are thread safe.
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
     init() {
