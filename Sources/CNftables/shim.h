@@ -12,6 +12,9 @@ const char *nft_ctx_get_output_buffer(struct nft_ctx *ctx);
 int nft_ctx_buffer_error(struct nft_ctx *ctx);
 const char *nft_ctx_get_error_buffer(struct nft_ctx *ctx);
 int nft_run_cmd_from_buffer(struct nft_ctx *nft, const char *buf);
+/* Dry run: the batch goes to the kernel without its end message, so the kernel validates every
+   command and aborts (NFNL_ABORT_VALIDATE): errors are real, nothing is committed. */
+void nft_ctx_set_dry_run(struct nft_ctx *ctx, _Bool dry);
 
 /* glibc declares setns only under _GNU_SOURCE, which Swift's Glibc module does not set */
 #include <linux/sched.h>

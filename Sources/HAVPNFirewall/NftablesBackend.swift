@@ -37,8 +37,12 @@ final class NftablesBackend {
     }
 
     /// Whether this kernel can hold havpn's table: an inet table with a NAT chain, created and
-    /// deleted again in one transaction (so nothing is left behind and `inet havpn` is untouched).
+    /// deleted again as a dry run. The kernel checks every command (chain type, hook, masquerade
+    /// expression) and then aborts the batch, so nothing is committed: no new ruleset generation, no
+    /// event for other listeners, and an apply stays one transaction.
     func probe() throws(HAVPNError) {
+        nft_ctx_set_dry_run(context, true)
+        defer { nft_ctx_set_dry_run(context, false) }
         try run(
             """
             add table inet havpn-probe

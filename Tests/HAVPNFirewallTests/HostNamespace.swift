@@ -10,10 +10,19 @@ struct CommandFailed: Error, CustomStringConvertible {
 /// Runs a tool and returns its stdout; throws on a non-zero exit. (Tests only: havpn itself never
 /// runs `nft`; the tests use it as an independent second opinion and as "the operator's hand".)
 /// posix_spawn, not Foundation's Process, which hangs in the UML lab where this binary also runs.
+/// Serialises "make a pipe, spawn, close the write end": tests run in parallel, and a child spawned
+/// meanwhile would inherit another call's write end (no close-on-exec), so that call would never
+/// read end-of-file.
+let spawnLock = NSLock()
+
 @discardableResult
 func run(_ tool: String, _ arguments: [String]) throws -> String {
+    spawnLock.lock()
     var pipeEnds: [Int32] = [0, 0]
-    guard pipe(&pipeEnds) == 0 else { throw CommandFailed(description: "pipe failed") }
+    guard pipe(&pipeEnds) == 0 else {
+        spawnLock.unlock()
+        throw CommandFailed(description: "pipe failed")
+    }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -25,6 +34,7 @@ func run(_ tool: String, _ arguments: [String]) throws -> String {
     var pid: pid_t = 0
     let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, nil, argv, environ)
     close(pipeEnds[1])
+    spawnLock.unlock()
     guard spawned == 0 else {
         close(pipeEnds[0])
         throw CommandFailed(description: "cannot run \(tool): \(spawned)")

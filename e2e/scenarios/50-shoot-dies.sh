@@ -6,8 +6,11 @@ scenario_shoot_dies() {
   poll 20 healthy && poll 10 all_wl_ok $APIS || { fail shoot-dies "fabric not healthy before"; return; }
   cur=$(route_dev api0 100.96.0.0/24); j=${cur##*ip6tnl}; k=$((1 - j))
   T=$(now); stop_pid "$WORK/shoot$j-c0.pid" KILL; stop_pid "$WORK/shoot$j-c1.pid" KILL
+  # The lab detects a dead client in 15 x 200 ms + 300 ms = 3.3 s of probes; the deadline leaves the
+  # loaded one-CPU guest room (seen: 4.1 to 7.8 s from the kill to the route). Only havpn moves these
+  # routes, so a longer deadline keeps the check's meaning; the default-timing bound is scripts/bench's.
   for p in $APIS; do
-    poll "${SHOOT_DIES_DEADLINE_S:-6}" route_is "$p" 100.96.0.0/24 bond0-ip6tnl$k || { fail shoot-dies "$p still routes via $(route_dev "$p" 100.96.0.0/24) after ${POLL_S}s"; return; }
+    poll "${SHOOT_DIES_DEADLINE_S:-10}" route_is "$p" 100.96.0.0/24 bond0-ip6tnl$k || { fail shoot-dies "$p still routes via $(route_dev "$p" 100.96.0.0/24) after ${POLL_S}s"; return; }
   done
   res shoot_switch_s "$(dt "$T" "$(now)")"
   poll 3 all_wl_ok $APIS || { fail shoot-dies "no path via shoot$k"; return; }

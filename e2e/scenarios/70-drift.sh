@@ -22,7 +22,8 @@ scenario_drift() {
   poll "${DRIFT_DEADLINE_S:-5}" link_exists api0 bond0-ip6tnl1 || { fail drift "api0 bond0-ip6tnl1 not repaired"; return; }
   nsx api0 ip route replace 198.51.100.0/24 dev bond0-ip6tnl1   # the foreign route went with the deleted link
   holds 3 foreign_there || { fail drift "a foreign route or link was removed"; return; }
-  poll 5 all_wl_ok $APIS || { fail drift "no end-to-end path after repair"; return; }
+  # The repaired tunnel must carry traffic again; each failed check costs two 1 s pings.
+  poll 10 all_wl_ok $APIS || { fail drift "no end-to-end path after repair"; return; }
   nsx api0 ip route del 198.51.100.0/24; nsx api0 ip link del foreign0; nsx shoot0 ip route del 203.0.113.0/24
   pass drift "route repaired in $(grep drift_route_s "$R" | cut -d= -f2)s, tunnel+route in $(grep drift_tunnel_s "$R" | cut -d= -f2)s; foreign route/link untouched"
 }

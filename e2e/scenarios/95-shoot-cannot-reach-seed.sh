@@ -25,6 +25,6 @@ scenario_shoot_cannot_reach_seed() {
   after=$(seed_drops api0)
   kill $L4 $L6
   [ "$after" -gt "$before" ] || { fail shoot-cannot-reach-seed "no drop counted in api0 ($before → $after)"; return; }
-  poll 5 all_wl_ok $APIS || { fail shoot-cannot-reach-seed "apiserver → workload broken"; return; }
+  poll 10 all_wl_ok $APIS || { fail shoot-cannot-reach-seed "apiserver → workload broken"; return; }
   pass shoot-cannot-reach-seed "pod IP and bond address refused; $((after - before)) packets dropped and counted in api0"
 }
