@@ -14,9 +14,15 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         let t = try file.load()
-        print(
-            "\(file.file): ok (\(t.servers) servers, \(t.shootClients) shoot clients, transport \(t.transport.network))"
-        )
+        if t.mode == .single {
+            print(
+                "\(file.file): ok (mode single: one server and one vpn-shoot on \(t.devices.tun), tun network \(t.transport.network))"
+            )
+        } else {
+            print(
+                "\(file.file): ok (\(t.servers) servers, \(t.shootClients) shoot clients, transport \(t.transport.network))"
+            )
+        }
     }
 }
 
