@@ -45,6 +45,7 @@ public enum PlanRenderer {
         var lines = plan.actions.map(line)
         lines += plan.conflicts.map { "! " + $0.message }
         lines += plan.notes.map { "# " + $0 }
+        lines += plan.waiting.map { "# waiting: " + $0 }
         let s = plan.summary
         if plan.actions.isEmpty {
             lines.append(
@@ -67,6 +68,7 @@ public enum PlanRenderer {
                 ("summary", .object([("add", .int(s.add)), ("change", .int(s.change)), ("destroy", .int(s.destroy))])),
                 ("conflicts", .array(plan.conflicts.map(json))),
             ] + (plan.notes.isEmpty ? [] : [("notes", .array(plan.notes.map { .string($0) }))])
+                + (plan.waiting.isEmpty ? [] : [("waiting", .array(plan.waiting.map { .string($0) }))])
         )
         return root.text + "\n"
     }
