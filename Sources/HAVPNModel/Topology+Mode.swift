@@ -26,7 +26,7 @@ extension Topology {
     ]
 
     /// Keys that configure only single mode; an error in HA mode.
-    public static let singleOnlyKeys: [String] = ["devices.tun"]
+    public static let singleOnlyKeys: [String] = ["devices.tun", "openvpn.clientConfigDir"]
 }
 
 extension TopologyReader {

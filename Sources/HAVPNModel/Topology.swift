@@ -191,6 +191,9 @@ public struct Topology: Hashable, Sendable {
         public var statusFile: String = "/srv/status/openvpn-{i}.status"
         /// openvpn `verb` (0...11).
         public var verbosity: Int = 3
+        /// Single mode: the server's `client-config-dir`, holding the `vpn-shoot-client` entry with the
+        /// shoot networks' `iroute`s (`havpn openvpn-config --client-config-dir`). vpn2's path.
+        public var clientConfigDir: String = "/client-config-dir"
         public init() {}
     }
 }

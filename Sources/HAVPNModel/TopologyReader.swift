@@ -220,7 +220,7 @@ struct TopologyReader {
     private mutating func readOpenVPN(_ cursor: YAMLCursor) throws(HAVPNError) {
         let keys = [
             "proxyHost", "proxyPort", "serverHost", "serverPort", "proxyHeader", "proxyHeaderValue", "keepalive",
-            "secretsDir", "clientProtocol", "statusFile", "verbosity",
+            "secretsDir", "clientProtocol", "statusFile", "verbosity", "clientConfigDir",
         ]
         for (key, value) in try cursor.mapping(allowedKeys: keys) {
             note(value)
@@ -240,6 +240,7 @@ struct TopologyReader {
                 topology.openvpn.clientProtocol = p
             case "statusFile": topology.openvpn.statusFile = try value.nonEmptyString()
             case "verbosity": topology.openvpn.verbosity = try value.int(in: 0...11)
+            case "clientConfigDir": topology.openvpn.clientConfigDir = try value.nonEmptyString()
             default: topology.openvpn.secretsDir = try value.nonEmptyString()
             }
         }

@@ -79,3 +79,19 @@ import Testing
         }
     }
 }
+
+@Suite struct SingleOnlyKeyTests {
+    /// Every single-only key is an error in HA mode and accepted in single mode.
+    @Test(arguments: Topology.singleOnlyKeys)
+    func singleOnlyKeyIsAnErrorInHAMode(key: String) throws {
+        let parts = key.split(separator: ".").map(String.init)
+        let line = "\(parts[0]): {\(parts[1]): x0}"
+        let error = #expect(throws: HAVPNError.self) {
+            try TopologyDecoder.decode(yaml: "apiVersion: havpn/v1\n\(line)\n", file: "t.yaml")
+        }
+        #expect(error?.keyPath == key)
+        #expect(error?.code == .invalidValue)
+        let single = "apiVersion: havpn/v1\nmode: single\nnetworks: {seedPods: [10.1.0.0/16]}\n\(line)\n"
+        #expect(throws: Never.self) { try TopologyDecoder.decode(yaml: single, file: "t.yaml") }
+    }
+}
