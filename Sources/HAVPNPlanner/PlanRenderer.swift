@@ -48,11 +48,14 @@ public enum PlanRenderer {
         lines += plan.waiting.map { "# waiting: " + $0 }
         let s = plan.summary
         if plan.actions.isEmpty {
-            lines.append(
-                plan.conflicts.isEmpty
-                    ? "No changes. Kernel state matches the topology."
-                    : "No changes. \(plan.conflicts.count) conflict\(plan.conflicts.count == 1 ? "" : "s") need\(plan.conflicts.count == 1 ? "s" : "") attention."
-            )
+            let n = plan.conflicts.count
+            if n > 0 {
+                lines.append("No changes. \(n) conflict\(n == 1 ? "" : "s") need\(n == 1 ? "s" : "") attention.")
+            } else if !plan.waiting.isEmpty {
+                lines.append("No changes. Routes wait for a device openvpn has not brought up (see above).")
+            } else {
+                lines.append("No changes. Kernel state matches the topology.")
+            }
         } else {
             lines.append("Plan: \(s.add) to add, \(s.change) to change, \(s.destroy) to destroy.")
         }

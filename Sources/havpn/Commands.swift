@@ -74,6 +74,10 @@ struct ApplyCommand: ParsableCommand {
             let s = Plan(actions: outcome.applied).summary
             print("Apply complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed in \(outcome.duration).")
         }
+        // Single mode: routes through openvpn's tun0 wait for it; not an error, the run loop adds them later.
+        if planOptions.output != .json {
+            for line in outcome.remaining.waiting { print("# waiting: \(line)") }
+        }
         // A conflict is a foreign object holding a key havpn wants: reported as such, like plan's exit 2.
         if !conflicts.isEmpty {
             var stderr = StandardError()

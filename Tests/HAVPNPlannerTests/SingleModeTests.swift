@@ -116,6 +116,12 @@ enum Single {
         #expect(plan.waiting.count == 1)
         #expect(plan.waiting[0].hasPrefix("tun0 is absent (openvpn creates it): 3 routes wait"))
         #expect(PlanRenderer.human(plan).contains("# waiting: tun0 is absent"))
+        let converged = Planner.simulate(plan, on: ObservedState())
+        #expect(
+            PlanRenderer.human(Planner.plan(desired: d, observed: converged)).hasSuffix(
+                "No changes. Routes wait for a device openvpn has not brought up (see above).\n"
+            )
+        )
         #expect(PlanRenderer.json(plan).contains("\"waiting\":[\"tun0 is absent"))
         check(plan, desired: d, observed: ObservedState())
     }
