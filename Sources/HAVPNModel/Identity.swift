@@ -102,6 +102,11 @@ extension Identity {
     /// Checks that `index` is in range for `role` in `topology`.
     public static func validate(role: Role, index: Int, topology: Topology, source: String) throws(HAVPNError) {
         switch role {
+        case .apiserver where topology.mode == .single:
+            throw HAVPNError(
+                .invalidIdentity,
+                "single mode has no apiserver role: kube-apiserver reaches the shoot through the server's CONNECT proxy"
+            )
         case .apiserver:
             guard AddressPlan.apiserverIndexRange.contains(index) else {
                 throw HAVPNError(

@@ -5,6 +5,9 @@
 public struct Topology: Hashable, Sendable {
     public static let apiVersion = "havpn/v1"
 
+    /// HA (taps, bond, tunnels, path-controller) or single (vpn2's non-HA tunnel: one server, `tun0`);
+    /// see Topology+Mode.swift.
+    public var mode: Mode = .ha
     public var transport: Transport = Transport()
     /// Number of VPN servers (taps per pod), 1...8.
     public var servers: Int = 2
@@ -110,6 +113,9 @@ public struct Topology: Hashable, Sendable {
         public var apiserverTunnelPrefix: String = "bond0-ip6tnl"
         /// shoot side: `<shootTunnelPrefix><hhhh>` (last two bytes of the peer's bond address).
         public var shootTunnelPrefix: String = "bond0ip6tnl"
+        /// Single mode: openvpn's L3 device in the server and the vpn-shoot pod. openvpn creates and
+        /// deletes it; havpn only routes through it and filters on it.
+        public var tun: String = "tun0"
         public init() {}
     }
 
@@ -185,6 +191,9 @@ public struct Topology: Hashable, Sendable {
         public var statusFile: String = "/srv/status/openvpn-{i}.status"
         /// openvpn `verb` (0...11).
         public var verbosity: Int = 3
+        /// Single mode: the server's `client-config-dir`, holding the `vpn-shoot-client` entry with the
+        /// shoot networks' `iroute`s (`havpn openvpn-config --client-config-dir`). vpn2's path.
+        public var clientConfigDir: String = "/client-config-dir"
         public init() {}
     }
 }

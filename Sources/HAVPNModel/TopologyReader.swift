@@ -9,7 +9,7 @@ struct TopologyReader {
     var locations = SourceLocations()
 
     static let rootKeys = [
-        "apiVersion", "transport", "servers", "shootClients", "ipFamilies", "networks", "apiservers", "bond",
+        "apiVersion", "mode", "transport", "servers", "shootClients", "ipFamilies", "networks", "apiservers", "bond",
         "devices", "mtu", "timings", "announcements", "http", "openvpn", "filter", "nat",
         "proxy",  // Topology+Proxy.swift
     ]
@@ -31,6 +31,7 @@ struct TopologyReader {
         for (key, value) in entries {
             note(value)
             switch key {
+            case "mode": topology.mode = try value.oneOf(Topology.Mode.self)
             case "transport": try readTransport(value)
             case "servers": topology.servers = try value.int(in: 1...8)
             case "shootClients": topology.shootClients = try value.int(in: 1...8)
@@ -53,6 +54,7 @@ struct TopologyReader {
             default: break  // apiVersion, already read
             }
         }
+        applyModeDefaults()  // Topology+Mode.swift
     }
 
     private mutating func note(_ cursor: YAMLCursor) { locations[cursor.path] = cursor.location }
@@ -155,7 +157,7 @@ struct TopologyReader {
     }
 
     private mutating func readDevices(_ cursor: YAMLCursor) throws(HAVPNError) {
-        let keys = ["bond", "tapPrefix", "apiserverTunnelPrefix", "shootTunnelPrefix"]
+        let keys = ["bond", "tapPrefix", "apiserverTunnelPrefix", "shootTunnelPrefix", "tun"]
         for (key, value) in try cursor.mapping(allowedKeys: keys) {
             note(value)
             switch key {
@@ -163,6 +165,7 @@ struct TopologyReader {
             case "tapPrefix": topology.devices.tapPrefix = try DeviceNameRules.read(value, longestSuffix: "7")
             case "apiserverTunnelPrefix":
                 topology.devices.apiserverTunnelPrefix = try DeviceNameRules.read(value, longestSuffix: "7")
+            case "tun": topology.devices.tun = try DeviceNameRules.read(value, longestSuffix: "")
             default: topology.devices.shootTunnelPrefix = try DeviceNameRules.read(value, longestSuffix: "ffff")
             }
         }
@@ -217,7 +220,7 @@ struct TopologyReader {
     private mutating func readOpenVPN(_ cursor: YAMLCursor) throws(HAVPNError) {
         let keys = [
             "proxyHost", "proxyPort", "serverHost", "serverPort", "proxyHeader", "proxyHeaderValue", "keepalive",
-            "secretsDir", "clientProtocol", "statusFile", "verbosity",
+            "secretsDir", "clientProtocol", "statusFile", "verbosity", "clientConfigDir",
         ]
         for (key, value) in try cursor.mapping(allowedKeys: keys) {
             note(value)
@@ -237,6 +240,7 @@ struct TopologyReader {
                 topology.openvpn.clientProtocol = p
             case "statusFile": topology.openvpn.statusFile = try value.nonEmptyString()
             case "verbosity": topology.openvpn.verbosity = try value.int(in: 0...11)
+            case "clientConfigDir": topology.openvpn.clientConfigDir = try value.nonEmptyString()
             default: topology.openvpn.secretsDir = try value.nonEmptyString()
             }
         }

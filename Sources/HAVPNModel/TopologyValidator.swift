@@ -9,6 +9,8 @@ struct TopologyValidator {
     let locations: SourceLocations
 
     func validate() throws(HAVPNError) {
+        // First: in single mode an HA-only key would otherwise fail a later check with a misleading message.
+        try validateMode()  // Topology+Mode.swift
         try validatePrimary()
         try validateFamilies()
         try validateNetworks()

@@ -39,6 +39,7 @@ public enum OpenVPNConfig {
         let o = topology.openvpn
         try checkServerIndex(index, topology)
         try checkCommon(o)
+        if topology.mode == .single { return try singleServer(topology: topology) }  // OpenVPNConfig+Single.swift
         let dir = o.secretsDir
         let cn = commonName(for: .server)
         var lines: [String] = [
@@ -102,6 +103,7 @@ public enum OpenVPNConfig {
         case .server:
             throw HAVPNError(.usage, "openvpn clients run in apiserver or shoot pods, not in role server")
         }
+        if topology.mode == .single { return try singleShootClient(topology: topology, role: role) }
         let tap = AddressPlan(topology: topology).tapName(server: server)
         guard tap.utf8.count <= maxInterfaceNameLength else {
             throw HAVPNError(
@@ -154,7 +156,7 @@ public enum OpenVPNConfig {
 
     // MARK: - Validation and formatting
 
-    private static func checkServerIndex(_ index: Int, _ topology: Topology) throws(HAVPNError) {
+    static func checkServerIndex(_ index: Int, _ topology: Topology) throws(HAVPNError) {
         guard (0..<topology.servers).contains(index) else {
             throw HAVPNError(
                 .outOfRange,
@@ -164,11 +166,12 @@ public enum OpenVPNConfig {
         }
     }
 
-    private static func checkCommon(_ o: Topology.OpenVPNSettings) throws(HAVPNError) {
+    static func checkCommon(_ o: Topology.OpenVPNSettings) throws(HAVPNError) {
         let texts: [(String, String)] = [
             ("openvpn.proxyHost", o.proxyHost), ("openvpn.serverHost", o.serverHost),
             ("openvpn.proxyHeader", o.proxyHeader), ("openvpn.proxyHeaderValue", o.proxyHeaderValue),
             ("openvpn.secretsDir", o.secretsDir), ("openvpn.statusFile", o.statusFile),
+            ("openvpn.clientConfigDir", o.clientConfigDir),
         ]
         for (key, value) in texts {
             guard !value.isEmpty else { throw HAVPNError(.invalidValue, "must not be empty", keyPath: key) }
@@ -224,7 +227,7 @@ public enum OpenVPNConfig {
         return out + "\""
     }
 
-    private static func finish(_ lines: [String]) throws(HAVPNError) -> String {
+    static func finish(_ lines: [String]) throws(HAVPNError) -> String {
         for (n, line) in lines.enumerated() where line.utf8.count > maxLineLength {
             throw HAVPNError(
                 .invalidValue,

@@ -21,6 +21,7 @@ extension Planner {
         inputs: ControllerInputs
     ) throws(HAVPNError) -> DesiredState {
         try Identity.validate(role: identity.role, index: identity.index, topology: topology, source: "identity")
+        if topology.mode == .single { return singleModeState(topology: topology, role: identity.role) }
         let plan = AddressPlan(topology: topology)
         var state = DesiredState()
         switch identity.role {

@@ -49,11 +49,20 @@ public struct Plan: Hashable, Sendable {
     public var conflicts: [HAVPNError]
     /// Pieces of the data plane the topology turned off (shown, never acted on).
     public var notes: [String]
+    /// Routes that wait for an external link (``DesiredState/externalLinks``) to exist and be up, one
+    /// line per link; nothing to act on, but the kernel is not yet what the topology declares.
+    public var waiting: [String]
 
-    public init(actions: [PlanAction] = [], conflicts: [HAVPNError] = [], notes: [String] = []) {
+    public init(
+        actions: [PlanAction] = [],
+        conflicts: [HAVPNError] = [],
+        notes: [String] = [],
+        waiting: [String] = []
+    ) {
         self.actions = actions
         self.conflicts = conflicts
         self.notes = notes
+        self.waiting = waiting
     }
 
     public var isEmpty: Bool { actions.isEmpty }

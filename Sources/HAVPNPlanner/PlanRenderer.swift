@@ -45,13 +45,17 @@ public enum PlanRenderer {
         var lines = plan.actions.map(line)
         lines += plan.conflicts.map { "! " + $0.message }
         lines += plan.notes.map { "# " + $0 }
+        lines += plan.waiting.map { "# waiting: " + $0 }
         let s = plan.summary
         if plan.actions.isEmpty {
-            lines.append(
-                plan.conflicts.isEmpty
-                    ? "No changes. Kernel state matches the topology."
-                    : "No changes. \(plan.conflicts.count) conflict\(plan.conflicts.count == 1 ? "" : "s") need\(plan.conflicts.count == 1 ? "s" : "") attention."
-            )
+            let n = plan.conflicts.count
+            if n > 0 {
+                lines.append("No changes. \(n) conflict\(n == 1 ? "" : "s") need\(n == 1 ? "s" : "") attention.")
+            } else if !plan.waiting.isEmpty {
+                lines.append("No changes. Routes wait for a device openvpn has not brought up (see above).")
+            } else {
+                lines.append("No changes. Kernel state matches the topology.")
+            }
         } else {
             lines.append("Plan: \(s.add) to add, \(s.change) to change, \(s.destroy) to destroy.")
         }
@@ -67,6 +71,7 @@ public enum PlanRenderer {
                 ("summary", .object([("add", .int(s.add)), ("change", .int(s.change)), ("destroy", .int(s.destroy))])),
                 ("conflicts", .array(plan.conflicts.map(json))),
             ] + (plan.notes.isEmpty ? [] : [("notes", .array(plan.notes.map { .string($0) }))])
+                + (plan.waiting.isEmpty ? [] : [("waiting", .array(plan.waiting.map { .string($0) }))])
         )
         return root.text + "\n"
     }

@@ -101,11 +101,35 @@ public enum Planner {
             )
         }
 
-        planRoutes(desiredRoutes, model: model, actions: &actions, conflicts: &conflicts)
+        // A route through an external link that is absent or down waits for it (the kernel refuses it).
+        let external = Set(desired.externalLinks).subtracting(declared)
+        let waitingFor = Set(
+            external.filter { name in !model.links.contains { $0.spec.name == name && $0.spec.up } }
+        )
+        let (ready, waiting) = (
+            desiredRoutes.filter { !waitingFor.contains($0.device) },
+            desiredRoutes.filter { waitingFor.contains($0.device) }
+        )
+        planRoutes(ready, model: model, actions: &actions, conflicts: &conflicts)
         // The ruleset last: its rules name devices, which need not exist (nor do they here).
         if let ruleset = desired.ruleset { actions += planRuleset(ruleset, observed: observed.ruleset) }
         conflicts.sort { $0.description < $1.description }
-        return Plan(actions: actions, conflicts: conflicts, notes: desired.ruleset?.notes ?? [])
+        return Plan(
+            actions: actions,
+            conflicts: conflicts,
+            notes: desired.ruleset?.notes ?? [],
+            waiting: waitingLines(waiting, model: model)
+        )
+    }
+
+    /// One line per external link that routes wait for.
+    private static func waitingLines(_ routes: [RouteSpec], model: ObservedState) -> [String] {
+        Dictionary(grouping: routes, by: \.device).sorted { $0.key < $1.key }.map { device, routes in
+            let state = model.links.contains { $0.spec.name == device } ? "down" : "absent"
+            let count = routes.count == 1 ? "1 route waits" : "\(routes.count) routes wait"
+            return "\(device) is \(state) (openvpn creates it): \(count) for it "
+                + "(\(routes.map(\.destination.description).joined(separator: ", ")))"
+        }
     }
 
     // MARK: - Links

@@ -10,8 +10,8 @@ extension Planner {
     /// - shoot: FORWARD accepts from the bond and the shoot tunnels; forwarded TCP SYNs get their MSS
     ///   clamped to the path MTU; what leaves through the uplink is masqueraded, because shoot
     ///   workloads have no route back to seed pod IPs.
-    /// - server: INPUT on the VPN devices (`<tapPrefix>*`) accepts replies and ICMPv6 and drops the
-    ///   rest, as vpn2's firewall hook.
+    /// - server: INPUT on the VPN devices (`<tapPrefix>*`, single mode `tun0`) accepts replies and
+    ///   ICMPv6 and drops the rest, as vpn2's firewall hook.
     public static func desiredRuleset(topology: Topology, role: Role) -> Ruleset {
         let devices = topology.devices
         let filter = topology.filter
@@ -60,11 +60,16 @@ extension Planner {
                 notes.append("input filter off (filter.input: false): the shoot can reach this pod's sockets")
             }
         case .shoot:
-            if filter.forward {
-                for i in [
+            // Single mode: everything from the seed arrives on openvpn's tun0 (vpn2's `FORWARD -i tun0`).
+            let fromSeed =
+                topology.mode == .single
+                ? [InterfaceMatch(.incoming, devices.tun)]
+                : [
                     InterfaceMatch(.incoming, devices.bond),
                     InterfaceMatch(.incoming, devices.shootTunnelPrefix, isPrefix: true),
-                ] {
+                ]
+            if filter.forward {
+                for i in fromSeed {
                     rules.append(
                         FirewallRule(
                             .forward,
@@ -96,7 +101,10 @@ extension Planner {
             }
         case .server:
             if filter.input {
-                inputFilter(on: [.init(.incoming, devices.tapPrefix, isPrefix: true)], transportOn: nil)
+                let vpn: InterfaceMatch =
+                    topology.mode == .single
+                    ? .init(.incoming, devices.tun) : .init(.incoming, devices.tapPrefix, isPrefix: true)
+                inputFilter(on: [vpn], transportOn: nil)
             } else {
                 notes.append("input filter off (filter.input: false): the shoot can reach this pod's sockets")
             }

@@ -150,19 +150,26 @@ public struct DesiredState: Hashable, Sendable {
     /// The packet filter and NAT; nil when this run does not manage them (then they are neither
     /// planned nor pruned), an empty ruleset prunes havpn's chains.
     public var ruleset: Ruleset?
+    /// Links havpn routes through but does not own (single mode's `tun0`, which openvpn creates and
+    /// deletes with its process): never created, changed, adopted or deleted. A route through one that is
+    /// absent or down waits (``Plan/waiting``) instead of being a conflict: that is the normal state
+    /// while openvpn connects, and the link's appearance is a kernel event that triggers a reconcile.
+    public var externalLinks: [String]
 
     public init(
         links: [LinkSpec] = [],
         addresses: [AddressSpec] = [],
         routes: [RouteSpec] = [],
         sysctls: [SysctlSpec] = [],
-        ruleset: Ruleset? = nil
+        ruleset: Ruleset? = nil,
+        externalLinks: [String] = []
     ) {
         self.links = links
         self.addresses = addresses
         self.routes = routes
         self.sysctls = sysctls
         self.ruleset = ruleset
+        self.externalLinks = externalLinks
     }
 }
 

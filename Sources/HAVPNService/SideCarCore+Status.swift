@@ -23,6 +23,10 @@ extension SideCarCore {
             )
         }
         if !converged && lastReconcileError == nil { reasons.append("first reconcile pending") }
+        if topology.mode == .single {
+            reasons += singleModeReasons  // SideCarCore+Single.swift
+            return Readiness(ready: reasons.isEmpty, reasons: reasons)
+        }
         switch identity.role {
         case .apiserver:
             if let pc = clientPaths?.controller,

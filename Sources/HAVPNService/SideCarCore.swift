@@ -52,6 +52,11 @@ struct SideCarCore {
     /// When each tunnel device and each apiserver peer first appeared (their ages on `/status`).
     private(set) var tunnelsSince: [String: Instant] = [:]
     private(set) var peersSince: [IPv6Address: Instant] = [:]
+    /// Single mode (SideCarCore+Single.swift): routes the last pass left waiting for tun0, and the
+    /// server's openvpn status file as last read.
+    private(set) var waiting: [String] = []
+    var openvpnStatus: OpenVPNStatus?
+    var openvpnStatusProblem: String?
 
     var plan: AddressPlan { AddressPlan(topology: topology) }
 
@@ -107,6 +112,8 @@ struct SideCarCore {
     /// - Parameter bootstrap: at start, the peers whose tunnels the kernel still has.
     private mutating func setUpControllers(bootstrap: [ApiserverPeer] = [], at now: Instant) {
         let plan = self.plan
+        // Single mode has one path and no announcements: none of the HA machines run.
+        guard topology.mode == .ha else { return }
         switch identity.role {
         case .apiserver:
             let configuration = PathController.Configuration(timings: topology.timings)
@@ -206,6 +213,14 @@ struct SideCarCore {
         do {
             let new = try TopologyDecoder.decode(yaml: yaml, file: file)
             try Identity.validate(role: identity.role, index: identity.index, topology: new, source: "--index")
+            if new.mode != topology.mode {
+                // The sockets (announcements, beacons) are opened at start for the mode.
+                throw HAVPNError(
+                    .invalidValue,
+                    "mode changed from \(topology.mode.rawValue) to \(new.mode.rawValue); a change of mode takes a restart",
+                    keyPath: "mode"
+                )
+            }
             configError = nil
             metrics.configValid.record(1)
             guard new != topology else { return [] }
@@ -342,6 +357,7 @@ struct SideCarCore {
             metrics.actions(outcome.applied)
             if !outcome.applied.isEmpty && reasons.isDrift { metrics.driftRepairs.increment() }
             converged = outcome.converged
+            waiting = outcome.remaining.waiting
             lastReconcileError =
                 outcome.converged
                 ? (outcome.plan.conflicts.isEmpty

@@ -54,6 +54,10 @@ final class SideCarIO: Sendable {
                 inbox.post(.probeReply(address, sequence, at: now()))
             }
             udp = try UDP6Socket(netns: netns, bindTo: plan.bondAddress(of: identity), port: 0, freebind: true)
+        case .shoot where topology.mode == .single:
+            // No announcements in single mode: kube-apiserver uses the server's CONNECT proxy.
+            prober = nil
+            udp = nil
         case .shoot:
             prober = nil
             let socket = try UDP6Socket(netns: netns, bindTo: nil, port: UInt16(topology.announcements.port))
@@ -100,6 +104,8 @@ final class SideCarIO: Sendable {
             }
         )
         state.withLock { s in
+            // Single mode has no taps: no server paths to beacon on.
+            guard s.topology.mode == .ha else { return }
             let plan = AddressPlan(topology: s.topology)
             if recreated.contains(s.topology.devices.bond) { s.bondIndex = 0 }
             for server in 0..<s.topology.servers {
@@ -134,6 +140,21 @@ final class SideCarIO: Sendable {
         state.withLock { s in
             for socket in s.beacons.values { socket.close() }
             s.beacons = [:]
+        }
+    }
+
+    /// A small text file (the openvpn status file), read whole; a missing file is an error value.
+    static func readText(_ path: String) -> Result<String, HAVPNError> {
+        do {
+            let bytes = try FileContents.read(
+                path,
+                what: "openvpn status file",
+                keyPath: "openvpn.statusFile",
+                limit: 4 << 20
+            )
+            return .success(String(decoding: bytes, as: UTF8.self))
+        } catch {
+            return .failure(error)
         }
     }
 

@@ -48,6 +48,7 @@ struct SideCarLoop: Service {
                     for effect in step.effects { perform(effect, group: &group) }
                     if step.shutdown { break }
                     status.lastTick.withLock { $0 = ContinuousClock.now }
+                    if let path = core.openvpnStatusFile { core.openvpnStatusRead(SideCarIO.readText(path)) }
                     let readiness = core.readiness
                     status.readiness.withLock { $0 = readiness }
                     let document = core.status(at: t, version: status.version)

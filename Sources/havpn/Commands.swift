@@ -14,9 +14,15 @@ struct ValidateCommand: ParsableCommand {
 
     func run() throws {
         let t = try file.load()
-        print(
-            "\(file.file): ok (\(t.servers) servers, \(t.shootClients) shoot clients, transport \(t.transport.network))"
-        )
+        if t.mode == .single {
+            print(
+                "\(file.file): ok (mode single: one server and one vpn-shoot on \(t.devices.tun), tun network \(t.transport.network))"
+            )
+        } else {
+            print(
+                "\(file.file): ok (\(t.servers) servers, \(t.shootClients) shoot clients, transport \(t.transport.network))"
+            )
+        }
     }
 }
 
@@ -67,6 +73,10 @@ struct ApplyCommand: ParsableCommand {
             for action in outcome.applied { print(PlanRenderer.line(action)) }
             let s = Plan(actions: outcome.applied).summary
             print("Apply complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed in \(outcome.duration).")
+        }
+        // Single mode: routes through openvpn's tun0 wait for it; not an error, the run loop adds them later.
+        if planOptions.output != .json {
+            for line in outcome.remaining.waiting { print("# waiting: \(line)") }
         }
         // A conflict is a foreign object holding a key havpn wants: reported as such, like plan's exit 2.
         if !conflicts.isEmpty {

@@ -42,8 +42,12 @@ enum Laws {
                 v.append("stale owned address \(a.spec.address) on \(a.spec.device) left")
             }
         }
+        // Routes through an external link (openvpn's tun0) that is absent or down wait for it.
+        let waitingFor = Set(
+            desired.externalLinks.filter { name in !final.links.contains { $0.spec.name == name && $0.spec.up } }
+        )
         for r in desired.routes
-        where !conflictObjects.contains("route \(r.destination) dev \(r.device)")
+        where !conflictObjects.contains("route \(r.destination) dev \(r.device)") && !waitingFor.contains(r.device)
             && !final.routes.contains(where: { $0.owned && $0.spec == r })
         {
             v.append("route \(r.destination) dev \(r.device) missing")
@@ -140,6 +144,7 @@ enum Laws {
             switch action {
             case .deleteLink(let name, _):
                 if !declared.contains(name) && !ownedLinks.contains(name) { v.append("\(at): foreign link") }
+                if desired.externalLinks.contains(name) { v.append("\(at): external link") }
             case .setLink(let name, _, _):
                 if !declared.contains(name) { v.append("\(at): undeclared link") }
             case .deleteAddress(let a):

@@ -4,12 +4,13 @@
 Run by scripts/check-operability (which installs kubernetes-validate and promtool first) from the repository root.
 Prints one line per check and a summary; exits 1 when any check failed.
 
-  manifests   every object in examples/kubernetes/*.yaml and every patch in examples/kubernetes/patches/, merged
-              onto a minimal object, passes `kubernetes-validate --strict` for KUBERNETES_VERSION;
+  manifests   every object in examples/kubernetes/*.yaml and examples/kubernetes/non-ha/*.yaml (single mode) and
+              every patch in examples/kubernetes/patches/, merged onto a minimal object, passes
+              `kubernetes-validate --strict` for KUBERNETES_VERSION;
   pods        every container has CPU and memory requests and a memory limit, every pod runs seccomp RuntimeDefault,
               only kubelet-safe pod sysctls, privileged only in init containers, every mount names a volume of its
               pod, no readiness probe on the side-cars of the kube-apiserver pod;
-  topology    the seed's and the shoot's havpn-topology ConfigMaps carry the same topology, which the schema (and
+  topology    per set (HA, non-ha/): the seed's and the shoot's havpn-topology ConfigMaps carry the same topology, which the schema (and
               `havpn validate`, when a built binary is at hand) accepts; every mounted ConfigMap exists in the
               pod's namespace; the shoot NetworkPolicy's ipBlocks are the topology's shoot networks;
   schema      every example topology has a yaml-language-server modeline naming the schema's $id;
@@ -112,7 +113,19 @@ def merge(base, patch):
 
 # ---------------------------------------------------------------------------------------------------- manifests
 
-manifest_files = sorted(KUBE.glob("*.yaml"))
+# Two sets of manifests, each complete on its own: HA (examples/kubernetes/) and single mode (non-ha/).
+SETS = {"ha": KUBE, "non-ha": KUBE / "non-ha"}
+manifest_files = [path for directory in SETS.values() for path in sorted(directory.glob("*.yaml"))]
+
+
+def set_of(path):
+    """The set a manifest belongs to: its directory's, or for a patch (patches/) its parent's."""
+    for directory in (path.parent, path.parent.parent):
+        for name, root in SETS.items():
+            if directory == root:
+                return name
+    raise ValueError(f"{path} is in no manifest set")
+
 patch_files = sorted((KUBE / "patches").glob("*.yaml"))
 objects = []        # (file, object) of every manifest, patches merged onto their base
 for path in manifest_files:
@@ -192,25 +205,27 @@ for (pod, container), reason in PENDING.items():
 
 schema_id = json.loads(SCHEMA.read_text(encoding="utf-8"))["$id"]
 modeline = f"# yaml-language-server: $schema={schema_id}"
-configmaps = {(obj["metadata"]["namespace"], obj["metadata"]["name"]): (path, obj)
+configmaps = {(set_of(path), obj["metadata"]["namespace"], obj["metadata"]["name"]): (path, obj)
               for path, obj in objects if obj.get("kind") == "ConfigMap"}
 topologies = {key: obj["data"]["topology.yaml"] for key, (path, obj) in configmaps.items()
               if obj["metadata"]["name"] == "havpn-topology"}
 problems = []
-if len(topologies) != 2:
-    problems.append(f"expected the ConfigMap havpn-topology in two namespaces (seed, shoot), found {sorted(topologies)}")
-if len(set(topologies.values())) > 1:
-    problems.append("the havpn-topology ConfigMaps differ: seed and shoot must derive the same address plan")
+for name in SETS:
+    in_set = {key: text for key, text in topologies.items() if key[0] == name}
+    if len(in_set) != 2:
+        problems.append(f"{name}: expected the ConfigMap havpn-topology in two namespaces (seed, shoot), found {sorted(in_set)}")
+    if len(set(in_set.values())) > 1:
+        problems.append(f"{name}: the havpn-topology ConfigMaps differ: seed and shoot must derive the same address plan")
 for key, text in topologies.items():
     if not text.startswith(modeline + "\n"):
-        problems.append(f"{key[0]}/{key[1]}: topology.yaml does not start with `{modeline}`")
-check("topology ConfigMaps: one per cluster, identical, with the schema modeline", problems)
+        problems.append(f"{key[0]}: {key[1]}/{key[2]}: topology.yaml does not start with `{modeline}`")
+check("topology ConfigMaps: one per cluster and set, identical, with the schema modeline", problems)
 
 problems = []
 for path, obj, template in pod_templates():
     namespace = obj["metadata"]["namespace"]
     for volume in template["spec"].get("volumes", []):
-        if "configMap" in volume and (namespace, volume["configMap"]["name"]) not in configmaps:
+        if "configMap" in volume and (set_of(path), namespace, volume["configMap"]["name"]) not in configmaps:
             problems.append(f"{path.name}: {obj['metadata']['name']} mounts ConfigMap {volume['configMap']['name']}, "
                             f"which no manifest creates in {namespace}")
 check("every mounted ConfigMap exists in the pod's namespace", problems)
@@ -218,8 +233,8 @@ check("every mounted ConfigMap exists in the pod's namespace", problems)
 havpn = os.environ.get("HAVPN") or str(ROOT / ".build" / "debug" / "havpn")
 with tempfile.TemporaryDirectory() as scratch:
     files = []
-    for (namespace, name), text in sorted(topologies.items()):
-        out = pathlib.Path(scratch) / f"{namespace}-{name}.yaml"
+    for (set_name, namespace, name), text in sorted(topologies.items()):
+        out = pathlib.Path(scratch) / f"{set_name}-{namespace}-{name}.yaml"
         out.write_text(text, encoding="utf-8")
         files.append(str(out))
     result = run([sys.executable, str(ROOT / "scripts" / "check-schema.py")] + files)
@@ -238,19 +253,19 @@ with tempfile.TemporaryDirectory() as scratch:
         print(f"skip havpn validate of the embedded topologies (no binary at {havpn}; set HAVPN)")
 
 problems = []
-shoot_networks = set()
-for text in topologies.values():
+shoot_networks = {name: set() for name in SETS}
+for (set_name, _, _), text in topologies.items():
     networks = (yaml.safe_load(text).get("networks") or {}).get("shoot") or {}
     # the defaults of an omitted key are vpn2's (README); the examples give all three
     for key in ("pods", "services", "nodes"):
-        shoot_networks |= set(networks.get(key, []))
+        shoot_networks[set_name] |= set(networks.get(key, []))
 for path, obj in objects:
     if obj.get("kind") == "NetworkPolicy" and obj["metadata"]["namespace"] == "kube-system":
         blocks = {peer["ipBlock"]["cidr"] for rule in obj["spec"].get("egress", [])
                   for peer in rule.get("to", []) if "ipBlock" in peer}
-        if blocks != shoot_networks:
+        if blocks != shoot_networks[set_of(path)]:
             problems.append(f"{path.name}: {obj['metadata']['name']}: egress ipBlocks {sorted(blocks)} are not the "
-                            f"topology's shoot networks {sorted(shoot_networks)}")
+                            f"topology's shoot networks {sorted(shoot_networks[set_of(path)])}")
 check("the shoot NetworkPolicy lets vpn-shoot reach exactly the topology's shoot networks", problems)
 
 # ------------------------------------------------------------------------------------------------------- schema

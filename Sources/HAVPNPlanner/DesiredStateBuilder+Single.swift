@@ -1,0 +1,48 @@
+import HAVPNModel
+
+extension Planner {
+    /// Single mode (vpn2's non-HA tunnel, facts §5.3): openvpn owns `tun0` in both pods, havpn owns what
+    /// vpn2's `firewall` and `up` hooks did, declared and kept in place.
+    ///
+    /// - server: the shoot networks through tun0 (vpn2's hook did `route replace <net> dev tun0`; openvpn
+    ///   is given no `route` lines, so havpn's routes carry proto 201 and drift is repaired). Forwarding is
+    ///   held off: the pod terminates everything (the CONNECT proxy dials out), so a forwarding server pod
+    ///   would only be a router from the shoot into the seed.
+    /// - shoot: the seed pod networks through tun0 (vpn2's client `up` hook): replies to the proxy's
+    ///   source address go back through the tunnel; forwarding on, since vpn-shoot routes into the shoot.
+    ///
+    /// tun0 is an external link: no `LinkSpec`, so havpn never creates or deletes it, and its routes wait
+    /// while it is absent or down (``Plan/waiting``).
+    static func singleModeState(topology: Topology, role: Role) -> DesiredState {
+        let tun = topology.devices.tun
+        var state = DesiredState(externalLinks: [tun])
+        let destinations: [IPNetwork]
+        switch role {
+        case .server:
+            destinations = topology.networks.shoot.all.filter { topology.ipFamilies.contains($0.family) }
+            state.sysctls =
+                reversePathSysctls + ipv6EnabledSysctls + [
+                    SysctlSpec("net.ipv4.ip_forward", "0"),
+                    SysctlSpec("net.ipv6.conf.all.forwarding", "0"),
+                ]
+        case .shoot:
+            destinations = topology.networks.seedPods
+            state.sysctls =
+                reversePathSysctls + ipv6EnabledSysctls + [
+                    SysctlSpec("net.ipv4.ip_forward", "1"),
+                    SysctlSpec("net.ipv6.conf.all.forwarding", "1"),
+                ]
+        case .apiserver:
+            // Identity.validate refuses this role in single mode before we get here.
+            destinations = []
+        }
+        var seen: Set<IPNetwork> = []
+        state.routes = destinations.filter { seen.insert($0).inserted }.map {
+            RouteSpec(destination: $0, device: tun, metric: kernelDefaultMetric($0.family))
+        }
+        state.routes.sort()
+        state.sysctls.sort()
+        state.ruleset = desiredRuleset(topology: topology, role: role)
+        return state
+    }
+}
