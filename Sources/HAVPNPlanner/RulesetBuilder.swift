@@ -12,6 +12,7 @@ extension Planner {
     ///   workloads have no route back to seed pod IPs.
     /// - server: INPUT on the VPN devices (`<tapPrefix>*`) accepts replies and ICMPv6 and drops the
     ///   rest, as vpn2's firewall hook.
+    /// - apiserver and shoot: NETMAP when seed and shoot networks overlap (RulesetNetmap.swift).
     public static func desiredRuleset(topology: Topology, role: Role) -> Ruleset {
         let devices = topology.devices
         let filter = topology.filter
@@ -101,6 +102,7 @@ extension Planner {
                 notes.append("input filter off (filter.input: false): the shoot can reach this pod's sockets")
             }
         }
+        rules += netmapRules(topology: topology, role: role)
         return Ruleset(rules: rules, notes: notes)
     }
 }
