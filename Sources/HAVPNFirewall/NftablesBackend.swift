@@ -107,7 +107,8 @@ final class NftablesBackend {
         case .mss: "type filter hook forward priority mangle; policy accept;"
         case .masquerade: "type nat hook postrouting priority srcnat; policy accept;"
         case .netmapPrerouting: "type nat hook prerouting priority dstnat; policy accept;"
-        case .netmapOutput: "type nat hook output priority dstnat; policy accept;"
+        // nft 1.0.6 knows the name dstnat for prerouting only; -100 is its value.
+        case .netmapOutput: "type nat hook output priority -100; policy accept;"
         case .netmapPostrouting: "type nat hook postrouting priority srcnat; policy accept;"
         }
     }

@@ -26,6 +26,15 @@ public struct Netmap: Hashable, Sendable {
             case .shootPods: IPNetwork("244.0.0.0/8")!
             }
         }
+
+        var label: String {
+            switch self {
+            case .seedPods: "seed pods"
+            case .shootNodes: "shoot nodes"
+            case .shootServices: "shoot services"
+            case .shootPods: "shoot pods"
+            }
+        }
     }
 
     public struct Mapping: Hashable, Sendable {
@@ -90,8 +99,8 @@ public struct Netmap: Hashable, Sendable {
             if let kind = Kind.allCases.first(where: { $0.range.overlaps(network) }) {
                 throw HAVPNError(
                     .overlap,
-                    "\(network) overlaps \(kind.range), where overlapping seed and shoot networks are "
-                        + "mapped (\(kind.rawValue))",
+                    "\(network) overlaps \(kind.range), the NETMAP range of \(kind.label) (used because seed "
+                        + "and shoot networks overlap)",
                     keyPath: path
                 )
             }
@@ -130,8 +139,8 @@ public struct Netmap: Hashable, Sendable {
                 guard next + size <= 1 << 24, case .v4(let base) = kind.range.address else {
                     throw HAVPNError(
                         .outOfRange,
-                        "\(network) does not fit into \(kind.range) next to the larger IPv4 "
-                            + "\(kind.rawValue) networks (NETMAP needs each in its own block)",
+                        "\(network) does not fit into \(kind.range) with the larger IPv4 networks of "
+                            + "\(kind.label) (NETMAP gives each its own block)",
                         keyPath: path
                     )
                 }
@@ -150,8 +159,8 @@ public struct Netmap: Hashable, Sendable {
     private static func tooLarge(_ network: IPNetwork, _ kind: Kind, _ path: String) -> HAVPNError {
         HAVPNError(
             .outOfRange,
-            "\(network) is larger than \(kind.range), the NETMAP range of \(kind.rawValue) "
-                + "(overlapping seed and shoot networks are mapped, /8 at most)",
+            "\(network) is larger than \(kind.range), the NETMAP range of \(kind.label) (used because seed "
+                + "and shoot networks overlap)",
             keyPath: path
         )
     }

@@ -60,7 +60,7 @@ struct NetmapFirewallTests {
     }
 
     /// A veth pair stands in for a shoot-side tunnel: the "seed" end routes the stand-ins to the shoot
-    /// namespace, which holds the real shoot pod address 10.0.0.5 on a dummy device. Without havpn's
+    /// namespace, which holds the real shoot pod address 10.0.0.5. Without havpn's
     /// rules neither direction works (244.0.0.5 is nobody, 10.0.0.5 has no route back); with them a ping
     /// to the stand-in reaches the real pod, and the pod's own ping leaves as its stand-in.
     @Test func packetsToTheStandInArriveTranslated() throws {
@@ -73,9 +73,9 @@ struct NetmapFirewallTests {
         try seed.exec("ip", "route", "add", "244.0.0.0/16", "via", "192.168.77.2")
         try shoot.exec("ip", "addr", "add", "192.168.77.2/24", "dev", tunnel)
         try shoot.exec("ip", "link", "set", tunnel, "up")
-        try shoot.exec("ip", "link", "add", "pods", "type", "dummy")
-        try shoot.exec("ip", "addr", "add", "10.0.0.5/16", "dev", "pods")
-        try shoot.exec("ip", "link", "set", "pods", "up")
+        // The shoot pod: a local address (the host kernel has no dummy devices).
+        try shoot.exec("ip", "link", "set", "lo", "up")
+        try shoot.exec("ip", "addr", "add", "10.0.0.5/32", "dev", "lo")
         func ping(_ ns: HostNamespace, _ arguments: String...) -> Bool {
             (try? ns.exec(["ping", "-n", "-c", "1", "-W", "1"] + arguments)) != nil
         }

@@ -84,7 +84,7 @@ struct NetmapTests {
 
     @Test(arguments: [
         (["10.0.0.0/7"], ["10.1.0.0/16"], "networks.shoot.pods[0]", "10.0.0.0/7 is larger than 244.0.0.0/8"),
-        (["10.0.0.0/8", "172.16.0.0/9"], ["10.1.0.0/16"], "networks.shoot.pods[1]", "172.16.0.0/9 does not fit"),
+        (["10.0.0.0/8", "172.0.0.0/9"], ["10.1.0.0/16"], "networks.shoot.pods[1]", "172.0.0.0/9 does not fit"),
         (["10.1.0.0/16"], ["10.1.0.0/16", "11.1.0.0/16"], "networks.seedPods[1]", "maps onto 241.1.0.0/16"),
         (["100.96.0.0/11"], ["100.0.0.0/7"], "networks.seedPods[0]", "100.0.0.0/7 is larger than 241.0.0.0/8"),
         (["10.1.0.0/16", "244.1.0.0/16"], ["10.1.0.0/16"], "networks.shoot.pods[1]", "overlaps 244.0.0.0/8"),
