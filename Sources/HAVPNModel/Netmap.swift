@@ -73,7 +73,8 @@ public struct Netmap: Hashable, Sendable {
     /// NETMAP's arithmetic: the host bits of `ip` under `range`'s prefix, on `range`'s network bits.
     static func translate(_ ip: IPAddress, into range: IPNetwork) -> IPAddress {
         guard case .v4(let a) = ip, case .v4(let base) = range.address else { return ip }
-        let host: UInt32 = range.prefixLength == 0 ? ~0 : (range.prefixLength == 32 ? 0 : ~(~0 << (32 - range.prefixLength)))
+        let host: UInt32 =
+            range.prefixLength == 0 ? ~0 : (range.prefixLength == 32 ? 0 : ~(~0 << (32 - range.prefixLength)))
         return .v4(IPv4Address((a.value & host) | base.value))
     }
 

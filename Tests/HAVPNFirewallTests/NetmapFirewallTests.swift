@@ -67,7 +67,10 @@ struct NetmapFirewallTests {
         let seed = try HostNamespace()
         let shoot = try HostNamespace()
         let tunnel = "bond0ip6tnl0001"
-        try run("ip", ["link", "add", "seedside", "netns", seed.name, "type", "veth", "peer", tunnel, "netns", shoot.name])
+        try run(
+            "ip",
+            ["link", "add", "seedside", "netns", seed.name, "type", "veth", "peer", tunnel, "netns", shoot.name]
+        )
         try seed.exec("ip", "addr", "add", "192.168.77.1/24", "dev", "seedside")
         try seed.exec("ip", "link", "set", "seedside", "up")
         try seed.exec("ip", "route", "add", "244.0.0.0/16", "via", "192.168.77.2")

@@ -20,19 +20,21 @@ struct NetmapPlanTests {
     @Test func apiserverTranslatesTheProxysDestinationsAndItsOwnSource() {
         let r = Planner.desiredRuleset(topology: Self.overlapping, role: .apiserver)
         #expect(
-            r.rules(in: .netmapOutput) == [
-                ("10.250.0.0/16", "242.0.0.0/16"), ("10.96.0.0/16", "243.0.0.0/16"), ("10.0.0.0/16", "244.0.0.0/16"),
-            ].map { real, mapped in
-                FirewallRule(
-                    .netmapOutput,
-                    "\(real)-to-\(mapped)",
-                    interface: nil,
-                    destination: Self.net(real),
-                    socketGroup: 31415,
-                    verdict: .netmap,
-                    netmapTo: Self.net(mapped)
-                )
-            }
+            r.rules(in: .netmapOutput)
+                == [
+                    ("10.250.0.0/16", "242.0.0.0/16"), ("10.96.0.0/16", "243.0.0.0/16"),
+                    ("10.0.0.0/16", "244.0.0.0/16"),
+                ].map { real, mapped in
+                    FirewallRule(
+                        .netmapOutput,
+                        "\(real)-to-\(mapped)",
+                        interface: nil,
+                        destination: Self.net(real),
+                        socketGroup: 31415,
+                        verdict: .netmap,
+                        netmapTo: Self.net(mapped)
+                    )
+                }
         )
         let tunnels = "bond0-ip6tnl"
         #expect(
@@ -86,7 +88,9 @@ struct NetmapPlanTests {
         for role in Role.allCases {
             #expect(Planner.desiredRuleset(topology: plain, role: role).rules.allSatisfy { $0.verdict != .netmap })
         }
-        #expect(Planner.desiredRuleset(topology: Self.overlapping, role: .server).rules.allSatisfy { $0.verdict != .netmap })
+        #expect(
+            Planner.desiredRuleset(topology: Self.overlapping, role: .server).rules.allSatisfy { $0.verdict != .netmap }
+        )
     }
 
     @Test func apiserverRoutesTheStandInsAndShootRoutesTheMappedPodIP() throws {
@@ -150,7 +154,10 @@ struct NetmapPlanTests {
             #expect(plan.actions == expected, "\(name)")
             let after = Planner.simulate(plan, on: before)
             #expect(after.ruleset.chains == fp, "\(name): converges")
-            #expect(Planner.plan(desired: DesiredState(ruleset: desired), observed: after).isEmpty, "\(name): idempotent")
+            #expect(
+                Planner.plan(desired: DesiredState(ruleset: desired), observed: after).isEmpty,
+                "\(name): idempotent"
+            )
         }
     }
 
