@@ -94,6 +94,47 @@ struct NetmapFirewallTests {
     }
 }
 
+extension NetmapFirewallTests {
+    /// The kube-apiserver side: only a process of group 31415 (the proxy) that dials the real shoot pod
+    /// 10.0.0.5, which the seed's own pod network also holds, is sent to its stand-in through the tunnel,
+    /// with the apiserver pod IP leaving as its 241/8 stand-in; the shoot side translates back.
+    @Test func theProxysGroupReachesTheRealShootAddressThroughTheStandIn() throws {
+        let api = try HostNamespace()
+        let shoot = try HostNamespace()
+        let tunnel = "bond0ip6tnl0001"
+        try run(
+            "ip",
+            ["link", "add", "bond0-ip6tnl0", "netns", api.name, "type", "veth", "peer", tunnel, "netns", shoot.name]
+        )
+        // The apiserver pod's own network: 10.0.3.7 in the seed pod network 10.0.0.0/16.
+        try api.exec("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0peer")
+        try api.exec("ip", "addr", "add", "10.0.3.7/16", "dev", "eth0")
+        for device in ["eth0", "eth0peer", "bond0-ip6tnl0"] { try api.exec("ip", "link", "set", device, "up") }
+        // Addresses on the veth only so that ARP resolves the next hop (the real ip6tnl has no ARP).
+        try api.exec("ip", "addr", "add", "192.168.77.1/24", "dev", "bond0-ip6tnl0")
+        try api.exec("ip", "route", "add", "244.0.0.0/16", "via", "192.168.77.2")
+        try shoot.exec("ip", "addr", "add", "192.168.77.2/24", "dev", tunnel)
+        try shoot.exec("ip", "link", "set", tunnel, "up")
+        try shoot.exec("ip", "link", "set", "lo", "up")
+        try shoot.exec("ip", "addr", "add", "10.0.0.5/32", "dev", "lo")
+        try shoot.exec("ip", "route", "add", "241.0.3.7/32", "via", "192.168.77.1")
+        func ping(group: Int?) -> Bool {
+            let prefix = group.map { ["setpriv", "--regid", "\($0)", "--clear-groups"] } ?? []
+            return (try? api.exec(prefix + ["ping", "-n", "-c", "1", "-W", "1", "10.0.0.5"])) != nil
+        }
+        #expect(!ping(group: 31415), "nothing without the rulesets")
+        try Self.apply(api: api, shoot: shoot)
+        #expect(ping(group: 31415), "the proxy's group reaches the shoot pod")
+        #expect(!ping(group: nil), "any other process stays in the seed pod network")
+        #expect(!ping(group: 1000))
+    }
+
+    static func apply(api: HostNamespace, shoot: HostNamespace) throws {
+        try api.firewall().apply(Roles.ruleset(.apiserver, overlapping))
+        try shoot.firewall().apply(Roles.ruleset(.shoot, overlapping))
+    }
+}
+
 extension HostNamespace {
     @discardableResult
     func exec(_ arguments: [String]) throws -> String { try run("ip", ["netns", "exec", name] + arguments) }
