@@ -103,6 +103,7 @@ extension Planner {
             }
         }
         rules += netmapRules(topology: topology, role: role)
+        if let note = netmapNote(topology: topology, role: role) { notes.append(note) }
         return Ruleset(rules: rules, notes: notes)
     }
 }

@@ -13,6 +13,14 @@ extension Planner {
     ///
     /// vpn2 matches `bond0+`; the translated traffic is IPv4 inside the ip6tnl devices only (the bond
     /// carries the IPv6 transport), so havpn matches the tunnel devices of the role.
+    /// Said in the plan, so that routes to 241-244/8 and the translated addresses are never a surprise.
+    static func netmapNote(topology: Topology, role: Role) -> String? {
+        let netmap = topology.netmap
+        guard netmap.isActive, role != .server else { return nil }
+        let pairs = netmap.mappings.map { "\($0.real) as \($0.mapped)" }.joined(separator: ", ")
+        return "NETMAP on (seed and shoot networks overlap): \(pairs)"
+    }
+
     static func netmapRules(topology: Topology, role: Role) -> [FirewallRule] {
         let netmap = topology.netmap
         guard netmap.isActive else { return [] }

@@ -167,5 +167,14 @@ struct NetmapPlanTests {
             .setRulesetChain(.netmapPostrouting, from: [], to: desired.fingerprint[.netmapPostrouting]!)
         )
         #expect(line == "+ ruleset chain netmap-postrouting (10.0.0.0/16-to-241.0.0.0/16)")
+        let plan = Planner.plan(desired: DesiredState(ruleset: desired), observed: ObservedState())
+        #expect(
+            PlanRenderer.human(plan).contains(
+                "# NETMAP on (seed and shoot networks overlap): 10.0.0.0/16 as 241.0.0.0/16, "
+                    + "10.250.0.0/16 as 242.0.0.0/16, 10.96.0.0/16 as 243.0.0.0/16, 10.0.0.0/16 as 244.0.0.0/16"
+            )
+        )
+        #expect(Planner.desiredRuleset(topology: Self.overlapping, role: .server).notes.isEmpty)
+        #expect(Planner.desiredRuleset(topology: Topology(), role: .shoot).notes.isEmpty)
     }
 }
