@@ -30,6 +30,9 @@ final class IptablesBackend {
         case .forward: Placement(table: "filter", chain: "HAVPN-FORWARD", builtin: "FORWARD")
         case .mss: Placement(table: "mangle", chain: "HAVPN-MSS", builtin: "FORWARD")
         case .masquerade: Placement(table: "nat", chain: "HAVPN-POSTROUTING", builtin: "POSTROUTING")
+        case .netmapPrerouting: Placement(table: "nat", chain: "HAVPN-NETMAP-PRE", builtin: "PREROUTING")
+        case .netmapOutput: Placement(table: "nat", chain: "HAVPN-NETMAP-OUT", builtin: "OUTPUT")
+        case .netmapPostrouting: Placement(table: "nat", chain: "HAVPN-NETMAP-POST", builtin: "POSTROUTING")
         }
     }
 
@@ -86,6 +89,7 @@ final class IptablesBackend {
         case .drop: "DROP"
         case .masquerade: "MASQUERADE"
         case .clampMSSToPMTU: "TCPMSS"
+        case .netmap: "NETMAP"
         }
     }
 
@@ -152,9 +156,10 @@ final class IptablesBackend {
 
     // MARK: - Text (pure)
 
-    /// ICMPv6 and the ip6tnl transport exist in IPv6 only.
+    /// ICMPv6 and the ip6tnl transport exist in IPv6 only; a rule with addresses in their family only.
     static func applies(_ rule: FirewallRule, to family: Family) -> Bool {
-        switch rule.match {
+        if let own = rule.addressFamily { return (own == .ipv4) == (family == .ipv4) }
+        return switch rule.match {
         case .icmpv6, .tunnelTransportIPv4, .tunnelTransportIPv6: family == .ipv6
         case .any, .establishedOrRelated, .tcpSyn: true
         }
@@ -212,9 +217,13 @@ final class IptablesBackend {
         case .tunnelTransportIPv6: parts.append("-p 41")
         case .tcpSyn: parts.append("-p tcp -m tcp --tcp-flags SYN,RST SYN")
         }
+        if let source = rule.source { parts.append("-s \(source)") }
+        if let destination = rule.destination { parts.append("-d \(destination)") }
+        if let group = rule.socketGroup { parts.append("-m owner --gid-owner \(group)") }
         parts.append("-m comment --comment \(rule.id)")
         parts.append("-j \(target(rule.verdict))")
         if rule.verdict == .clampMSSToPMTU { parts.append("--clamp-mss-to-pmtu") }
+        if rule.verdict == .netmap, let to = rule.netmapTo { parts.append("--to \(to)") }
         return parts.joined(separator: " ")
     }
 

@@ -64,7 +64,7 @@ final class NftablesBackend {
             throw error
         }
         var verdicts: [String: String] = [:]
-        for rule in desired?.rules ?? [] { verdicts[rule.id] = Self.verdictWord(rule.verdict) }
+        for rule in desired?.rules ?? [] { verdicts[rule.id] = Self.verdictWord(rule) }
         return ObservedRuleset(chains: Self.parse(listing, verdicts: verdicts))
     }
 
@@ -98,6 +98,9 @@ final class NftablesBackend {
         case .forward: "forward"
         case .mss: "mss_clamp"
         case .masquerade: "nat_postrouting"
+        case .netmapPrerouting: "netmap_prerouting"
+        case .netmapOutput: "netmap_output"
+        case .netmapPostrouting: "netmap_postrouting"
         }
     }
 
@@ -107,6 +110,10 @@ final class NftablesBackend {
         case .forward: "type filter hook forward priority filter; policy accept;"
         case .mss: "type filter hook forward priority mangle; policy accept;"
         case .masquerade: "type nat hook postrouting priority srcnat; policy accept;"
+        case .netmapPrerouting: "type nat hook prerouting priority dstnat; policy accept;"
+        // nft 1.0.6 knows the name dstnat for prerouting only; -100 is its value.
+        case .netmapOutput: "type nat hook output priority -100; policy accept;"
+        case .netmapPostrouting: "type nat hook postrouting priority srcnat; policy accept;"
         }
     }
 
@@ -123,26 +130,37 @@ final class NftablesBackend {
         case .tunnelTransportIPv6: parts.append("meta nfproto ipv6 meta l4proto 41")
         case .tcpSyn: parts.append("tcp flags & (syn | rst) == syn")
         }
+        if let group = rule.socketGroup { parts.append("meta skgid \(group)") }
+        if let source = rule.source { parts.append("\(family(source)) saddr \(source)") }
+        if let destination = rule.destination { parts.append("\(family(destination)) daddr \(destination)") }
         switch rule.verdict {
         case .accept: parts.append("accept")
         case .drop: parts.append("counter drop")
         case .masquerade: parts.append("masquerade")
         case .clampMSSToPMTU: parts.append("tcp option maxseg size set rt mtu")
+        case .netmap:
+            let to = rule.netmapTo.map { "\(family($0)) prefix to \($0)" } ?? "prefix to ?"
+            parts.append((rule.chain.translatesDestination ? "dnat " : "snat ") + to)
         }
         parts.append("comment \"\(rule.id)\"")
         return parts.joined(separator: " ")
     }
 
+    /// nft's address-family keyword for a network (`ip` or `ip6`).
+    static func family(_ network: IPNetwork) -> String { network.family == .ipv4 ? "ip" : "ip6" }
+
     /// Rule comments per havpn chain from `nft list table` text. A rule without havpn's comment (added
     /// by hand) and a chain whose policy is not accept show up as entries no desired rule has, so
     /// they are drift and the next apply replaces them.
     /// The word nft prints just before a rule's comment for each verdict.
-    static func verdictWord(_ verdict: RuleVerdict) -> String {
-        switch verdict {
+    static func verdictWord(_ rule: FirewallRule) -> String {
+        switch rule.verdict {
         case .accept: "accept"
         case .drop: "drop"
         case .masquerade: "masquerade"
         case .clampMSSToPMTU: "mtu"
+        // The target range, so a rule edited to translate elsewhere is drift too.
+        case .netmap: rule.netmapTo.map(String.init(describing:)) ?? "?"
         }
     }
 

@@ -42,8 +42,12 @@ extension Planner {
             }
             let active = plan.apiserverTunnelName(shootClient: inputs.activeShootClient)
             var seen: Set<IPNetwork> = []
-            for network in topology.networks.shoot.all
-            where topology.ipFamilies.contains(network.family) && seen.insert(network).inserted {
+            // With overlapping networks the shoot's IPv4 networks are routed as their NETMAP stand-ins:
+            // the real ones are (partly) seed pods. vpn2 routes each stand-in's whole /8 instead.
+            let netmap = topology.netmap
+            for real in topology.networks.shoot.all where topology.ipFamilies.contains(real.family) {
+                let network = netmap.mapped(real)
+                guard seen.insert(network).inserted else { continue }
                 state.routes.append(
                     RouteSpec(destination: network, device: active, metric: kernelDefaultMetric(network.family))
                 )
@@ -53,12 +57,15 @@ extension Planner {
             let own = plan.shootClientBondAddress(identity.index)
             try addBondFabric(to: &state, plan: plan, ownAddress: own, preferredServer: inputs.preferredServer)
             var routes: [RouteKey: RouteSpec] = [:]
+            // A seed pod IP is reached as its 241/8 stand-in when networks overlap. vpn2 announces the
+            // stand-in already; a declared pod IP (or one announced unmapped) is mapped here.
+            let netmap = topology.netmap
             for peer in try apiserverPeers(topology: topology, inputs: inputs, plan: plan) {
                 let name = plan.shootTunnelName(peer: peer.bondAddress)
                 state.links.append(
                     LinkSpec(name: name, kind: .ip6tnl(TunnelSpec(local: own, remote: peer.bondAddress)))
                 )
-                for ip in peer.podIPs {
+                for ip in peer.podIPs.map(netmap.mapped) {
                     let route = RouteSpec(
                         destination: IPNetwork(host: ip),
                         device: name,

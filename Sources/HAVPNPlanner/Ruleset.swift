@@ -12,6 +12,15 @@ public enum RulesetChain: String, Hashable, Sendable, CaseIterable, Comparable {
     case mss
     /// nat POSTROUTING: masquerade out of the uplink.
     case masquerade
+    /// nat PREROUTING: NETMAP of destinations arriving through the tunnels (stand-in → real).
+    case netmapPrerouting = "netmap-prerouting"
+    /// nat OUTPUT: NETMAP of destinations the proxy dials (kube-apiserver pod: real shoot → stand-in).
+    case netmapOutput = "netmap-output"
+    /// nat POSTROUTING: NETMAP of sources leaving through the tunnels (real → stand-in).
+    case netmapPostrouting = "netmap-postrouting"
+
+    /// Whether a `.netmap` verdict here rewrites the destination (else the source).
+    public var translatesDestination: Bool { self != .netmapPostrouting }
 
     public static func < (a: Self, b: Self) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
@@ -55,6 +64,9 @@ public enum RuleVerdict: String, Hashable, Sendable {
     case drop
     case masquerade
     case clampMSSToPMTU
+    /// Stateless 1:1 prefix NAT to the rule's `netmapTo` (iptables NETMAP, nft `dnat/snat ip prefix to`);
+    /// the chain decides whether the destination or the source is rewritten.
+    case netmap
 }
 
 /// One rule in havpn's backend-neutral form.
@@ -65,20 +77,37 @@ public struct FirewallRule: Hashable, Sendable {
     public var interface: InterfaceMatch?
     public var match: PacketMatch
     public var verdict: RuleVerdict
+    public var source: IPNetwork?
+    public var destination: IPNetwork?
+    /// Only packets of sockets owned by this group (iptables `-m owner --gid-owner`, nft `meta skgid`).
+    public var socketGroup: Int?
+    /// The target range of a `.netmap` verdict.
+    public var netmapTo: IPNetwork?
 
     public init(
         _ chain: RulesetChain,
         _ name: String,
         interface: InterfaceMatch?,
         match: PacketMatch = .any,
-        verdict: RuleVerdict
+        source: IPNetwork? = nil,
+        destination: IPNetwork? = nil,
+        socketGroup: Int? = nil,
+        verdict: RuleVerdict,
+        netmapTo: IPNetwork? = nil
     ) {
         self.chain = chain
         self.name = name
         self.interface = interface
         self.match = match
+        self.source = source
+        self.destination = destination
+        self.socketGroup = socketGroup
         self.verdict = verdict
+        self.netmapTo = netmapTo
     }
+
+    /// The address family the rule's networks belong to; nil for rules without addresses.
+    public var addressFamily: IPFamily? { (source ?? destination ?? netmapTo)?.family }
 
     /// The rule's identity in the kernel, written as its comment: the name plus a hash of the
     /// content, so a rule edited by hand or by a newer havpn differs and is replaced. Observing
@@ -86,10 +115,16 @@ public struct FirewallRule: Hashable, Sendable {
     /// prints a rule back.
     public var id: String { "havpn:\(name):\(Self.hash(canonicalText))" }
 
-    /// Every field, in a fixed form.
+    /// Every field, in a fixed form. Fields added later are appended only when set, so the ids of rules
+    /// that do not use them stay what earlier versions wrote (no needless replacement on upgrade).
     public var canonicalText: String {
         let iface = interface.map { "\($0.direction.rawValue)=\($0.name)\($0.isPrefix ? "*" : "")" } ?? "-"
-        return "\(chain.rawValue) \(iface) \(match.rawValue) \(verdict.rawValue)"
+        var text = "\(chain.rawValue) \(iface) \(match.rawValue) \(verdict.rawValue)"
+        if let source { text += " src=\(source)" }
+        if let destination { text += " dst=\(destination)" }
+        if let socketGroup { text += " gid=\(socketGroup)" }
+        if let netmapTo { text += " to=\(netmapTo)" }
+        return text
     }
 
     /// FNV-1a (32 bit) as 8 hex digits: stable across runs and platforms, unlike `hashValue`.

@@ -12,6 +12,7 @@ extension Planner {
     ///   workloads have no route back to seed pod IPs.
     /// - server: INPUT on the VPN devices (`<tapPrefix>*`, single mode `tun0`) accepts replies and
     ///   ICMPv6 and drops the rest, as vpn2's firewall hook.
+    /// - apiserver and shoot: NETMAP when seed and shoot networks overlap (RulesetNetmap.swift).
     public static func desiredRuleset(topology: Topology, role: Role) -> Ruleset {
         let devices = topology.devices
         let filter = topology.filter
@@ -109,6 +110,8 @@ extension Planner {
                 notes.append("input filter off (filter.input: false): the shoot can reach this pod's sockets")
             }
         }
+        rules += netmapRules(topology: topology, role: role)
+        if let note = netmapNote(topology: topology, role: role) { notes.append(note) }
         return Ruleset(rules: rules, notes: notes)
     }
 }

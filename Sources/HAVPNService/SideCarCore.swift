@@ -131,7 +131,9 @@ struct SideCarCore {
                 scheduler = AnnouncementScheduler(
                     configuration: .init(announcements: topology.announcements, bondAddress: own, key: key),
                     targets: (0..<topology.shootClients).map(plan.shootClientBondAddress),
-                    podIPs: podIPs,
+                    // vpn2's path-controller announces the 241/8 stand-in when networks overlap: the
+                    // shoot routes what it is told (a vpn2 shoot does not map).
+                    podIPs: podIPs.map(topology.netmap.mapped),
                     initialSequence: UInt64(max(0, now.nanoseconds)) &+ UInt64(max(0, wallClockMilliseconds)) << 16,
                     at: now
                 )

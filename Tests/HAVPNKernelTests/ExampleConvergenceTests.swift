@@ -11,7 +11,7 @@ import Testing
 struct ExampleConvergenceTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let examples = ["ha-2x2-ipv4", "dual-stack", "three-servers", "ipv6-only"]
+    static let examples = ["ha-2x2-ipv4", "dual-stack", "three-servers", "ipv6-only", "overlap"]
 
     struct Case: CustomTestStringConvertible, Sendable {
         var example: String
