@@ -72,8 +72,10 @@ private struct YAMLTreeBuilder {
 
     private struct OpenCollection {
         var node: Int
+        var isMapping: Bool
         var anchor: String?
-        var items: [Int] = []
+        /// Where the collection's items start in `pending`.
+        var firstItem: Int
         /// Key texts seen so far (mappings only), for the duplicate-key check.
         var keys: [String: Int] = [:]
         var expansion = 1
@@ -86,6 +88,8 @@ private struct YAMLTreeBuilder {
     private var anchors: [String: Int] = [:]
     private var aliasExpansion = 0
     private var stack: [OpenCollection] = []
+    /// The items of every open collection, innermost last: one array for all, not one per collection.
+    private var pending: [Int] = []
     private var root: Int?
 
     init(yaml: UnsafeBufferPointer<UInt8>, file: String) {
@@ -101,6 +105,11 @@ private struct YAMLTreeBuilder {
         defer { yaml_parser_delete(&parser) }
         yaml_parser_set_input_string(&parser, yaml.baseAddress, yaml.count)
         yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+        // About one node per dozen bytes in a list of addresses; capped, so a file of comments reserves little.
+        let expectedNodes = min(yaml.count / 12, 1 << 16)
+        nodes.reserveCapacity(expectedNodes)
+        expansion.reserveCapacity(expectedNodes)
+        children.reserveCapacity(expectedNodes)
 
         var documents = 0
         while true {
@@ -157,7 +166,8 @@ private struct YAMLTreeBuilder {
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                 let collection = stack.removeLast()
                 let first = children.count
-                children.append(contentsOf: collection.items)
+                children.append(contentsOf: pending[collection.firstItem...])
+                pending.removeSubrange(collection.firstItem...)
                 nodes[collection.node].children = first..<children.count
                 expansion[collection.node] = collection.expansion
                 try finish(collection.node, expansion: collection.expansion, anchor: collection.anchor, mark)
@@ -192,7 +202,9 @@ private struct YAMLTreeBuilder {
             )
         )
         expansion.append(1)
-        stack.append(OpenCollection(node: nodes.count - 1, anchor: anchor))
+        stack.append(
+            OpenCollection(node: nodes.count - 1, isMapping: kind == .mapping, anchor: anchor, firstItem: pending.count)
+        )
     }
 
     private mutating func add(
@@ -222,7 +234,7 @@ private struct YAMLTreeBuilder {
         }
         let top = stack.count - 1
         stack[top].expansion += size
-        let isKey = nodes[stack[top].node].kind == .mapping && stack[top].items.count % 2 == 0
+        let isKey = stack[top].isMapping && (pending.count - stack[top].firstItem) % 2 == 0
         if isKey, nodes[index].kind == .scalar {
             let key = nodes[index].text
             if let first = stack[top].keys[key] {
@@ -234,7 +246,7 @@ private struct YAMLTreeBuilder {
             }
             stack[top].keys[key] = index
         }
-        stack[top].items.append(index)
+        pending.append(index)
     }
 
     // MARK: - libyaml values
