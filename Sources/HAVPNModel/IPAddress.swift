@@ -14,7 +14,8 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
         self.value = value
     }
 
-    private static func parse(_ text: UnsafeBufferPointer<UInt8>) -> UInt32? {
+    /// The value of four decimal octets in UTF-8, or nil.
+    static func parse(_ text: UnsafeBufferPointer<UInt8>) -> UInt32? {
         var v: UInt32 = 0
         var octet: UInt32 = 0
         var digits = 0

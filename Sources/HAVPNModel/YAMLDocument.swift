@@ -14,8 +14,9 @@ final class YAMLDocument {
         /// 1-based, columns in Unicode scalars (libyaml's count).
         var line: Int
         var column: Int
-        /// The scalar's text; empty for collections.
-        var text: String
+        /// Where the scalar's text is in `YAMLDocument.bytes`; empty for collections. No `String` per node:
+        /// 10,000 pod IPs are read from these bytes and never become strings.
+        var text: Range<Int>
         /// Plain and untagged: the schema types it. Quoted, block and `!!str` scalars are strings.
         var isPlain: Bool
         /// The collection's children in `YAMLDocument.children`; a mapping's alternate key, value.
@@ -24,9 +25,21 @@ final class YAMLDocument {
 
     let nodes: [Node]
     let children: [Int]
+    /// Every scalar's text (UTF-8, as libyaml decoded it), one after another.
+    let bytes: [UInt8]
     let root: Int
 
     subscript(index: Int) -> Node { nodes[index] }
+
+    /// The text of the scalar at `index`; empty for collections.
+    func text(_ index: Int) -> String {
+        bytes.withUnsafeBufferPointer { String(decoding: $0[nodes[index].text], as: UTF8.self) }
+    }
+
+    /// The text of the scalar at `index` as bytes, without making a string.
+    func withText<Result>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[nodes[index].text])) }
+    }
 
     func children(of index: Int) -> ArraySlice<Int> { children[nodes[index].children] }
 
@@ -57,9 +70,10 @@ final class YAMLDocument {
         return try result.get()
     }
 
-    fileprivate init(nodes: [Node], children: [Int], root: Int) {
+    fileprivate init(nodes: [Node], children: [Int], bytes: [UInt8], root: Int) {
         self.nodes = nodes
         self.children = children
+        self.bytes = bytes
         self.root = root
     }
 }
@@ -83,6 +97,7 @@ private struct YAMLTreeBuilder {
 
     private var nodes: [YAMLDocument.Node] = []
     private var children: [Int] = []
+    private var bytes: [UInt8] = []
     /// Nodes each node stands for once aliases are expanded, by node index.
     private var expansion: [Int] = []
     private var anchors: [String: Int] = [:]
@@ -110,6 +125,7 @@ private struct YAMLTreeBuilder {
         nodes.reserveCapacity(expectedNodes)
         expansion.reserveCapacity(expectedNodes)
         children.reserveCapacity(expectedNodes)
+        bytes.reserveCapacity(min(yaml.count, 1 << 20))
 
         var documents = 0
         while true {
@@ -119,7 +135,7 @@ private struct YAMLTreeBuilder {
             let mark = event.start_mark
             switch event.type {
             case YAML_STREAM_END_EVENT:
-                return root.map { YAMLDocument(nodes: nodes, children: children, root: $0) }
+                return root.map { YAMLDocument(nodes: nodes, children: children, bytes: bytes, root: $0) }
             case YAML_DOCUMENT_START_EVENT:
                 documents += 1
                 guard documents == 1 else {
@@ -136,7 +152,7 @@ private struct YAMLTreeBuilder {
                     kind: .scalar,
                     line: Int(mark.line) + 1,
                     column: Int(mark.column) + 1,
-                    text: string(scalar.value, count: scalar.length),
+                    text: append(scalar.value, count: scalar.length),
                     isPlain: scalar.style == YAML_PLAIN_SCALAR_STYLE && tag == nil,
                     children: 0..<0
                 )
@@ -196,7 +212,7 @@ private struct YAMLTreeBuilder {
                 kind: kind,
                 line: Int(mark.line) + 1,
                 column: Int(mark.column) + 1,
-                text: "",
+                text: 0..<0,
                 isPlain: false,
                 children: 0..<0
             )
@@ -236,7 +252,7 @@ private struct YAMLTreeBuilder {
         stack[top].expansion += size
         let isKey = stack[top].isMapping && (pending.count - stack[top].firstItem) % 2 == 0
         if isKey, nodes[index].kind == .scalar {
-            let key = nodes[index].text
+            let key = bytes.withUnsafeBufferPointer { String(decoding: $0[nodes[index].text], as: UTF8.self) }
             if let first = stack[top].keys[key] {
                 throw HAVPNError(
                     .duplicate,
@@ -269,9 +285,12 @@ private struct YAMLTreeBuilder {
         return tag
     }
 
-    private func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?, count: Int) -> String {
-        guard let pointer else { return "" }
-        return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+    /// Copies a scalar's text to the end of `bytes`; returns where it is.
+    private mutating func append(_ pointer: UnsafeMutablePointer<yaml_char_t>?, count: Int) -> Range<Int> {
+        let start = bytes.count
+        guard let pointer else { return start..<start }
+        bytes.append(contentsOf: UnsafeBufferPointer(start: pointer, count: count))
+        return start..<bytes.count
     }
 
     private func optionalString(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {
