@@ -6,11 +6,21 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
 
     /// Four decimal octets. Parsed byte by byte: a topology can list 10,000 of them.
     public init?(_ text: some StringProtocol) {
+        // A native or small string's bytes in place: iterating `utf8` costs several times the parse itself.
+        guard
+            let value = text.utf8.withContiguousStorageIfAvailable(Self.parse)
+                ?? Array(text.utf8).withUnsafeBufferPointer(Self.parse)
+        else { return nil }
+        self.value = value
+    }
+
+    /// The value of four decimal octets in UTF-8, or nil.
+    static func parse(_ text: UnsafeBufferPointer<UInt8>) -> UInt32? {
         var v: UInt32 = 0
         var octet: UInt32 = 0
         var digits = 0
         var dots = 0
-        for byte in text.utf8 {
+        for byte in text {
             if byte == UInt8(ascii: ".") {
                 guard digits > 0, dots < 3 else { return nil }
                 dots += 1
@@ -28,7 +38,7 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
             }
         }
         guard dots == 3, digits > 0 else { return nil }
-        value = v << 8 | octet
+        return v << 8 | octet
     }
 
     public var bytes: [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }

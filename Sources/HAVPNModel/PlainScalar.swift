@@ -6,6 +6,12 @@ enum PlainScalar {
 
     /// YAML 1.2 core schema resolution (yaml.org/spec/1.2.2, 10.3.2).
     static func kind(of text: String) -> Kind {
+        // Every word below starts with one of these ASCII characters, and no other character is canonically
+        // equivalent to one of them: anything else (an address, a name) skips the string comparisons.
+        if let first = text.utf8.first, !isWordStart(first) {
+            var text = text
+            return text.withUTF8(kind(ofNumber:))
+        }
         switch text {
         case "", "~", "null", "Null", "NULL": return .null
         case "true", "True", "TRUE", "false", "False", "FALSE": return .bool
@@ -14,11 +20,22 @@ enum PlainScalar {
         default: break
         }
         var text = text
-        return text.withUTF8 { bytes in
-            if isCoreInteger(bytes) { return .int }
-            if isCoreFloat(bytes) { return .float }
-            return .string
+        return text.withUTF8(kind(ofNumber:))
+    }
+
+    private static func isWordStart(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "~"), UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "t"), UInt8(ascii: "T"),
+            UInt8(ascii: "f"), UInt8(ascii: "F"), UInt8(ascii: "."), UInt8(ascii: "+"), UInt8(ascii: "-"):
+            true
+        default: false
         }
+    }
+
+    private static func kind(ofNumber bytes: UnsafeBufferPointer<UInt8>) -> Kind {
+        if isCoreInteger(bytes) { return .int }
+        if isCoreFloat(bytes) { return .float }
+        return .string
     }
 
     /// Text that someone meant as an integer in some notation (`0x10`, `010`, `1_000`, `1:30`, `+5`), so an
@@ -27,8 +44,7 @@ enum PlainScalar {
         var bytes = Substring(text).utf8[...]
         if let sign = bytes.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") { bytes = bytes.dropFirst() }
         guard let first = bytes.first, isDigit(first) else { return false }
-        let notation = Set("0123456789abcdefABCDEFxXoO_:".utf8)
-        return bytes.allSatisfy { notation.contains($0) } && kind(of: text) != .float
+        return bytes.allSatisfy(isIntegerNotation) && kind(of: text) != .float
     }
 
     /// The booleans a boolean key has always accepted (YAML 1.1's spellings included); nil for anything else.
@@ -43,6 +59,16 @@ enum PlainScalar {
     // MARK: - Core schema numbers
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    /// `[0-9a-fA-FxXoO_:]`
+    private static func isIntegerNotation(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "x"), UInt8(ascii: "X"), UInt8(ascii: "o"), UInt8(ascii: "O"), UInt8(ascii: "_"),
+            UInt8(ascii: ":"):
+            true
+        default: isHexDigit(byte)
+        }
+    }
 
     private static func isHexDigit(_ byte: UInt8) -> Bool {
         isDigit(byte) || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "f"))

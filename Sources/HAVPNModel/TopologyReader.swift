@@ -132,12 +132,9 @@ struct TopologyReader {
         note(indexCursor)
         // The index is the last two bytes of the bond address `<transport>::a:<index>`; 0 is the network.
         let index = try indexCursor.int(in: AddressPlan.apiserverIndexRange)
-        let items = try podIPsCursor.sequence()
-        guard !items.isEmpty else { throw podIPsCursor.error(.invalidValue, "must list at least one pod IP") }
+        let podIPs = try podIPsCursor.addresses()
+        guard !podIPs.isEmpty else { throw podIPsCursor.error(.invalidValue, "must list at least one pod IP") }
         locations.noteItems(of: podIPsCursor)
-        var podIPs: [IPAddress] = []
-        podIPs.reserveCapacity(items.count)
-        for item in items { podIPs.append(try item.address()) }
         return Topology.ApiserverInstance(index: index, podIPs: podIPs)
     }
 

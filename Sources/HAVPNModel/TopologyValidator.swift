@@ -114,8 +114,7 @@ struct TopologyValidator {
     private func validateApiservers() throws(HAVPNError) {
         var indexOwners: [Int: Int] = [:]
         // Owners by position, not by key path: paths are spelled only for an error (10,000 pod IPs).
-        var ipOwners: [IPAddress: (apiserver: Int, podIP: Int)] = [:]
-        ipOwners.reserveCapacity(topology.apiservers.reduce(0) { $0 + $1.podIPs.count })
+        var ipOwners = PodIPOwners(capacity: topology.apiservers.reduce(0) { $0 + $1.podIPs.count })
         for (i, apiserver) in topology.apiservers.enumerated() {
             if let owner = indexOwners[apiserver.index] {
                 throw error(
@@ -126,7 +125,7 @@ struct TopologyValidator {
             }
             indexOwners[apiserver.index] = i
             for (k, ip) in apiserver.podIPs.enumerated() {
-                if let owner = ipOwners.updateValue((i, k), forKey: ip) {
+                if let owner = ipOwners.insert(ip, apiserver: i, podIP: k) {
                     throw error(
                         .duplicate,
                         "apiservers[\(i)].podIPs[\(k)]",
@@ -178,4 +177,52 @@ struct TopologyValidator {
 
     /// The shortest lifetime that vpn2's announcement rhythm sustains (see `validateTimings`).
     static let minimumVPN2Lifetime: Duration = .seconds(30)
+}
+
+/// Pod IPs seen so far and where each was listed, for the duplicate check. Open addressing over a mix of the
+/// address bits: a `Dictionary` hashes each of 10,000 addresses with SipHash, which cost more than parsing them.
+/// The mix is seeded per process, so a crafted file cannot know which addresses collide.
+private struct PodIPOwners {
+    /// Index into `entries` plus one; 0 is an empty slot.
+    private var slots: [Int]
+    private var entries: [(address: IPAddress, apiserver: Int, podIP: Int)] = []
+    private let mask: Int
+    private let seed = UInt64.random(in: .min ... .max)
+
+    init(capacity: Int) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        slots = Array(repeating: 0, count: size)
+        mask = size - 1
+        entries.reserveCapacity(capacity)
+    }
+
+    /// Notes `address` as listed at `apiserver`, `podIP`, unless it was listed before: then returns where.
+    mutating func insert(_ address: IPAddress, apiserver: Int, podIP: Int) -> (apiserver: Int, podIP: Int)? {
+        var slot = hash(address) & mask
+        while slots[slot] != 0 {
+            let entry = entries[slots[slot] - 1]
+            if entry.address == address { return (entry.apiserver, entry.podIP) }
+            slot = (slot + 1) & mask
+        }
+        entries.append((address, apiserver, podIP))
+        slots[slot] = entries.count
+        return nil
+    }
+
+    /// MurmurHash3's 64-bit finalizer over the seeded address bits.
+    private func hash(_ address: IPAddress) -> Int {
+        var x: UInt64
+        switch address {
+        case .v4(let a): x = UInt64(a.value)
+        case .v6(let a): x = a.high ^ (a.low &* 0x9E37_79B9_7F4A_7C15) ^ 1
+        }
+        x ^= seed
+        x ^= x >> 33
+        x &*= 0xFF51_AFD7_ED55_8CCD
+        x ^= x >> 33
+        x &*= 0xC4CE_B9FE_1A85_EC53
+        x ^= x >> 33
+        return Int(truncatingIfNeeded: x)
+    }
 }

@@ -41,6 +41,9 @@ struct YAMLCursor {
 
     var node: YAMLDocument.Node { document[index] }
 
+    /// The scalar's text; empty for a collection.
+    var text: String { document.text(index) }
+
     var location: SourceLocation {
         let node = node
         return SourceLocation(file: file, line: node.line, column: node.column)
@@ -64,7 +67,7 @@ struct YAMLCursor {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
         case .scalar:
-            let text = node.text
+            let text = text
             guard node.isPlain else { return "string \"\(text)\"" }
             switch PlainScalar.kind(of: text) {
             case .null: return "null"
@@ -79,7 +82,7 @@ struct YAMLCursor {
     /// A plain `null`, `~` or nothing at all; a quoted "null" is a string.
     var isNull: Bool {
         let node = node
-        return node.kind == .scalar && node.isPlain && PlainScalar.kind(of: node.text) == .null
+        return node.kind == .scalar && node.isPlain && PlainScalar.kind(of: text) == .null
     }
 
     private func wrongType(_ expected: String) -> HAVPNError {
@@ -98,10 +101,10 @@ struct YAMLCursor {
         for keyIndex in stride(from: pairs.startIndex, to: pairs.endIndex, by: 2) {
             let keyCursor = YAMLCursor(document: document, index: pairs[keyIndex], path: path, file: file)
             let keyNode = keyCursor.node
-            guard keyNode.kind == .scalar, !keyNode.isPlain || PlainScalar.kind(of: keyNode.text) == .string else {
+            guard keyNode.kind == .scalar, !keyNode.isPlain || PlainScalar.kind(of: keyCursor.text) == .string else {
                 throw keyCursor.error(.wrongType, "keys must be strings, got \(keyCursor.found)")
             }
-            let key = keyNode.text
+            let key = keyCursor.text
             guard allowedKeys.contains(key) else {
                 let allowed = allowedKeys.joined(separator: ", ")
                 throw child(key, keyCursor.index).error(
@@ -141,6 +144,33 @@ struct YAMLCursor {
         }
     }
 
+    /// A list of addresses, each read as ``address()`` reads one. IPv4 addresses are parsed from the node's
+    /// bytes: 10,000 pod IPs get no cursor (two strings and a path step) and no string each. Any other item
+    /// is read through its own cursor by ``address()``, which also throws its errors.
+    func addresses() throws(HAVPNError) -> [IPAddress] {
+        guard node.kind == .sequence else { throw wrongType("a list") }
+        let items = document.children(of: index)
+        var addresses: [IPAddress] = []
+        addresses.reserveCapacity(items.count)
+        for (position, element) in items.enumerated() {
+            // A dotted quad is never null, a boolean or a number (three dots), so a scalar that parses as one
+            // is the address `address()` would read, plain or quoted.
+            if document.nodes[element].kind == .scalar, let v4 = document.withText(element, IPv4Address.parse) {
+                addresses.append(.v4(IPv4Address(v4)))
+            } else {
+                let item = YAMLCursor(
+                    document: document,
+                    index: element,
+                    file: file,
+                    parentPath: path,
+                    step: .item(position)
+                )
+                addresses.append(try item.address())
+            }
+        }
+        return addresses
+    }
+
     /// A list of items, each read by `read`.
     func list<T>(_ read: (YAMLCursor) throws(HAVPNError) -> T) throws(HAVPNError) -> [T] {
         var items: [T] = []
@@ -155,10 +185,11 @@ struct YAMLCursor {
     /// "0", and the user can quote it. YAML 1.1's `no` or `on` is just text here.
     func string() throws(HAVPNError) -> String {
         let node = node
-        guard node.kind == .scalar, !node.isPlain || PlainScalar.kind(of: node.text) == .string else {
+        let text = text
+        guard node.kind == .scalar, !node.isPlain || PlainScalar.kind(of: text) == .string else {
             throw wrongType("a string")
         }
-        return node.text
+        return text
     }
 
     func nonEmptyString() throws(HAVPNError) -> String {
@@ -171,12 +202,12 @@ struct YAMLCursor {
     /// rejected because `010` meaning 8 is a trap; a quoted number is a string, as before.
     func int(in range: ClosedRange<Int>) throws(HAVPNError) -> Int {
         let node = node
-        let text = node.text
+        let text = text
         guard node.kind == .scalar, node.isPlain, PlainScalar.looksLikeInteger(text) else {
             throw wrongType("an integer")
         }
         let digits = text.first == "-" || text.first == "+" ? text.dropFirst() : Substring(text)
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
             digits == "0" || digits.first != "0"
         else {
             throw error(.invalidValue, "expected a decimal integer, got \"\(text)\"")
@@ -191,7 +222,7 @@ struct YAMLCursor {
     /// always were; nowhere else do they mean anything but their text.
     func bool() throws(HAVPNError) -> Bool {
         let node = node
-        guard node.kind == .scalar, node.isPlain, let value = PlainScalar.bool(node.text) else {
+        guard node.kind == .scalar, node.isPlain, let value = PlainScalar.bool(text) else {
             throw wrongType("a boolean")
         }
         return value

@@ -14,8 +14,9 @@ final class YAMLDocument {
         /// 1-based, columns in Unicode scalars (libyaml's count).
         var line: Int
         var column: Int
-        /// The scalar's text; empty for collections.
-        var text: String
+        /// Where the scalar's text is in `YAMLDocument.bytes`; empty for collections. No `String` per node:
+        /// 10,000 pod IPs are read from these bytes and never become strings.
+        var text: Range<Int>
         /// Plain and untagged: the schema types it. Quoted, block and `!!str` scalars are strings.
         var isPlain: Bool
         /// The collection's children in `YAMLDocument.children`; a mapping's alternate key, value.
@@ -24,9 +25,21 @@ final class YAMLDocument {
 
     let nodes: [Node]
     let children: [Int]
+    /// Every scalar's text (UTF-8, as libyaml decoded it), one after another.
+    let bytes: [UInt8]
     let root: Int
 
     subscript(index: Int) -> Node { nodes[index] }
+
+    /// The text of the scalar at `index`; empty for collections.
+    func text(_ index: Int) -> String {
+        bytes.withUnsafeBufferPointer { String(decoding: $0[nodes[index].text], as: UTF8.self) }
+    }
+
+    /// The text of the scalar at `index` as bytes, without making a string.
+    func withText<Result>(_ index: Int, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        bytes.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[nodes[index].text])) }
+    }
 
     func children(of index: Int) -> ArraySlice<Int> { children[nodes[index].children] }
 
@@ -57,9 +70,10 @@ final class YAMLDocument {
         return try result.get()
     }
 
-    fileprivate init(nodes: [Node], children: [Int], root: Int) {
+    fileprivate init(nodes: [Node], children: [Int], bytes: [UInt8], root: Int) {
         self.nodes = nodes
         self.children = children
+        self.bytes = bytes
         self.root = root
     }
 }
@@ -72,8 +86,10 @@ private struct YAMLTreeBuilder {
 
     private struct OpenCollection {
         var node: Int
+        var isMapping: Bool
         var anchor: String?
-        var items: [Int] = []
+        /// Where the collection's items start in `pending`.
+        var firstItem: Int
         /// Key texts seen so far (mappings only), for the duplicate-key check.
         var keys: [String: Int] = [:]
         var expansion = 1
@@ -81,11 +97,14 @@ private struct YAMLTreeBuilder {
 
     private var nodes: [YAMLDocument.Node] = []
     private var children: [Int] = []
+    private var bytes: [UInt8] = []
     /// Nodes each node stands for once aliases are expanded, by node index.
     private var expansion: [Int] = []
     private var anchors: [String: Int] = [:]
     private var aliasExpansion = 0
     private var stack: [OpenCollection] = []
+    /// The items of every open collection, innermost last: one array for all, not one per collection.
+    private var pending: [Int] = []
     private var root: Int?
 
     init(yaml: UnsafeBufferPointer<UInt8>, file: String) {
@@ -101,6 +120,12 @@ private struct YAMLTreeBuilder {
         defer { yaml_parser_delete(&parser) }
         yaml_parser_set_input_string(&parser, yaml.baseAddress, yaml.count)
         yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+        // About one node per dozen bytes in a list of addresses; capped, so a file of comments reserves little.
+        let expectedNodes = min(yaml.count / 12, 1 << 16)
+        nodes.reserveCapacity(expectedNodes)
+        expansion.reserveCapacity(expectedNodes)
+        children.reserveCapacity(expectedNodes)
+        bytes.reserveCapacity(min(yaml.count, 1 << 20))
 
         var documents = 0
         while true {
@@ -110,7 +135,7 @@ private struct YAMLTreeBuilder {
             let mark = event.start_mark
             switch event.type {
             case YAML_STREAM_END_EVENT:
-                return root.map { YAMLDocument(nodes: nodes, children: children, root: $0) }
+                return root.map { YAMLDocument(nodes: nodes, children: children, bytes: bytes, root: $0) }
             case YAML_DOCUMENT_START_EVENT:
                 documents += 1
                 guard documents == 1 else {
@@ -127,7 +152,7 @@ private struct YAMLTreeBuilder {
                     kind: .scalar,
                     line: Int(mark.line) + 1,
                     column: Int(mark.column) + 1,
-                    text: string(scalar.value, count: scalar.length),
+                    text: append(scalar.value, count: scalar.length),
                     isPlain: scalar.style == YAML_PLAIN_SCALAR_STYLE && tag == nil,
                     children: 0..<0
                 )
@@ -157,7 +182,8 @@ private struct YAMLTreeBuilder {
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                 let collection = stack.removeLast()
                 let first = children.count
-                children.append(contentsOf: collection.items)
+                children.append(contentsOf: pending[collection.firstItem...])
+                pending.removeSubrange(collection.firstItem...)
                 nodes[collection.node].children = first..<children.count
                 expansion[collection.node] = collection.expansion
                 try finish(collection.node, expansion: collection.expansion, anchor: collection.anchor, mark)
@@ -186,13 +212,15 @@ private struct YAMLTreeBuilder {
                 kind: kind,
                 line: Int(mark.line) + 1,
                 column: Int(mark.column) + 1,
-                text: "",
+                text: 0..<0,
                 isPlain: false,
                 children: 0..<0
             )
         )
         expansion.append(1)
-        stack.append(OpenCollection(node: nodes.count - 1, anchor: anchor))
+        stack.append(
+            OpenCollection(node: nodes.count - 1, isMapping: kind == .mapping, anchor: anchor, firstItem: pending.count)
+        )
     }
 
     private mutating func add(
@@ -222,9 +250,9 @@ private struct YAMLTreeBuilder {
         }
         let top = stack.count - 1
         stack[top].expansion += size
-        let isKey = nodes[stack[top].node].kind == .mapping && stack[top].items.count % 2 == 0
+        let isKey = stack[top].isMapping && (pending.count - stack[top].firstItem) % 2 == 0
         if isKey, nodes[index].kind == .scalar {
-            let key = nodes[index].text
+            let key = bytes.withUnsafeBufferPointer { String(decoding: $0[nodes[index].text], as: UTF8.self) }
             if let first = stack[top].keys[key] {
                 throw HAVPNError(
                     .duplicate,
@@ -234,7 +262,7 @@ private struct YAMLTreeBuilder {
             }
             stack[top].keys[key] = index
         }
-        stack[top].items.append(index)
+        pending.append(index)
     }
 
     // MARK: - libyaml values
@@ -257,9 +285,12 @@ private struct YAMLTreeBuilder {
         return tag
     }
 
-    private func string(_ pointer: UnsafeMutablePointer<yaml_char_t>?, count: Int) -> String {
-        guard let pointer else { return "" }
-        return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+    /// Copies a scalar's text to the end of `bytes`; returns where it is.
+    private mutating func append(_ pointer: UnsafeMutablePointer<yaml_char_t>?, count: Int) -> Range<Int> {
+        let start = bytes.count
+        guard let pointer else { return start..<start }
+        bytes.append(contentsOf: UnsafeBufferPointer(start: pointer, count: count))
+        return start..<bytes.count
     }
 
     private func optionalString(_ pointer: UnsafeMutablePointer<yaml_char_t>?) -> String? {

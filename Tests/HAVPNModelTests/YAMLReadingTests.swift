@@ -196,4 +196,32 @@ import Testing
         yaml.removeLast("      - 10.1.0.0\n".count)
         #expect(try decode(yaml).apiservers[0].podIPs.count == 10_000)
     }
+
+    /// Pod IPs are read from the node's bytes when they are dotted quads; everything else goes the way of any
+    /// address, with the same values and messages.
+    @Test func podIPsReadLikeAnyAddress() throws {
+        let list = #"[10.1.0.5, "10.1.0.6", 'fd00::1', '::ffff:10.1.0.7', !!str 10.1.0.8]"#
+        let t = try decode("apiVersion: havpn/v1\napiservers:\n  - {index: 1, podIPs: \(list)}\n")
+        #expect(
+            t.apiservers[0].podIPs.map(\.description) == [
+                "10.1.0.5", "10.1.0.6", "fd00::1", "::ffff:a01:7", "10.1.0.8",
+            ]
+        )
+        for (item, found) in [
+            ("1", "got integer 1"), ("~", "got null"), ("[1.2.3.4]", "got a list"), ("1.5", "got number 1.5"),
+        ] {
+            #expect(
+                message("apiVersion: havpn/v1\napiservers:\n  - {index: 1, podIPs: [10.1.0.5, \(item)]}\n")
+                    == "t.yaml:3:35: error[wrong-type]: apiservers[0].podIPs[1]: expected a string, \(found)"
+            )
+        }
+        #expect(
+            message("apiVersion: havpn/v1\napiservers:\n  - {index: 1, podIPs: [10.1.0.5, 010.1.0.6]}\n")
+                == #"t.yaml:3:35: error[invalid-value]: apiservers[0].podIPs[1]: "010.1.0.6" is not an IPv4 or IPv6 address"#
+        )
+        #expect(
+            message("apiVersion: havpn/v1\napiservers:\n  - {index: 1, podIPs: [10.1.0.5, fd00::1, 'fd00::1']}\n")
+                == "t.yaml:3:44: error[duplicate]: apiservers[0].podIPs[2]: fd00::1 is already listed as apiservers[0].podIPs[1]"
+        )
+    }
 }
