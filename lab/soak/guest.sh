@@ -13,8 +13,9 @@
 # Churn, one event at a time in a fixed rotation, each checked by a poll with a deadline:
 #   appear    a stand-in starts announcing (::a:11..14, pod IP 10.99.0.1..4): tunnel and back route in ss
 #   withdraw  it stops with a withdraw: both gone       vanish  it stops silently (SIGUSR1): gone after the lifetime
-#   drift     by hand, alternately in sa and ss: an owned route deleted, a tap set down, sa's tunnel deleted,
-#             sa's bond address deleted: the object is back and `havpn plan` exits 0
+#   drift     by hand, alternately in sa and ss: an owned route deleted, a tap set down, a tunnel deleted (sa's
+#             to shoot client 0, ss's to apiserver 1), sa's bond address deleted (ss's carries the stand-ins'
+#             announcements): the object is back and `havpn plan` exits 0
 #   storm     10,000 foreign route changes (route-storm.py) in sa or ss: none left, owned state intact
 #   swap      the topology swapped A <-> B (valid, other networks): both sides converge on the new one
 #   invalid   an invalid topology swapped in: both report havpn_config_valid 0; the last valid one back: 1
