@@ -9,6 +9,7 @@ Verdicts (each can fail):
   no growth     after the warm-up (the first third of the run, at least 2 samples): per role, resident memory's
                 least-squares slope times the post-warm-up span is at most 1 % of its median (1 MiB at least), and
                 open descriptors and threads never exceed their warm-up maximum
+  drift         every drift made by hand was repaired
   churn         every event of the rotation happened at least once and each one passed its check (drift
                 repaired, announcement learnt, withdrawn, expired; storm survived; swaps taken and rejected)
   announcements every datagram the stand-ins sent was counted by the shoot side (received + rejected = sent)
@@ -45,6 +46,9 @@ with open(os.path.join(work, "counts")) as f:
 
 duration = float(counts.get("duration_s", 0))
 say("soak: %.1f min, %d samples per role, %d churn events" % (duration / 60, len(samples["shoot"]), len(events)))
+if os.path.exists(os.path.join(work, "host.txt")):
+    with open(os.path.join(work, "host.txt")) as f:
+        say(f.read().strip())
 
 # --- no crash
 pids = {role: {s[1] for s in xs} for role, xs in samples.items()}
@@ -111,6 +115,10 @@ for k in sorted(kinds):
 bad = [e for e in events if e["result"] != "OK"]
 for e in bad[:10]:
     say("  at %s s: %s %s: %s" % (e["t_s"], e["kind"], e["target"], e["result"]))
+drifts = [e for e in events if e["kind"] == "drift"]
+repaired = sum(e["result"] == "OK" for e in drifts)
+verdict("drift", len(drifts) > 0 and repaired == len(drifts), "%d injected by hand, %d repaired (the object back and `havpn plan` exit 0 within 10 s)" % (
+    len(drifts), repaired))
 missing = {"appear", "withdraw", "vanish", "drift", "storm", "swap", "invalid"} - set(kinds)
 verdict("churn", not bad and not missing, "%d events, %d failed%s; drift repairs counted by havpn: apiserver %s, shoot %s" % (
     len(events), len(bad), "; never happened: " + ", ".join(sorted(missing)) if missing else "",
