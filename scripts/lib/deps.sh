@@ -5,9 +5,12 @@ havpn_apt_packages="libnl-route-3-dev libnl-3-dev libyaml-dev libnftables-dev nf
 # where policy-rc.d or the absence of systemd forbids it, as in CI's container); kubernetes-validate from PyPI.
 havpn_kubernetes_validate_version="1.37.0"
 
-havpn_install_deps() {
+havpn_install_deps() { havpn_install_apt $havpn_apt_packages; }
+
+# havpn_install_apt PACKAGE...: installs the Debian packages that are missing (for one script's extra needs).
+havpn_install_apt() {
     missing=""
-    for p in $havpn_apt_packages; do
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
     done
     [ -z "$missing" ] && return 0
