@@ -65,13 +65,17 @@ public struct ConnectPolicy: Hashable, Sendable {
     }
 
     /// The policy of a topology's proxy. `ownAddresses` are the pod's; a specific listen address is added.
+    ///
+    /// The shoot networks are the real ones (kube-apiserver asks for real addresses; the firewall maps the
+    /// proxy's connections to them onto their stand-ins) followed by their NETMAP blocks (``Netmap``), so
+    /// an address already translated, e.g. learned from the shoot side, is relayed too.
     public init(topology: Topology, ownAddresses: [IPAddress] = []) {
         var own = Set(ownAddresses)
         if let proxy = topology.proxy, let listen = IPAddress(proxy.address), !Self.isUnspecified(listen) {
             own.insert(listen)
         }
         self.init(
-            shootNetworks: topology.networks.shoot.all,
+            shootNetworks: topology.networks.shoot.all + topology.netmap.shoot.map(\.mapped),
             seedNetworks: topology.networks.seedPods,
             ownAddresses: own
         )

@@ -7,9 +7,11 @@
 /// - shoot nodes → 242.0.0.0/8, services → 243.0.0.0/8, pods → 244.0.0.0/8, each list packed from the
 ///   start of its /8, largest network first (vpn2 `ShootNetworksForNetmap`).
 ///
-/// It is active only when an IPv4 seed pod network overlaps an IPv4 shoot network (vpn2's HA rule);
-/// otherwise nothing is mapped and the routes and rules are the plain ones. IPv6 networks are never
-/// mapped (as in vpn2), so an IPv6 overlap stays an error.
+/// In HA mode it is active only when an IPv4 seed pod network overlaps an IPv4 shoot network (vpn2's HA
+/// rule); otherwise nothing is mapped and the routes and rules are the plain ones. Single mode maps every
+/// IPv4 network always (`always: true`), as vpn2's non-HA `doNetmap = true`: the stand-ins are what
+/// crosses tun0, so a havpn server works with a vpn2 vpn-shoot and the other way round. IPv6 networks
+/// are never mapped (as in vpn2), so an IPv6 overlap stays an error.
 public struct Netmap: Hashable, Sendable {
     public enum Kind: String, Hashable, Sendable, CaseIterable {
         case seedPods
@@ -54,9 +56,11 @@ public struct Netmap: Hashable, Sendable {
     public var seedPods: [Mapping] { mappings.filter { $0.kind == .seedPods } }
     public var shoot: [Mapping] { mappings.filter { $0.kind != .seedPods } }
 
-    /// vpn2's owner match (`EnvoyVPNGroupId`): on the kube-apiserver pod only sockets of this group (the
-    /// proxy that dials the shoot for kube-apiserver's egress selector) have the real shoot addresses
-    /// translated; every other process keeps reaching the seed pods those addresses also name.
+    /// vpn2's owner match (`EnvoyVPNGroupId`): on the kube-apiserver pod (HA) and the vpn-seed-server pod
+    /// (single mode) only sockets of this group (the proxy that dials the shoot for kube-apiserver's
+    /// egress selector; in single mode `havpn run --role server`, whose proxy runs in-process) have the
+    /// real shoot addresses translated; every other process keeps reaching the seed pods those addresses
+    /// also name.
     public static let proxyGroup = 31415
 
     /// What the shoot sees and routes for a seed pod IP (the announced kube-apiserver pod IP).
@@ -70,6 +74,19 @@ public struct Netmap: Hashable, Sendable {
         shoot.first { $0.real == network }?.mapped ?? network
     }
 
+    /// Single mode's routes and `iroute`s: the whole range of a mapped shoot network's kind, as vpn2's
+    /// non-HA server (`values.go` lists `ShootNodeNetworkMapped` etc. for the CCD and the tun0 routes),
+    /// so whatever block a vpn2 peer packs a network into is covered; the network itself when unmapped.
+    public func range(ofShoot network: IPNetwork) -> IPNetwork {
+        shoot.first { $0.real == network }?.kind.range ?? network
+    }
+
+    /// The seed pod counterpart: vpn2's non-HA vpn-shoot routes all of 241.0.0.0/8 through tun0
+    /// (`app.go` `SeedPodNetwork = SeedPodNetworkMapped`).
+    public func range(ofSeedPods network: IPNetwork) -> IPNetwork {
+        seedPods.first { $0.real == network }?.kind.range ?? network
+    }
+
     /// NETMAP's arithmetic: the host bits of `ip` under `range`'s prefix, on `range`'s network bits.
     static func translate(_ ip: IPAddress, into range: IPNetwork) -> IPAddress {
         guard case .v4(let a) = ip, case .v4(let base) = range.address else { return ip }
@@ -79,8 +96,9 @@ public struct Netmap: Hashable, Sendable {
     }
 
     /// The plan of a topology whose networks are otherwise valid (no overlap within the seed or within the
-    /// shoot networks); errors carry the key path of the network to edit and are one line each.
-    public init(topology: Topology) throws(HAVPNError) {
+    /// shoot networks); errors carry the key path of the network to edit and are one line each. `always`
+    /// maps the IPv4 networks even when nothing overlaps (single mode, vpn2's non-HA tunnel).
+    public init(topology: Topology, always: Bool = false) throws(HAVPNError) {
         let networks = topology.networks
         let seed = networks.seedPods.enumerated().map { ("networks.seedPods[\($0.offset)]", $0.element) }
         let shoot: [(Kind, String, [IPNetwork])] = [
@@ -94,14 +112,14 @@ public struct Netmap: Hashable, Sendable {
         let overlapping = seed.contains { s in
             s.1.family == .ipv4 && shootEntries.contains { $0.2.family == .ipv4 && $0.2.overlaps(s.1) }
         }
-        guard overlapping else { return }
+        guard overlapping || always else { return }
+        let why = always ? "single mode always maps IPv4, as vpn2" : "used because seed and shoot networks overlap"
         // A real network inside a stand-in range would make a translated address ambiguous.
         for (path, network) in seed + shootEntries.map({ ($0.1, $0.2) }) {
             if let kind = Kind.allCases.first(where: { $0.range.overlaps(network) }) {
                 throw HAVPNError(
                     .overlap,
-                    "\(network) overlaps \(kind.range), the NETMAP range of \(kind.label) (used because seed "
-                        + "and shoot networks overlap)",
+                    "\(network) overlaps \(kind.range), the NETMAP range of \(kind.label) (\(why))",
                     keyPath: path
                 )
             }
@@ -109,7 +127,7 @@ public struct Netmap: Hashable, Sendable {
         var out: [Mapping] = []
         for (path, network) in seed where network.family == .ipv4 {
             guard network.prefixLength >= 8 else {
-                throw Self.tooLarge(network, .seedPods, path)
+                throw Self.tooLarge(network, .seedPods, path, why)
             }
             let mapped = IPNetwork(
                 address: Self.translate(network.address, into: Kind.seedPods.range),
@@ -135,7 +153,7 @@ public struct Netmap: Hashable, Sendable {
             var next: UInt64 = 0
             var placed: [Int: Mapping] = [:]
             for (offset, (_, path, network)) in order {
-                guard network.prefixLength >= 8 else { throw Self.tooLarge(network, kind, path) }
+                guard network.prefixLength >= 8 else { throw Self.tooLarge(network, kind, path, why) }
                 let size = UInt64(1) << (32 - network.prefixLength)
                 guard next + size <= 1 << 24, case .v4(let base) = kind.range.address else {
                     throw HAVPNError(
@@ -157,17 +175,17 @@ public struct Netmap: Hashable, Sendable {
         mappings = out
     }
 
-    private static func tooLarge(_ network: IPNetwork, _ kind: Kind, _ path: String) -> HAVPNError {
+    private static func tooLarge(_ network: IPNetwork, _ kind: Kind, _ path: String, _ why: String) -> HAVPNError {
         HAVPNError(
             .outOfRange,
-            "\(network) is larger than \(kind.range), the NETMAP range of \(kind.label) (used because seed "
-                + "and shoot networks overlap)",
+            "\(network) is larger than \(kind.range), the NETMAP range of \(kind.label) (\(why))",
             keyPath: path
         )
     }
 }
 
 extension Topology {
-    /// The NETMAP plan of a validated topology (empty when nothing overlaps).
-    public var netmap: Netmap { (try? Netmap(topology: self)) ?? Netmap() }
+    /// The NETMAP plan of a validated topology: in HA mode empty when nothing overlaps, in single mode
+    /// every IPv4 network (vpn2 maps non-HA always).
+    public var netmap: Netmap { (try? Netmap(topology: self, always: mode == .single)) ?? Netmap() }
 }

@@ -61,8 +61,9 @@ extension TopologyValidator {
                 keyPath: key
             )
         }
-        // Without NETMAP the proxy's IPv4 connections leave the server pod from its pod IP (tun0 has only
-        // the IPv6 pool address): vpn-shoot routes the replies to the seed pod network through tun0.
+        // The proxy's IPv4 connections leave the server pod from its pod IP (tun0 has only the IPv6 pool
+        // address); the server NETMAPs that source into 241/8 by the seed pod network, and vpn-shoot
+        // routes 241/8 back through tun0. Without a seed pod network there is nothing to translate.
         if topology.ipFamilies.contains(.ipv4) && !topology.networks.seedPods.contains(where: { $0.family == .ipv4 }) {
             throw HAVPNError(
                 .missingKey,

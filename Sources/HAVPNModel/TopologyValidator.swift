@@ -86,9 +86,8 @@ struct TopologyValidator {
         for (j, later) in all.enumerated() {
             for earlier in all[..<j] where earlier.value.overlaps(later.value) {
                 let crossing = isSeed(earlier.path) != isSeed(later.path)
-                // Single mode has no NETMAP yet (vpn2 maps on the server's tun0): accepting the
-                // overlap there would give routes that capture the seed's own pod network.
-                if crossing && later.value.family == .ipv4 && topology.mode == .ha { continue }
+                // NETMAP resolves it in both modes (single mode maps IPv4 always, on tun0).
+                if crossing && later.value.family == .ipv4 { continue }
                 if earlier.value == later.value && !crossing {
                     throw error(.duplicate, later.path, "\(later.value) is already listed as \(earlier.path)")
                 }
@@ -96,16 +95,12 @@ struct TopologyValidator {
                     .overlap,
                     later.path,
                     "\(later.value) overlaps \(earlier.path) \(earlier.value)"
-                        + (!crossing
-                            ? ""
-                            : topology.mode == .single
-                                ? " (single mode has no NETMAP yet: seed and shoot networks must not overlap)"
-                                : " (only IPv4 seed and shoot networks can overlap: NETMAP is IPv4 only)")
+                        + (crossing ? " (only IPv4 seed and shoot networks can overlap: NETMAP is IPv4 only)" : "")
                 )
             }
         }
         do {
-            _ = try Netmap(topology: topology)
+            _ = try Netmap(topology: topology, always: topology.mode == .single)
         } catch {
             throw self.error(error.code, error.keyPath ?? "networks", near: "networks", error.message)
         }

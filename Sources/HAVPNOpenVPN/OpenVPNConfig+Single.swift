@@ -21,8 +21,8 @@ extension OpenVPNConfig {
         let tun = try tunName(topology)
         let lines: [String] = [
             "# vpn-seed-server (single mode): rendered by havpn (havpn openvpn-config --server 0).",
-            "# L3 on \(tun), addresses from the tun network; the shoot networks are iroute'd to",
-            "# \(commonName(for: .shoot)) (client-config-dir) and routed through \(tun) by havpn, not by openvpn.",
+            "# L3 on \(tun), addresses from the tun network; the shoot networks (IPv4 as their NETMAP ranges)",
+            "# are iroute'd to \(commonName(for: .shoot)) (client-config-dir) and routed through \(tun) by havpn.",
             "mode server",
             "tls-server",
             "topology subnet",
@@ -54,7 +54,9 @@ extension OpenVPNConfig {
 
     /// The file `<openvpn.clientConfigDir>/vpn-shoot-client`: the shoot networks of the declared families
     /// as `iroute` (IPv4, address and netmask) and `iroute-ipv6` lines, so the server hands packets for
-    /// them to vpn-shoot (`havpn openvpn-config --client-config-dir`).
+    /// them to vpn-shoot (`havpn openvpn-config --client-config-dir`). IPv4 networks are their NETMAP
+    /// ranges 242/243/244.0.0.0/8, as vpn2's `server-for-client-config.template` (non-HA maps always):
+    /// the stand-ins are what crosses tun0, and vpn-shoot (havpn's or vpn2's) translates them back.
     public static func clientConfigDirEntry(topology: Topology) throws(HAVPNError) -> String {
         guard topology.mode == .single else {
             throw HAVPNError(
@@ -68,7 +70,8 @@ extension OpenVPNConfig {
                 + "(havpn openvpn-config --client-config-dir)."
         ]
         var seen: Set<IPNetwork> = []
-        for network in topology.networks.shoot.all
+        let netmap = topology.netmap
+        for network in topology.networks.shoot.all.map(netmap.range(ofShoot:))
         where topology.ipFamilies.contains(network.family) && seen.insert(network).inserted {
             switch network.family {
             case .ipv4: lines.append("iroute \(network.address) \(netmask(prefixLength: network.prefixLength))")

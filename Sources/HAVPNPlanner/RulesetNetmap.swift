@@ -13,12 +13,21 @@ extension Planner {
     ///
     /// vpn2 matches `bond0+`; the translated traffic is IPv4 inside the ip6tnl devices only (the bond
     /// carries the IPv6 transport), so havpn matches the tunnel devices of the role.
+    ///
+    /// Single mode (always, vpn2 `pkg/vpn_server/iptables.go` and `cmd/vpn_server/app/firewall.go` on the
+    /// server, `pkg/vpn_client/iptables.go` on vpn-shoot), on `tun0`:
+    /// - server: the proxy's sockets (group 31415, as vpn2's envoy: `havpn run` runs with that group)
+    ///   dialling a real shoot address get the stand-in (nat OUTPUT); the seed pod source (the pod IP the
+    ///   proxy dials from) leaving through tun0 becomes 241/8, and 241/8 arriving becomes the seed pod.
+    /// - shoot: the stand-in pairs of the shoot networks, as in HA, on tun0.
     /// Said in the plan, so that routes to 241-244/8 and the translated addresses are never a surprise.
     static func netmapNote(topology: Topology, role: Role) -> String? {
         let netmap = topology.netmap
-        guard netmap.isActive, role != .server else { return nil }
+        let single = topology.mode == .single
+        guard netmap.isActive, role != .server || single else { return nil }
         let pairs = netmap.mappings.map { "\($0.real) as \($0.mapped)" }.joined(separator: ", ")
-        return "NETMAP on (seed and shoot networks overlap): \(pairs)"
+        let why = single ? "single mode maps IPv4 always, as vpn2" : "seed and shoot networks overlap"
+        return "NETMAP on (\(why)): \(pairs)"
     }
 
     static func netmapRules(topology: Topology, role: Role) -> [FirewallRule] {
@@ -26,12 +35,14 @@ extension Planner {
         guard netmap.isActive else { return [] }
         let devices = topology.devices
         var rules: [FirewallRule] = []
+        let single = topology.mode == .single
+        // Single mode translates on openvpn's tun0 exactly, HA on the role's tunnel devices by prefix.
         func pair(_ m: Netmap.Mapping, _ tunnels: String) {
             rules.append(
                 FirewallRule(
                     .netmapPrerouting,
                     "\(m.mapped)-to-\(m.real)",
-                    interface: .init(.incoming, tunnels, isPrefix: true),
+                    interface: .init(.incoming, tunnels, isPrefix: !single),
                     destination: m.mapped,
                     verdict: .netmap,
                     netmapTo: m.real
@@ -41,15 +52,14 @@ extension Planner {
                 FirewallRule(
                     .netmapPostrouting,
                     "\(m.real)-to-\(m.mapped)",
-                    interface: .init(.outgoing, tunnels, isPrefix: true),
+                    interface: .init(.outgoing, tunnels, isPrefix: !single),
                     source: m.real,
                     verdict: .netmap,
                     netmapTo: m.mapped
                 )
             )
         }
-        switch role {
-        case .apiserver:
+        func proxyOutput() {
             for m in netmap.shoot {
                 rules.append(
                     FirewallRule(
@@ -63,10 +73,20 @@ extension Planner {
                     )
                 )
             }
+        }
+        switch (role, single) {
+        case (.apiserver, _):
+            proxyOutput()
             for m in netmap.seedPods { pair(m, devices.apiserverTunnelPrefix) }
-        case .shoot:
+        case (.shoot, false):
             for m in netmap.shoot { pair(m, devices.shootTunnelPrefix) }
-        case .server:
+        case (.shoot, true):
+            for m in netmap.shoot { pair(m, devices.tun) }
+        case (.server, true):
+            // The proxy runs in this pod: vpn2's envoy rules plus its firewall hook's 241/8 pair.
+            proxyOutput()
+            for m in netmap.seedPods { pair(m, devices.tun) }
+        case (.server, false):
             // The server pod only switches frames between taps; it never sees the inner IPv4.
             break
         }

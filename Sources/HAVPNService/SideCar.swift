@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Glibc
 import HAVPNControl
 import HAVPNModel
 import HAVPNNetlink
@@ -184,6 +185,13 @@ public struct SideCar {
         var services: [any Service] = [health, watcher, loop]
         // The CONNECT proxy (ConnectProxy/): server role with a `proxy` section; its metrics join /metrics.
         if identity.role == .server, topology.proxy != nil {
+            // Single mode maps the proxy's IPv4 connections by its socket group (vpn2's envoy group): in
+            // another group they leave unmapped, to real shoot addresses the shoot side never routes back.
+            if topology.mode == .single, topology.netmap.isActive, getegid() != gid_t(Netmap.proxyGroup) {
+                logger.warning(
+                    "proxy runs with group \(getegid()), not \(Netmap.proxyGroup): its IPv4 connections are not NETMAPped (run havpn with runAsGroup \(Netmap.proxyGroup))"
+                )
+            }
             let proxyMetrics = ConnectProxyMetrics(factory: metrics.factory)
             services.append(
                 try ConnectProxyService(topology: topology, ownAddresses: podIPs, metrics: proxyMetrics, logger: logger)

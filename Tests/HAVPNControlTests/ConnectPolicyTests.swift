@@ -134,6 +134,28 @@ private func relay(_ address: String, _ port: Int) -> ConnectDecision {
         #expect(ConnectPolicy(topology: topology).ownAddresses.isEmpty)
     }
 
+    /// Single mode NETMAPs IPv4 always: real shoot literals (what kube-apiserver asks for, even where they
+    /// overlap the seed pods) and their stand-ins are relayed; the seed pods' 241/8 stand-ins are not.
+    @Test func singleModeRelaysRealShootAddressesAndTheirStandIns() {
+        var topology = Topology()
+        topology.mode = .single
+        topology.networks.shoot.pods = [IPNetwork("10.1.0.0/16")!]
+        topology.networks.shoot.services = [IPNetwork("100.64.0.0/13")!]
+        topology.networks.seedPods = [IPNetwork("10.1.0.0/16")!]
+        let policy = ConnectPolicy(topology: topology)
+        #expect(policy.judge(authority: "10.1.2.3:443") == relay("10.1.2.3", 443))
+        #expect(policy.judge(authority: "100.64.0.10:53") == relay("100.64.0.10", 53))
+        #expect(policy.judge(authority: "244.0.2.3:443") == relay("244.0.2.3", 443))
+        #expect(policy.judge(authority: "243.0.0.10:53") == relay("243.0.0.10", 53))
+        // Outside the blocks the shoot networks were mapped into, and the seed pods' stand-ins.
+        #expect(policy.judge(authority: "244.1.0.1:443") == .refuse(.outsideShoot))
+        #expect(policy.judge(authority: "241.1.2.3:443") == .refuse(.outsideShoot))
+        // HA without an overlap maps nothing: stand-ins are outside the shoot.
+        topology.mode = .ha
+        topology.networks.seedPods = [IPNetwork("10.2.0.0/16")!]
+        #expect(ConnectPolicy(topology: topology).judge(authority: "244.0.2.3:443") == .refuse(.outsideShoot))
+    }
+
     @Test func responsesCarryStatusLengthAndClose() {
         #expect(
             String(decoding: ConnectResponse.established, as: UTF8.self)

@@ -40,6 +40,35 @@ struct IptablesNetmapTests {
         }
     }
 
+    /// Single mode maps always (vpn2's non-HA): the server's OUTPUT rules for the proxy's group and the
+    /// 241/8 pair, vpn-shoot's stand-in pairs, both on exactly `tun0` (not a prefix).
+    @Test(arguments: [Role.server, .shoot])
+    func singleModeChainsApplyAndReadBackConverged(role: Role) throws {
+        var t = Topology()
+        t.mode = .single
+        t.servers = 1
+        t.shootClients = 1
+        t.networks.shoot.pods = [IPNetwork("10.0.0.0/16")!]
+        t.networks.seedPods = [IPNetwork("10.0.0.0/16")!]
+        let desired = Planner.desiredRuleset(topology: t, role: role)
+        let ns = try TestNamespace()
+        let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
+        try firewall.apply(desired)
+        #expect(try firewall.observe(expecting: desired).chains == desired.fingerprint)
+        #expect(try IptablesBackendTests.plan(desired, firewall).isEmpty, "the second plan is empty")
+        let v4 = try run("ip", ["netns", "exec", ns.name, "iptables-legacy-save", "-t", "nat"])
+        if role == .server {
+            #expect(v4.contains("-d 10.0.0.0/16 -m owner --gid-owner 31415"), "\(v4)")
+            #expect(v4.contains("-j NETMAP --to 244.0.0.0/16"))
+            #expect(v4.contains("-s 10.0.0.0/16 -o tun0 "), "\(v4)")
+            #expect(v4.contains("-d 241.0.0.0/16 -i tun0 "), "\(v4)")
+        } else {
+            #expect(v4.contains("-d 244.0.0.0/16 -i tun0 "), "\(v4)")
+            #expect(v4.contains("-s 10.0.0.0/16 -o tun0 "), "\(v4)")
+            #expect(!v4.contains("gid-owner"))
+        }
+    }
+
     /// As the nftables test on the host: a veth named like a shoot tunnel; the stand-in 244.0.0.5 reaches
     /// the real pod address 10.0.0.5, and the pod's own ping leaves as 244.0.0.5 (else no way back).
     @Test func packetsToTheStandInArriveTranslated() throws {

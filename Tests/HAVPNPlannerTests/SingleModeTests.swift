@@ -15,6 +15,8 @@ enum Single {
         return t
     }()
     static let shootNetworks = ["10.250.0.0/16", "100.64.0.0/13", "100.96.0.0/11"].map { IPNetwork($0)! }
+    /// What the server routes instead (IPv4 is NETMAPped always, vpn2's whole /8 per kind).
+    static let standIns = ["242.0.0.0/8", "243.0.0.0/8", "244.0.0.0/8"].map { IPNetwork($0)! }
 
     static func desired(_ role: Role, _ topology: Topology = topology) throws -> DesiredState {
         try Planner.desiredState(
@@ -38,7 +40,7 @@ enum Single {
         #expect(d.links.isEmpty)
         #expect(d.addresses.isEmpty)
         #expect(d.externalLinks == ["tun0"])
-        #expect(d.routes == Single.shootNetworks.map(Single.route).sorted())
+        #expect(d.routes == Single.standIns.map(Single.route).sorted())
         #expect(d.sysctls.first { $0.key == "net.ipv4.ip_forward" }?.value == "0")
         #expect(d.sysctls.first { $0.key == "net.ipv6.conf.all.forwarding" }?.value == "0")
         #expect(d.sysctls.first { $0.key == "net.ipv6.conf.all.disable_ipv6" }?.value == "0")
@@ -51,7 +53,7 @@ enum Single {
         let d = try Single.desired(.shoot)
         #expect(d.links.isEmpty)
         #expect(d.externalLinks == ["tun0"])
-        #expect(d.routes == [Single.route(IPNetwork("10.1.0.0/16")!)])
+        #expect(d.routes == [Single.route(IPNetwork("241.0.0.0/8")!)])
         #expect(d.sysctls.first { $0.key == "net.ipv4.ip_forward" }?.value == "1")
         #expect(d.sysctls.first { $0.key == "net.ipv6.conf.all.forwarding" }?.value == "1")
         let rules = d.ruleset!.rules
@@ -76,7 +78,7 @@ enum Single {
         let d = try Single.desired(.server, t)
         #expect(d.externalLinks == ["vpn0"])
         #expect(d.routes.allSatisfy { $0.device == "vpn0" })
-        #expect(d.ruleset!.rules.allSatisfy { $0.interface?.name == "vpn0" })
+        #expect(d.ruleset!.rules.compactMap(\.interface).allSatisfy { $0.name == "vpn0" })
     }
 
     @Test func theApiserverRoleIsRefused() {
@@ -131,7 +133,7 @@ enum Single {
         let observed = ObservedState(links: [Single.tun0(up: false)])
         let plan = Planner.plan(desired: d, observed: observed)
         #expect(plan.conflicts.isEmpty)
-        #expect(plan.waiting == ["tun0 is down (openvpn creates it): 1 route waits for it (10.1.0.0/16)"])
+        #expect(plan.waiting == ["tun0 is down (openvpn creates it): 1 route waits for it (241.0.0.0/8)"])
         // havpn does not set openvpn's device up either.
         #expect(!plan.actions.contains { if case .setLink = $0 { true } else { false } })
         check(plan, desired: d, observed: observed)
@@ -142,7 +144,7 @@ enum Single {
         let observed = ObservedState(links: [Single.tun0()])
         let plan = Planner.plan(desired: d, observed: observed)
         let routes = plan.actions.compactMap { if case .addRoute(let r) = $0 { r } else { nil } }
-        #expect(routes == Single.shootNetworks.map(Single.route).sorted())
+        #expect(routes == Single.standIns.map(Single.route).sorted())
         #expect(plan.waiting.isEmpty)
         check(plan, desired: d, observed: observed)
         let converged = Planner.simulate(plan, on: observed)
@@ -157,17 +159,17 @@ enum Single {
         let d = try Single.desired(.server)
         let observed = ObservedState(links: [Single.tun0()])
         var converged = Planner.simulate(Planner.plan(desired: d, observed: observed), on: observed)
-        converged.routes.removeAll { $0.spec.destination == IPNetwork("100.96.0.0/11")! }
+        converged.routes.removeAll { $0.spec.destination == IPNetwork("244.0.0.0/8")! }
         converged.routes.append(
-            ObservedRoute(spec: Single.route(IPNetwork("100.96.0.0/11")!), routeProtocol: 4)  // proto static
+            ObservedRoute(spec: Single.route(IPNetwork("244.0.0.0/8")!), routeProtocol: 4)  // proto static
         )
         let plan = Planner.plan(desired: d, observed: converged)
         #expect(plan.actions.isEmpty)
         #expect(plan.conflicts.count == 1)
-        converged.routes.removeAll { $0.spec.destination == IPNetwork("100.96.0.0/11")! }
+        converged.routes.removeAll { $0.spec.destination == IPNetwork("244.0.0.0/8")! }
         #expect(
             Planner.plan(desired: d, observed: converged).actions == [
-                .addRoute(Single.route(IPNetwork("100.96.0.0/11")!))
+                .addRoute(Single.route(IPNetwork("244.0.0.0/8")!))
             ]
         )
     }
