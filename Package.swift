@@ -91,6 +91,9 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        // What several test targets share: running a tool (posix_spawn, also inside the UML lab) and a
+        // throw-away network namespace. A regular target that only test targets depend on.
+        .target(name: "HAVPNTestSupport", path: "Tests/HAVPNTestSupport"),
         .testTarget(
             name: "HAVPNModelTests",
             dependencies: ["HAVPNModel"],
@@ -124,7 +127,7 @@ let package = Package(
             ]
         ),
         // Runs the built `havpn` executable (exit codes, one-line errors); no kernel access.
-        .testTarget(name: "HAVPNCLITests", dependencies: ["havpn"]),
+        .testTarget(name: "HAVPNCLITests", dependencies: ["havpn", "HAVPNTestSupport"]),
         // Host-only: parsing and message construction through libnl, no kernel needed.
         .testTarget(
             name: "HAVPNNetlinkTests",
@@ -133,13 +136,14 @@ let package = Package(
         // Runs only inside the real-kernel lab (lab/run); skipped elsewhere.
         .testTarget(
             name: "HAVPNKernelTests",
-            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNFirewall"]
+            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNFirewall", "HAVPNTestSupport"]
         ),
         // nftables on the host kernel, each test in a fresh network namespace; skipped without nf_tables.
         .testTarget(
             name: "HAVPNFirewallTests",
             dependencies: [
                 "HAVPNModel", "HAVPNPlanner", "HAVPNFirewall", "HAVPNNetlink", "HAVPNReconcile", "HAVPNService",
+                "HAVPNTestSupport",
             ]
         ),
     ]
