@@ -51,8 +51,9 @@ let package = Package(
             pkgConfig: "libnftables",
             providers: [.apt(["libnftables-dev"])]
         ),
-        // The packet filter and NAT (issue 8): nftables through libnftables, or iptables-legacy.
-        .target(name: "HAVPNFirewall", dependencies: ["CNftables", "HAVPNModel", "HAVPNPlanner"]),
+        // The packet filter and NAT (issue 8): nftables through libnftables, or iptables-legacy. It
+        // enters the target namespace through HAVPNNetlink's NetworkNamespace (one implementation).
+        .target(name: "HAVPNFirewall", dependencies: ["CNftables", "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink"]),
 
         // MARK: - One reconcile pass (observe → plan → apply → verify): the one-shot commands need
         // only this, not the side-car's NIO, metrics and service stack.
