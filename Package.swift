@@ -51,8 +51,9 @@ let package = Package(
             pkgConfig: "libnftables",
             providers: [.apt(["libnftables-dev"])]
         ),
-        // The packet filter and NAT (issue 8): nftables through libnftables, or iptables-legacy.
-        .target(name: "HAVPNFirewall", dependencies: ["CNftables", "HAVPNModel", "HAVPNPlanner"]),
+        // The packet filter and NAT (issue 8): nftables through libnftables, or iptables-legacy. It
+        // enters the target namespace through HAVPNNetlink's NetworkNamespace (one implementation).
+        .target(name: "HAVPNFirewall", dependencies: ["CNftables", "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink"]),
 
         // MARK: - One reconcile pass (observe → plan → apply → verify): the one-shot commands need
         // only this, not the side-car's NIO, metrics and service stack.
@@ -91,6 +92,9 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        // What several test targets share: running a tool (posix_spawn, also inside the UML lab) and a
+        // throw-away network namespace. A regular target that only test targets depend on.
+        .target(name: "HAVPNTestSupport", path: "Tests/HAVPNTestSupport"),
         .testTarget(
             name: "HAVPNModelTests",
             dependencies: ["HAVPNModel"],
@@ -124,7 +128,7 @@ let package = Package(
             ]
         ),
         // Runs the built `havpn` executable (exit codes, one-line errors); no kernel access.
-        .testTarget(name: "HAVPNCLITests", dependencies: ["havpn"]),
+        .testTarget(name: "HAVPNCLITests", dependencies: ["havpn", "HAVPNTestSupport"]),
         // Host-only: parsing and message construction through libnl, no kernel needed.
         .testTarget(
             name: "HAVPNNetlinkTests",
@@ -133,13 +137,14 @@ let package = Package(
         // Runs only inside the real-kernel lab (lab/run); skipped elsewhere.
         .testTarget(
             name: "HAVPNKernelTests",
-            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNFirewall"]
+            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNFirewall", "HAVPNTestSupport"]
         ),
         // nftables on the host kernel, each test in a fresh network namespace; skipped without nf_tables.
         .testTarget(
             name: "HAVPNFirewallTests",
             dependencies: [
                 "HAVPNModel", "HAVPNPlanner", "HAVPNFirewall", "HAVPNNetlink", "HAVPNReconcile", "HAVPNService",
+                "HAVPNTestSupport",
             ]
         ),
     ]

@@ -16,9 +16,7 @@ int nft_run_cmd_from_buffer(struct nft_ctx *nft, const char *buf);
    command and aborts (NFNL_ABORT_VALIDATE): errors are real, nothing is committed. */
 void nft_ctx_set_dry_run(struct nft_ctx *ctx, _Bool dry);
 
-/* glibc declares setns only under _GNU_SOURCE, which Swift's Glibc module does not set */
-#include <linux/sched.h>
-extern int setns(int fd, int nstype);
+/* glibc declares pipe2 only under _GNU_SOURCE, which Swift's Glibc module does not set */
 extern int pipe2(int pipefd[2], int flags);
 
 #include <errno.h>

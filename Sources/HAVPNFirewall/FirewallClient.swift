@@ -1,5 +1,6 @@
 import Glibc
 import HAVPNModel
+internal import HAVPNNetlink
 import HAVPNPlanner
 
 /// havpn's packet filter and NAT in one network namespace: observes and replaces the chains havpn
@@ -8,7 +9,7 @@ import HAVPNPlanner
 /// Blocking and confined to one thread at a time, like `NetlinkClient`: every call moves the
 /// calling thread into the namespace for its duration. The backend is chosen on first use.
 public final class FirewallClient {
-    private let namespace: FirewallNamespace?
+    private let namespace: NetworkNamespace?
     public let requestedBackend: FirewallBackend
     private var nftables: NftablesBackend?
     private var iptables: IptablesBackend?
@@ -23,7 +24,7 @@ public final class FirewallClient {
     /// `netns`: a name under /run/netns or an absolute path (e.g. /proc/self/fd/N); nil for the
     /// calling thread's namespace.
     public init(netns: String? = nil, backend: FirewallBackend = .auto) throws(HAVPNError) {
-        namespace = try netns.map { name throws(HAVPNError) in try FirewallNamespace(named: name) }
+        namespace = try netns.map { name throws(HAVPNError) in try NetworkNamespace(named: name) }
         requestedBackend = backend
         // A restore child that exits before reading all of its input must not kill havpn.
         signal(SIGPIPE, SIG_IGN)
@@ -79,9 +80,11 @@ public final class FirewallClient {
         }
     }
 
+    /// Runs `body` with the calling thread inside the client's namespace: libnftables' netlink
+    /// socket and the iptables-legacy-restore children belong to the namespace of the thread that
+    /// opens or spawns them.
     private func enter<T>(_ body: () throws(HAVPNError) -> T) throws(HAVPNError) -> T {
-        if let namespace { return try namespace.enter(body) }
-        return try body()
+        try inNamespace(namespace, body)
     }
 
     /// Must run inside the namespace: the nftables socket belongs to the namespace it was opened in.

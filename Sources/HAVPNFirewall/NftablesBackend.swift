@@ -6,7 +6,7 @@ import HAVPNPlanner
 /// havpn's ruleset as the one table `inet havpn`, which havpn owns whole (as kube-proxy owns
 /// `ip kube-proxy`): every apply replaces it in one transaction, `add table` + `delete table` +
 /// the full table, through libnftables (never one `nft` per rule). Foreign tables are never
-/// named, so they survive. Must be used inside the target namespace (see ``FirewallNamespace``).
+/// named, so they survive. Must be used inside the target namespace (see `FirewallClient`).
 final class NftablesBackend {
     static let table = "inet havpn"
     private let context: OpaquePointer

@@ -7,14 +7,15 @@ import HAVPNModel
 /// Netlink sockets, /dev/net/tun file descriptors and /proc/sys/net files all belong to the
 /// namespace of the thread that *opened* them, and keep it afterwards. So the client enters the
 /// target namespace on the calling thread only around those opens (`withEntered`) and returns
-/// at once; everything else runs in whatever namespace the thread is in.
+/// at once; everything else runs in whatever namespace the thread is in. HAVPNFirewall enters
+/// through the same handle (libnftables' socket, the iptables-legacy children).
 public final class NetworkNamespace {
     let fd: Int32
     let name: String
 
     /// `name` is a name under /run/netns (as `ip netns add` creates it) or an absolute path such
     /// as /proc/PID/ns/net.
-    init(named name: String) throws(HAVPNError) {
+    package init(named name: String) throws(HAVPNError) {
         let path = name.hasPrefix("/") ? name : "/run/netns/\(name)"
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -52,7 +53,7 @@ public final class NetworkNamespace {
 
     /// Runs `body` with the calling thread inside this namespace, then moves the thread back.
     /// `body` must not suspend or hop threads (all of havpn's netlink code is blocking).
-    func withEntered<T>(_ body: () throws(HAVPNError) -> T) throws(HAVPNError) -> T {
+    package func withEntered<T>(_ body: () throws(HAVPNError) -> T) throws(HAVPNError) -> T {
         let original = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
         guard original >= 0 else {
             let code = KernelErrors.current
@@ -96,7 +97,7 @@ extension NetworkNamespace {
 }
 
 /// Runs `body` inside `namespace`, or in the thread's current namespace when it is nil.
-func inNamespace<T>(
+package func inNamespace<T>(
     _ namespace: NetworkNamespace?,
     _ body: () throws(HAVPNError) -> T
 ) throws(HAVPNError) -> T {

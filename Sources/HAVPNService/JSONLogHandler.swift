@@ -2,32 +2,44 @@ import FoundationEssentials
 import HAVPNPlanner
 import Logging
 
-/// One JSON object per line on stderr: `{"ts":…,"level":…,"label":…,"msg":…,<metadata>…}`.
-///
-/// Values keep their type: a metadata value given as a number, a boolean or a `Duration` (in
-/// seconds) is a JSON number or boolean, lists and dictionaries are arrays and objects, and
-/// everything else is a string. The timestamp is UTC with milliseconds.
-public struct JSONLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level = .info
-    let label: String
+/// What havpn's two log handlers share: one line on stderr per event, from the handler's metadata
+/// merged with the event's (the event's value wins for a key both have).
+public protocol StandardErrorLogHandler: LogHandler {
+    /// The event's line, without the line break; `metadata`: the handler's merged with the event's.
+    func line(for event: LogEvent, metadata: Logger.Metadata) -> String
+}
 
-    public init(label: String) { self.label = label }
-
+extension StandardErrorLogHandler {
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
     public func log(event: LogEvent) {
+        writeStandardError(line(for: event, metadata: metadata.merging(event.metadata ?? [:]) { $1 }) + "\n")
+    }
+}
+
+/// One JSON object per line on stderr: `{"ts":…,"level":…,"label":…,"msg":…,<metadata>…}`.
+///
+/// Values keep their type: a metadata value given as a number, a boolean or a `Duration` (in
+/// seconds) is a JSON number or boolean, lists and dictionaries are arrays and objects, and
+/// everything else is a string. The timestamp is UTC with milliseconds.
+public struct JSONLogHandler: StandardErrorLogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    let label: String
+
+    public init(label: String) { self.label = label }
+
+    public func line(for event: LogEvent, metadata merged: Logger.Metadata) -> String {
         var fields: [(String, String)] = [
             ("ts", Self.quote(LogTimestamp.now())),
             ("level", Self.quote("\(event.level)")), ("label", Self.quote(label)),
             ("msg", Self.quote("\(event.message)")),
         ]
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         for key in merged.keys.sorted() { fields.append((key, Self.json(merged[key]!))) }
-        writeStandardError("{" + fields.map { "\(Self.quote($0.0)):\($0.1)" }.joined(separator: ",") + "}\n")
+        return "{" + fields.map { "\(Self.quote($0.0)):\($0.1)" }.joined(separator: ",") + "}"
     }
 
     static func quote(_ s: String) -> String { JSONValue.quote(s) }
@@ -54,23 +66,17 @@ public struct JSONLogHandler: LogHandler {
 
 /// Human log lines on stderr with millisecond timestamps (swift-log's stream handler prints whole
 /// seconds): `2026-11-28T23:15:07.123Z notice havpn: message key=value ...`.
-public struct HumanLogHandler: LogHandler {
+public struct HumanLogHandler: StandardErrorLogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
     let label: String
 
     public init(label: String) { self.label = label }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+    public func line(for event: LogEvent, metadata merged: Logger.Metadata) -> String {
         var line = "\(LogTimestamp.now()) \(event.level) \(label): \(event.message)"
         for key in merged.keys.sorted() { line += " \(key)=\(merged[key]!)" }
-        writeStandardError(line + "\n")
+        return line
     }
 }
 

@@ -36,30 +36,32 @@ public final class SideCarMetrics: Sendable {
     ///     (nil: all of them).
     public init(factory: any MetricsFactory = MetricsSystem.factory, role: Role? = nil) {
         self.factory = factory
-        reconciles = Counter(label: "havpn_reconciles_total", factory: factory)
-        reconcileErrors = Counter(label: "havpn_reconcile_errors_total", factory: factory)
+        let counter = { (name: String) in Counter(label: name, factory: factory) }
+        let gauge = { (name: String) in Gauge(label: name, factory: factory) }
+        reconciles = counter("havpn_reconciles_total")
+        reconcileErrors = counter("havpn_reconcile_errors_total")
         reconcileDuration = Timer(label: "havpn_reconcile_duration_seconds", factory: factory)
-        reconcileBackoff = Gauge(label: "havpn_reconcile_backoff_seconds", factory: factory)
-        driftRepairs = Counter(label: "havpn_drift_repairs_total", factory: factory)
-        configReloads = Counter(label: "havpn_config_reloads_total", factory: factory)
-        configReloadFailures = Counter(label: "havpn_config_reload_failures_total", factory: factory)
-        configValid = Gauge(label: "havpn_config_valid", factory: factory)
+        reconcileBackoff = gauge("havpn_reconcile_backoff_seconds")
+        driftRepairs = counter("havpn_drift_repairs_total")
+        configReloads = counter("havpn_config_reloads_total")
+        configReloadFailures = counter("havpn_config_reload_failures_total")
+        configValid = gauge("havpn_config_valid")
         if role == nil || role == .apiserver {
-            let gauge = Gauge(label: "havpn_active_shoot_client", factory: factory)
-            gauge.record(-1)
-            activeShootClient = gauge
+            let active = gauge("havpn_active_shoot_client")
+            active.record(-1)
+            activeShootClient = active
         } else {
             activeShootClient = nil
         }
-        pathSwitches = Counter(label: "havpn_path_switches_total", factory: factory)
-        preferredServer = Gauge(label: "havpn_preferred_server", factory: factory)
-        serverPathSwitches = Counter(label: "havpn_server_path_switches_total", factory: factory)
-        knownApiservers = Gauge(label: "havpn_known_apiservers", factory: factory)
-        apiserverAddressConflicts = Gauge(label: "havpn_apiserver_address_conflicts", factory: factory)
-        tunnels = Gauge(label: "havpn_tunnels", factory: factory)
-        announcementsSent = Counter(label: "havpn_announcements_sent_total", factory: factory)
-        announcementsReceived = Counter(label: "havpn_announcements_received_total", factory: factory)
-        ready = Gauge(label: "havpn_ready", factory: factory)
+        pathSwitches = counter("havpn_path_switches_total")
+        preferredServer = gauge("havpn_preferred_server")
+        serverPathSwitches = counter("havpn_server_path_switches_total")
+        knownApiservers = gauge("havpn_known_apiservers")
+        apiserverAddressConflicts = gauge("havpn_apiserver_address_conflicts")
+        tunnels = gauge("havpn_tunnels")
+        announcementsSent = counter("havpn_announcements_sent_total")
+        announcementsReceived = counter("havpn_announcements_received_total")
+        ready = gauge("havpn_ready")
     }
 
     func actions(_ actions: [PlanAction]) {
@@ -77,31 +79,26 @@ public final class SideCarMetrics: Sendable {
     /// - Parameter rtt: the last round-trip time; nil when the last judged probe went unanswered,
     ///   recorded as NaN (unknown) so that the series does not freeze at the last reply's value.
     func probe(client: Int, rtt: Duration?, lossRatio: Double) {
-        let label = [("client", "\(client)")]
-        Gauge(label: "havpn_probe_rtt_seconds", dimensions: label, factory: factory)
-            .record(rtt.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 } ?? .nan)
-        Gauge(label: "havpn_probe_loss_ratio", dimensions: label, factory: factory).record(lossRatio)
+        gauge("havpn_probe_rtt_seconds", client: client).record(rtt?.secondsValue ?? .nan)
+        gauge("havpn_probe_loss_ratio", client: client).record(lossRatio)
     }
 
     /// Removes the series of a shoot client the topology no longer has.
     func removeClient(_ client: Int) {
-        let label = [("client", "\(client)")]
         for name in ["havpn_probe_rtt_seconds", "havpn_probe_loss_ratio", "havpn_shoot_client_healthy"] {
-            Gauge(label: name, dimensions: label, factory: factory).destroy()
+            gauge(name, client: client).destroy()
         }
     }
 
     /// 1 once a beacon reply was seen on the path; 0 while none was (its health series is then absent).
     func serverPathBeaconPeers(_ server: Int, _ seen: Bool) {
-        Gauge(label: "havpn_server_path_beacon_peers", dimensions: [("server", "\(server)")], factory: factory).record(
-            seen ? 1.0 : 0.0
-        )
+        gauge("havpn_server_path_beacon_peers", server: server).record(seen ? 1.0 : 0.0)
     }
 
     /// Removes the series of a VPN server the topology no longer has.
     func removeServer(_ server: Int) {
         for name in ["havpn_server_path_healthy", "havpn_server_path_beacon_peers"] {
-            Gauge(label: name, dimensions: [("server", "\(server)")], factory: factory).destroy()
+            gauge(name, server: server).destroy()
         }
     }
 
@@ -112,15 +109,21 @@ public final class SideCarMetrics: Sendable {
     }
 
     func clientHealthy(_ client: Int, _ healthy: Bool) {
-        Gauge(label: "havpn_shoot_client_healthy", dimensions: [("client", "\(client)")], factory: factory).record(
-            healthy ? 1.0 : 0.0
-        )
+        gauge("havpn_shoot_client_healthy", client: client).record(healthy ? 1.0 : 0.0)
     }
 
     func serverPathHealthy(_ server: Int, _ healthy: Bool) {
-        Gauge(label: "havpn_server_path_healthy", dimensions: [("server", "\(server)")], factory: factory).record(
-            healthy ? 1.0 : 0.0
-        )
+        gauge("havpn_server_path_healthy", server: server).record(healthy ? 1.0 : 0.0)
+    }
+
+    /// A per-shoot-client series (`client` label).
+    private func gauge(_ name: String, client: Int) -> Gauge {
+        Gauge(label: name, dimensions: [("client", "\(client)")], factory: factory)
+    }
+
+    /// A per-VPN-server series (`server` label).
+    private func gauge(_ name: String, server: Int) -> Gauge {
+        Gauge(label: name, dimensions: [("server", "\(server)")], factory: factory)
     }
 
     static func kind(_ action: PlanAction) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import HAVPNTestSupport
 import Testing
 
 /// The announcement key never reaches a log line, at any level: ServiceLifecycle logs each service's
@@ -19,9 +20,7 @@ import Testing
             atomically: true,
             encoding: .utf8
         )
-        let netns = "havpn-secret-\(getpid())"
-        try run("/usr/sbin/ip", ["netns", "add", netns])
-        defer { try? run("/usr/sbin/ip", ["netns", "del", netns]) }
+        let namespace = try TestNamespace()
 
         let log = dir.appendingPathComponent("log").path
         _ = FileManager.default.createFile(atPath: log, contents: nil)
@@ -29,7 +28,7 @@ import Testing
         let process = Process()
         process.executableURL = CLIErrorTests.binary
         process.arguments = [
-            "run", "-f", topology, "--role", "apiserver", "--index", "1", "--netns", netns,
+            "run", "-f", topology, "--role", "apiserver", "--index", "1", "--netns", namespace.name,
             "--http-address", "127.0.0.1", "--http-port", String(20000 + Int(getpid()) % 20000),
             "--log-level", "trace",
         ]
@@ -48,6 +47,7 @@ import Testing
         }
         process.terminate()
         process.waitUntilExit()
+        withExtendedLifetime(namespace) {}  // deleted only once the side-car has stopped
         text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
 
         // The services were described, with the key in them as `<redacted N-byte key>` ...
@@ -57,14 +57,5 @@ import Testing
         #expect(!text.contains(Self.secret))
         #expect(!text.contains(bytes.prefix(6).map(String.init).joined(separator: ", ")))
         #expect(!text.lowercased().contains(bytes.prefix(6).map { String(format: "%02x", $0) }.joined()))
-    }
-
-    func run(_ tool: String, _ arguments: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: tool)
-        p.arguments = arguments
-        try p.run()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw CocoaError(.executableLoad) }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import HAVPNFirewall
 import HAVPNModel
 import HAVPNPlanner
+import HAVPNTestSupport
 import Testing
 
 /// NETMAP of overlapping seed and shoot networks through the nftables backend on the host kernel, each
@@ -17,7 +18,7 @@ struct NetmapFirewallTests {
 
     @Test(arguments: [Role.apiserver, .shoot])
     func netmapRulesetAppliesAndReadsBackConverged(role: Role) throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         let firewall = try ns.firewall()
         let desired = Roles.ruleset(role, Self.overlapping)
         #expect(desired.rules.contains { $0.verdict == .netmap })
@@ -42,7 +43,7 @@ struct NetmapFirewallTests {
     }
 
     @Test func aNetmapTargetEditedByHandIsDrift() throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         let firewall = try ns.firewall()
         let desired = Roles.ruleset(.shoot, Self.overlapping)
         try firewall.apply(desired)
@@ -64,8 +65,8 @@ struct NetmapFirewallTests {
     /// rules neither direction works (244.0.0.5 is nobody, 10.0.0.5 has no route back); with them a ping
     /// to the stand-in reaches the real pod, and the pod's own ping leaves as its stand-in.
     @Test func packetsToTheStandInArriveTranslated() throws {
-        let seed = try HostNamespace()
-        let shoot = try HostNamespace()
+        let seed = try TestNamespace()
+        let shoot = try TestNamespace()
         let tunnel = "bond0ip6tnl0001"
         try run(
             "ip",
@@ -79,7 +80,7 @@ struct NetmapFirewallTests {
         // The shoot pod: a local address (the host kernel has no dummy devices).
         try shoot.exec("ip", "link", "set", "lo", "up")
         try shoot.exec("ip", "addr", "add", "10.0.0.5/32", "dev", "lo")
-        func ping(_ ns: HostNamespace, _ arguments: String...) -> Bool {
+        func ping(_ ns: TestNamespace, _ arguments: String...) -> Bool {
             (try? ns.exec(["ping", "-n", "-c", "1", "-W", "1"] + arguments)) != nil
         }
         #expect(!ping(seed, "244.0.0.5"), "no translation without the ruleset")
@@ -99,8 +100,8 @@ extension NetmapFirewallTests {
     /// 10.0.0.5, which the seed's own pod network also holds, is sent to its stand-in through the tunnel,
     /// with the apiserver pod IP leaving as its 241/8 stand-in; the shoot side translates back.
     @Test func theProxysGroupReachesTheRealShootAddressThroughTheStandIn() throws {
-        let api = try HostNamespace()
-        let shoot = try HostNamespace()
+        let api = try TestNamespace()
+        let shoot = try TestNamespace()
         let tunnel = "bond0ip6tnl0001"
         try run(
             "ip",
@@ -129,13 +130,8 @@ extension NetmapFirewallTests {
         #expect(!ping(group: 1000))
     }
 
-    static func apply(api: HostNamespace, shoot: HostNamespace) throws {
+    static func apply(api: TestNamespace, shoot: TestNamespace) throws {
         try api.firewall().apply(Roles.ruleset(.apiserver, overlapping))
         try shoot.firewall().apply(Roles.ruleset(.shoot, overlapping))
     }
-}
-
-extension HostNamespace {
-    @discardableResult
-    func exec(_ arguments: [String]) throws -> String { try run("ip", ["netns", "exec", name] + arguments) }
 }

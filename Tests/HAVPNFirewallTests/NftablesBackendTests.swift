@@ -2,6 +2,7 @@ import Foundation
 import HAVPNFirewall
 import HAVPNModel
 import HAVPNPlanner
+import HAVPNTestSupport
 import Testing
 
 /// The nftables backend against the host kernel, each test in its own fresh network namespace.
@@ -9,7 +10,7 @@ import Testing
 struct NftablesBackendTests {
     @Test(arguments: [Role.apiserver, .shoot, .server])
     func everyRoleAppliesAndVerifiesEmpty(role: Role) throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         let firewall = try ns.firewall()
         let desired = Roles.ruleset(role)
         #expect(!desired.rules.isEmpty)
@@ -23,7 +24,7 @@ struct NftablesBackendTests {
     }
 
     @Test func theShootRulesetHasVpn2sPieces() throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         try ns.firewall().apply(Roles.ruleset(.shoot))
         let listing = try ns.nft("list table inet havpn")
         #expect(listing.contains("oifname \"eth0\" masquerade"))
@@ -33,7 +34,7 @@ struct NftablesBackendTests {
     }
 
     @Test func foreignTablesSurviveApplyReplaceAndPrune() throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         try ns.nft("add table ip kube-proxy")
         try ns.nft("add chain ip kube-proxy services { type nat hook prerouting priority dstnat ; }")
         try ns.nft("add rule ip kube-proxy services tcp dport 443 counter accept")
@@ -64,7 +65,7 @@ struct NftablesBackendTests {
     }
 
     @Test func aHandFlushIsDriftThatPlanShowsAndApplyRepairs() throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         let firewall = try ns.firewall()
         let desired = Roles.ruleset(.apiserver)
         try firewall.apply(desired)
@@ -82,7 +83,7 @@ struct NftablesBackendTests {
     }
 
     @Test func aRuleAddedOrEditedByHandIsDrift() throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         let firewall = try ns.firewall()
         let desired = Roles.ruleset(.shoot)
         try firewall.apply(desired)
@@ -98,14 +99,14 @@ struct NftablesBackendTests {
     }
 
     @Test func autoPicksNftablesOnThisKernel() throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         #expect(try ns.firewall(.auto).resolvedBackend() == .nftables)
     }
 }
 
 extension NftablesBackendTests {
     @Test func aVerdictEditedInPlaceIsDrift() throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         let firewall = try ns.firewall()
         let desired = Roles.ruleset(.server)
         try firewall.apply(desired)

@@ -4,6 +4,7 @@ import HAVPNNetlink
 import HAVPNPlanner
 import HAVPNReconcile
 import HAVPNService
+import HAVPNTestSupport
 import Testing
 
 /// The ruleset through the Reconciler and the run loop's worker, as `apply` and `run` use it,
@@ -19,7 +20,7 @@ struct ReconcilerFirewallTests {
     }
 
     @Test func applyVerifiesTheRulesetAndTheSecondPlanIsEmpty() throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         let reconciler = Reconciler(
             netlink: try NetlinkClient(netns: ns.name),
             firewall: try FirewallClient(netns: ns.name, backend: .auto)
@@ -33,7 +34,7 @@ struct ReconcilerFirewallTests {
     }
 
     @Test func withoutAFirewallClientTheRulesetIsLeftAlone() throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         try ns.nft("add table inet havpn")
         let reconciler = Reconciler(netlink: try NetlinkClient(netns: ns.name))
         let outcome = try reconciler.apply(try Self.serverState())
@@ -42,7 +43,7 @@ struct ReconcilerFirewallTests {
     }
 
     @Test func theRunLoopsWorkerSeesAHandFlush() async throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         let worker = try KernelWorker(netns: ns.name, firewallBackend: .nftables)
         #expect(await worker.rulesetDrifted() == false, "nothing applied yet: nothing to compare")
         let outcome = try await worker.apply(try Self.serverState())

@@ -3,6 +3,7 @@ import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
 import HAVPNReconcile
+import HAVPNTestSupport
 import Testing
 
 /// Single mode on the host kernel, one fresh namespace per test: openvpn's tun0 (here a persistent tun made
@@ -27,12 +28,12 @@ struct SingleModeHostTests {
         )
     }
 
-    private func ownedRoutes(_ ns: HostNamespace) throws -> String {
+    private func ownedRoutes(_ ns: TestNamespace) throws -> String {
         try ns.exec("ip", "route", "show", "proto", "201")
     }
 
     @Test func serverRoutesWaitForTun0ThenConvergeAndTun0IsNeverTouched() throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         let reconciler = Reconciler(netlink: try NetlinkClient(netns: ns.name), firewall: try ns.firewall())
         let desired = try Self.desired(.server)
 
@@ -66,7 +67,7 @@ struct SingleModeHostTests {
     }
 
     @Test func shootForwardsAndNATsFromTun0() throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         let reconciler = Reconciler(netlink: try NetlinkClient(netns: ns.name), firewall: try ns.firewall())
         try ns.exec("ip", "tuntap", "add", "tun0", "mode", "tun")
         try ns.exec("ip", "link", "set", "tun0", "up")

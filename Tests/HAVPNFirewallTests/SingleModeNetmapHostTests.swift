@@ -3,6 +3,7 @@ import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
 import HAVPNReconcile
+import HAVPNTestSupport
 import Testing
 
 /// Single mode's NETMAP on the host kernel: two fresh namespaces, the server pod and vpn-shoot, joined by a
@@ -23,7 +24,7 @@ struct SingleModeNetmapHostTests {
         return t
     }()
 
-    static func reconcile(_ ns: HostNamespace, _ role: Role) throws {
+    static func reconcile(_ ns: TestNamespace, _ role: Role) throws {
         let desired = try Planner.desiredState(
             topology: topology,
             identity: Identity(role: role, index: 0),
@@ -36,8 +37,8 @@ struct SingleModeNetmapHostTests {
     }
 
     @Test func theProxysGroupReachesAnOverlappingShootPodThroughTheStandIns() throws {
-        let server = try HostNamespace()
-        let shoot = try HostNamespace()
+        let server = try TestNamespace()
+        let shoot = try TestNamespace()
         try run(
             "ip",
             ["link", "add", "tun0", "netns", server.name, "type", "veth", "peer", "tun0", "netns", shoot.name]

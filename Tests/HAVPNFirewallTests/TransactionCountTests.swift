@@ -2,9 +2,10 @@ import Foundation
 import HAVPNFirewall
 import HAVPNModel
 import HAVPNPlanner
+import HAVPNTestSupport
 import Testing
 
-extension HostNamespace {
+extension TestNamespace {
     /// The namespace's nftables generation: the kernel bumps it once per committed transaction.
     /// Read with NFT_MSG_GETGEN (python3 on a raw netfilter socket, independent of havpn and of
     /// `nft`, which has no command that prints it).
@@ -34,7 +35,7 @@ struct TransactionCountTests {
     /// dry run) commits nothing, replacing the table is one commit.
     @Test(arguments: [Role.apiserver, .shoot, .server])
     func anApplyIsOneKernelTransaction(role: Role) throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         let before = try ns.nftablesGeneration()
         let firewall = try ns.firewall(.auto)
         #expect(try firewall.resolvedBackend() == .nftables)
@@ -45,7 +46,7 @@ struct TransactionCountTests {
     }
 
     @Test func probingAndObservingCommitNothing() throws {
-        let ns = try HostNamespace()
+        let ns = try TestNamespace()
         try ns.firewall(.auto).apply(Roles.ruleset(.server))
         let before = try ns.nftablesGeneration()
         let again = try ns.firewall(.auto)

@@ -2,6 +2,7 @@ import Foundation
 import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
+import HAVPNTestSupport
 import Testing
 
 @Suite(.enabled(if: KernelLab.isActive, "needs the real-kernel lab (scripts/kernel-tests)"))

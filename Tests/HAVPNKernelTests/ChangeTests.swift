@@ -2,6 +2,7 @@ import Foundation
 import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
+import HAVPNTestSupport
 import Testing
 
 /// In-place changes and deletions on a built apiserver data plane.

@@ -2,6 +2,7 @@ import Foundation
 import HAVPNFirewall
 import HAVPNModel
 import HAVPNPlanner
+import HAVPNTestSupport
 import Testing
 
 /// The iptables-legacy backend in the lab's user-mode-linux kernel, which has no nf_tables for IP

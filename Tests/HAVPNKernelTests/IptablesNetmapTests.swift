@@ -2,6 +2,7 @@ import Foundation
 import HAVPNFirewall
 import HAVPNModel
 import HAVPNPlanner
+import HAVPNTestSupport
 import Testing
 
 /// NETMAP of overlapping seed and shoot networks through iptables-legacy in the lab's user-mode-linux

@@ -2,6 +2,7 @@ import Foundation
 import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
+import HAVPNTestSupport
 import Testing
 
 /// Runs on a host whose kernel has no bonding (this project's build machines): creating the bond

@@ -1,6 +1,7 @@
 import Foundation
 import HAVPNModel
 import HAVPNPlanner
+import HAVPNTestSupport
 import Testing
 
 @testable import HAVPNNetlink

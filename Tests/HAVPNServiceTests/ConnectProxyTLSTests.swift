@@ -79,20 +79,16 @@ struct ConnectProxyTLSTests {
         defer { pki.remove() }
         let target = try await EchoTarget(host: "127.0.0.2")
         let proxy = try await RunningProxy(topology: proxyTopology { $0.tls = pki.proxyTLS })
-        let client = try await ProxyClient.connect(to: proxy.address, tls: pki.clientContext(withCertificate: true))
-        try await client.connection.executeThenClose { inbound, outbound in
-            var reader = inbound.makeAsyncIterator()
-            let (status, rest) = try await client.request(
-                "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n",
-                reader: &reader,
-                writer: outbound
-            )
-            #expect(status == 200)
-            try await outbound.write(ByteBuffer(string: "over tls"))
-            #expect(try await read(&reader, until: "over tls", after: rest) == "over tls")
+        try await proxy.exchange(
+            "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n",
+            tls: pki.clientContext(withCertificate: true)
+        ) { exchange in
+            #expect(exchange.status == 200)
+            try await exchange.writer.write(ByteBuffer(string: "over tls"))
+            #expect(try await read(&exchange.reader, until: "over tls", after: exchange.rest) == "over tls")
             // close_notify is TLS's half-close: the target still answers afterwards.
-            outbound.finish()
-            #expect(await readToEnd(&reader) == EchoTarget.trailer)
+            exchange.writer.finish()
+            #expect(await readToEnd(&exchange.reader) == EchoTarget.trailer)
         }
         #expect(target.acceptedConnections == 1)
         #expect(proxy.counter("havpn_proxy_tunnels_total") == 1)

@@ -13,20 +13,14 @@ struct ConnectProxyTests {
     @Test func relaysAStreamBothWaysAndCountsIt() async throws {
         let target = try await EchoTarget(host: "127.0.0.2")
         let proxy = try await RunningProxy(topology: proxyTopology())
-        let client = try await ProxyClient.connect(to: proxy.address)
         let payload = String(repeating: "0123456789abcdef", count: 64 * 1024)  // 1 MiB, more than any buffer
-        try await client.connection.executeThenClose { inbound, outbound in
-            var reader = inbound.makeAsyncIterator()
-            let (status, rest) = try await client.request(
-                "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\nHost: 127.0.0.2:\(target.port)\r\n\r\n",
-                reader: &reader,
-                writer: outbound
-            )
-            #expect(status == 200)
+        let head = "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\nHost: 127.0.0.2:\(target.port)\r\n\r\n"
+        try await proxy.exchange(head) { exchange in
+            #expect(exchange.status == 200)
             #expect(proxy.service.openTunnels == 1)
-            try await outbound.write(ByteBuffer(string: payload))
-            var echoed = rest
-            while echoed.utf8.count < payload.utf8.count, let chunk = try await reader.next() {
+            try await exchange.writer.write(ByteBuffer(string: payload))
+            var echoed = exchange.rest
+            while echoed.utf8.count < payload.utf8.count, let chunk = try await exchange.reader.next() {
                 echoed += String(buffer: chunk)
             }
             #expect(echoed.utf8.count == payload.utf8.count)
@@ -53,26 +47,19 @@ struct ConnectProxyTests {
     @Test func aReaderThatFallsBehindGetsEverythingInOrder() async throws {
         let target = try await EchoTarget(host: "127.0.0.2")
         let proxy = try await RunningProxy(topology: proxyTopology())
-        let client = try await ProxyClient.connect(to: proxy.address)
         var state: UInt32 = 12345
         let payload = (0..<(16 << 20)).map { _ -> UInt8 in
             state = state &* 1_664_525 &+ 1_013_904_223  // not periodic within the payload
             return UInt8(truncatingIfNeeded: state >> 24)
         }
-        try await client.connection.executeThenClose { inbound, outbound in
-            var reader = inbound.makeAsyncIterator()
-            let (status, rest) = try await client.request(
-                "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n",
-                reader: &reader,
-                writer: outbound
-            )
-            #expect(status == 200 && rest.isEmpty)
+        try await proxy.exchange("CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n") { exchange in
+            #expect(exchange.status == 200 && exchange.rest.isEmpty)
             for offset in stride(from: 0, to: payload.count, by: 1 << 20) {
-                try await outbound.write(ByteBuffer(bytes: payload[offset..<offset + (1 << 20)]))
+                try await exchange.writer.write(ByteBuffer(bytes: payload[offset..<offset + (1 << 20)]))
             }
             var received: [UInt8] = []
             received.reserveCapacity(payload.count)
-            while received.count < payload.count, let chunk = try await reader.next() {
+            while received.count < payload.count, let chunk = try await exchange.reader.next() {
                 received += chunk.readableBytesView
             }
             #expect(received.count == payload.count)
@@ -86,18 +73,11 @@ struct ConnectProxyTests {
     @Test func relaysHalfCloseBothWays() async throws {
         let target = try await EchoTarget(host: "127.0.0.2")
         let proxy = try await RunningProxy(topology: proxyTopology())
-        let client = try await ProxyClient.connect(to: proxy.address)
-        try await client.connection.executeThenClose { inbound, outbound in
-            var reader = inbound.makeAsyncIterator()
-            let (status, rest) = try await client.request(
-                "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\nearly bytes|",
-                reader: &reader,
-                writer: outbound
-            )
-            #expect(status == 200)
-            try await outbound.write(ByteBuffer(string: "last words"))
-            outbound.finish()  // shutdown(SHUT_WR)
-            let remaining = rest + (await readToEnd(&reader))
+        try await proxy.exchange("CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\nearly bytes|") { exchange in
+            #expect(exchange.status == 200)
+            try await exchange.writer.write(ByteBuffer(string: "last words"))
+            exchange.writer.finish()  // shutdown(SHUT_WR)
+            let remaining = exchange.rest + (await readToEnd(&exchange.reader))
             #expect(remaining == "early bytes|last words" + EchoTarget.trailer)
         }
         #expect(await eventually { proxy.service.openTunnels == 0 })
@@ -108,17 +88,10 @@ struct ConnectProxyTests {
     @Test func relaysToABracketedIPv6Literal() async throws {
         guard let target = try? await EchoTarget(host: "::1") else { return }  // no IPv6 loopback here
         let proxy = try await RunningProxy(topology: proxyTopology(shoot: ["127.0.0.2/32", "::1/128"], ipv6: true))
-        let client = try await ProxyClient.connect(to: proxy.address)
-        try await client.connection.executeThenClose { inbound, outbound in
-            var reader = inbound.makeAsyncIterator()
-            let (status, rest) = try await client.request(
-                "CONNECT [::1]:\(target.port) HTTP/1.1\r\n\r\n",
-                reader: &reader,
-                writer: outbound
-            )
-            #expect(status == 200)
-            try await outbound.write(ByteBuffer(string: "v6"))
-            #expect(try await read(&reader, until: "v6", after: rest) == "v6")
+        try await proxy.exchange("CONNECT [::1]:\(target.port) HTTP/1.1\r\n\r\n") { exchange in
+            #expect(exchange.status == 200)
+            try await exchange.writer.write(ByteBuffer(string: "v6"))
+            #expect(try await read(&exchange.reader, until: "v6", after: exchange.rest) == "v6")
         }
         #expect(target.acceptedConnections == 1)
         await proxy.stop()
@@ -140,16 +113,9 @@ struct ConnectProxyTests {
     func refusesWithoutConnectingToTheTarget(head: String, status: Int, reason: ConnectRefusal) async throws {
         let target = try await EchoTarget(host: "127.0.0.2")
         let proxy = try await RunningProxy(topology: proxyTopology())
-        let client = try await ProxyClient.connect(to: proxy.address)
-        try await client.connection.executeThenClose { inbound, outbound in
-            var reader = inbound.makeAsyncIterator()
-            let (answer, rest) = try await client.request(
-                head.replacingOccurrences(of: "{port}", with: "\(target.port)"),
-                reader: &reader,
-                writer: outbound
-            )
-            #expect(answer == status)
-            #expect((rest + (await readToEnd(&reader))) == reason.explanation + "\n")
+        try await proxy.exchange(head.replacingOccurrences(of: "{port}", with: "\(target.port)")) { exchange in
+            #expect(exchange.status == status)
+            #expect((exchange.rest + (await readToEnd(&exchange.reader))) == reason.explanation + "\n")
         }
         #expect(proxy.refusals(reason) == 1)
         #expect(target.acceptedConnections == 0)
@@ -176,16 +142,9 @@ struct ConnectProxyTests {
 
     @Test func refusesTheProxysOwnAddressEvenInsideTheShootNetwork() async throws {
         let proxy = try await RunningProxy(topology: proxyTopology(shoot: ["127.0.0.0/29"]))
-        let client = try await ProxyClient.connect(to: proxy.address)
-        try await client.connection.executeThenClose { inbound, outbound in
-            var reader = inbound.makeAsyncIterator()
-            let port = proxy.address.port!
-            let (status, _) = try await client.request(
-                "CONNECT 127.0.0.1:\(port) HTTP/1.1\r\n\r\n",
-                reader: &reader,
-                writer: outbound
-            )
-            #expect(status == 403)
+        let port = proxy.address.port!
+        try await proxy.exchange("CONNECT 127.0.0.1:\(port) HTTP/1.1\r\n\r\n") { exchange in
+            #expect(exchange.status == 403)
         }
         #expect(proxy.refusals(.proxyAddress) == 1)
         await proxy.stop()
@@ -197,15 +156,8 @@ struct ConnectProxyTests {
         let port = closed.port
         try await closed.channel.close()
         let proxy = try await RunningProxy(topology: proxyTopology())
-        let client = try await ProxyClient.connect(to: proxy.address)
-        try await client.connection.executeThenClose { inbound, outbound in
-            var reader = inbound.makeAsyncIterator()
-            let (status, _) = try await client.request(
-                "CONNECT 127.0.0.2:\(port) HTTP/1.1\r\n\r\n",
-                reader: &reader,
-                writer: outbound
-            )
-            #expect(status == 502)
+        try await proxy.exchange("CONNECT 127.0.0.2:\(port) HTTP/1.1\r\n\r\n") { exchange in
+            #expect(exchange.status == 502)
         }
         #expect(proxy.counter("havpn_proxy_connect_failures_total", [("reason", "refused")]) == 1)
         #expect(await eventually { proxy.service.openTunnels == 0 })
@@ -229,16 +181,9 @@ struct ConnectProxyTests {
             fillers.append(filler)
         }
         let proxy = try await RunningProxy(topology: proxyTopology { $0.connectTimeout = .milliseconds(300) })
-        let client = try await ProxyClient.connect(to: proxy.address)
         let started = ContinuousClock.now
-        try await client.connection.executeThenClose { inbound, outbound in
-            var reader = inbound.makeAsyncIterator()
-            let (status, _) = try await client.request(
-                "CONNECT 127.0.0.3:\(address.port!) HTTP/1.1\r\n\r\n",
-                reader: &reader,
-                writer: outbound
-            )
-            #expect(status == 504)
+        try await proxy.exchange("CONNECT 127.0.0.3:\(address.port!) HTTP/1.1\r\n\r\n") { exchange in
+            #expect(exchange.status == 504)
         }
         #expect(ContinuousClock.now - started >= .milliseconds(300))
         #expect(proxy.counter("havpn_proxy_connect_failures_total", [("reason", "timeout")]) == 1)
@@ -260,24 +205,14 @@ struct ConnectProxyTests {
             #expect(answer.status == 200)
             open.append(client)
         }
-        let third = try await ProxyClient.connect(to: proxy.address)
-        try await third.connection.executeThenClose { inbound, outbound in
-            var reader = inbound.makeAsyncIterator()
-            let answer = try await third.request(head, reader: &reader, writer: outbound)
-            #expect(answer.status == 503)
-        }
+        try await proxy.exchange(head) { exchange in #expect(exchange.status == 503) }
         #expect(proxy.refusals(.tunnelLimit) == 1)
         #expect(target.acceptedConnections == 2)
         let first = open.removeFirst()
         first.connection.outbound.finish()
         try await first.connection.channel.close()
         #expect(await eventually { proxy.service.openTunnels == 1 })
-        let fourth = try await ProxyClient.connect(to: proxy.address)
-        try await fourth.connection.executeThenClose { inbound, outbound in
-            var reader = inbound.makeAsyncIterator()
-            let answer = try await fourth.request(head, reader: &reader, writer: outbound)
-            #expect(answer.status == 200)
-        }
+        try await proxy.exchange(head) { exchange in #expect(exchange.status == 200) }
         for client in open {
             client.connection.outbound.finish()
             try? await client.connection.channel.close()
@@ -290,17 +225,10 @@ struct ConnectProxyTests {
     @Test func closesAnIdleTunnel() async throws {
         let target = try await EchoTarget(host: "127.0.0.2")
         let proxy = try await RunningProxy(topology: proxyTopology { $0.idleTimeout = .milliseconds(200) })
-        let client = try await ProxyClient.connect(to: proxy.address)
         let started = ContinuousClock.now
-        try await client.connection.executeThenClose { inbound, outbound in
-            var reader = inbound.makeAsyncIterator()
-            let (status, _) = try await client.request(
-                "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n",
-                reader: &reader,
-                writer: outbound
-            )
-            #expect(status == 200)
-            #expect(await readToEnd(&reader) == "")  // ends when the proxy closes the quiet tunnel
+        try await proxy.exchange("CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n") { exchange in
+            #expect(exchange.status == 200)
+            #expect(await readToEnd(&exchange.reader) == "")  // ends when the proxy closes the quiet tunnel
         }
         #expect(ContinuousClock.now - started >= .milliseconds(200))
         #expect(await eventually { proxy.service.openTunnels == 0 })

@@ -1,3 +1,4 @@
+import Logging
 import Testing
 
 @testable import HAVPNService
@@ -48,5 +49,32 @@ import Testing
             LogTimestamp.now().wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil,
             "\(LogTimestamp.now())"
         )
+    }
+}
+
+/// The two handlers share the metadata handling (``StandardErrorLogHandler``) and differ in the line.
+@Suite struct LogHandlerLineTests {
+    static let event = LogEvent(
+        level: .notice,
+        message: "started",
+        metadata: ["b": "event", "c": .stringConvertible(3)],
+        source: nil,
+        file: #fileID,
+        function: #function,
+        line: #line
+    )
+
+    @Test func jsonLineHasTheFieldsThenTheMetadataInKeyOrder() {
+        var handler = JSONLogHandler(label: "havpn")
+        handler[metadataKey: "a"] = "handler"
+        #expect(handler[metadataKey: "a"] == "handler")
+        let line = handler.line(for: Self.event, metadata: ["a": "handler", "b": "event", "c": .stringConvertible(3)])
+        #expect(line.hasPrefix(#"{"ts":""#))
+        #expect(line.hasSuffix(#","level":"notice","label":"havpn","msg":"started","a":"handler","b":"event","c":3}"#))
+    }
+
+    @Test func humanLineHasTheMetadataInKeyOrder() {
+        let line = HumanLogHandler(label: "havpn").line(for: Self.event, metadata: ["b": "event", "a": "handler"])
+        #expect(line.hasSuffix(" notice havpn: started a=handler b=event"))
     }
 }

@@ -95,6 +95,33 @@ final class RunningProxy: Sendable {
     }
 }
 
+/// One client connection to the proxy after its head was answered: the answer's status code, the bytes
+/// after the answer's head, and the connection's two directions.
+struct ProxyExchange {
+    let status: Int
+    let rest: String
+    var reader: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    let writer: NIOAsyncChannelOutboundWriter<ByteBuffer>
+}
+
+extension RunningProxy {
+    /// Connects a client (through TLS with `tls`), sends `head` and runs `body` with the exchange;
+    /// closes the connection afterwards.
+    func exchange(
+        _ head: String,
+        tls: NIOSSLContext? = nil,
+        _ body: (inout ProxyExchange) async throws -> Void
+    ) async throws {
+        let client = try await ProxyClient.connect(to: address, tls: tls)
+        try await client.connection.executeThenClose { inbound, outbound in
+            var reader = inbound.makeAsyncIterator()
+            let (status, rest) = try await client.request(head, reader: &reader, writer: outbound)
+            var exchange = ProxyExchange(status: status, rest: rest, reader: reader, writer: outbound)
+            try await body(&exchange)
+        }
+    }
+}
+
 /// A topology whose shoot networks are loopback addresses, so tests relay on 127.0.0.x and ::1.
 func proxyTopology(
     shoot: [String] = ["127.0.0.2/32", "127.0.0.3/32"],

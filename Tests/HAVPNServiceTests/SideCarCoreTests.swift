@@ -167,11 +167,7 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
 
 @Suite struct SideCarCorePathTests {
     @Test func deadActiveShootClientIsSwitchedAwayWithinTwoSeconds() throws {
-        let sim = try Simulation(role: .apiserver, index: 1)
-        var live: Set<Int> = [0, 1]
-        sim.answerProbe = { live.contains($0) }
-        sim.answerBeacon = { _ in true }
-        sim.start()
+        let (sim, live) = try Simulation.apiserverWithLiveClients()
         sim.advance(by: .seconds(2))
         #expect(sim.core.clientPaths?.controller.active == 0)
         #expect(sim.core.readiness == Readiness(ready: true))
@@ -183,7 +179,7 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         )
         #expect(metricValue(sim.metrics, "havpn_path_switches_total") == 0)
 
-        live = [1]
+        live.clients = [1]
         let died = sim.now
         let switched = try #require(
             sim.advance(until: { $0.desired.routeDevices == ["bond0-ip6tnl1"] }, within: .seconds(2))
@@ -200,16 +196,12 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
     /// A VPN server rolls: this pod's tap changes, and shoot client 0 is unreachable for 2.5 s
     /// (its bond fails over late) while client 1 answers. No switch: it would reset connections.
     @Test func clientOutageWhileBondsFailOverDoesNotSwitch() throws {
-        let sim = try Simulation(role: .apiserver, index: 1)
-        var live: Set<Int> = [0, 1]
-        sim.answerProbe = { live.contains($0) }
-        sim.answerBeacon = { _ in true }
-        sim.start()
+        let (sim, live) = try Simulation.apiserverWithLiveClients()
         sim.advance(by: .seconds(2))
         sim.process(sim.core.kernelEvent(.serverTap, at: sim.now))
-        live = [1]
+        live.clients = [1]
         sim.advance(by: .milliseconds(2_500))
-        live = [0, 1]
+        live.clients = [0, 1]
         #expect(sim.advance(until: { $0.desired.routeDevices == ["bond0-ip6tnl1"] }, within: .seconds(5)) == nil)
         #expect(sim.core.inputs.activeShootClient == 0)
         #expect(metricValue(sim.metrics, "havpn_path_switches_total") == 0)
@@ -217,15 +209,11 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
 
     /// Same, but client 0 never comes back: the switch happens when the hold ends.
     @Test func clientThatStaysDeadAfterTheHoldIsSwitchedAway() throws {
-        let sim = try Simulation(role: .apiserver, index: 1)
-        var live: Set<Int> = [0, 1]
-        sim.answerProbe = { live.contains($0) }
-        sim.answerBeacon = { _ in true }
-        sim.start()
+        let (sim, live) = try Simulation.apiserverWithLiveClients()
         sim.advance(by: .seconds(2))
         let changed = sim.now
         sim.process(sim.core.kernelEvent(.serverTap, at: changed))
-        live = [1]
+        live.clients = [1]
         let switched = try #require(
             sim.advance(until: { $0.desired.routeDevices == ["bond0-ip6tnl1"] }, within: .seconds(5))
         )

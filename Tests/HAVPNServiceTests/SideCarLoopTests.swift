@@ -60,14 +60,10 @@ import Testing
 
     /// Woken only at the core's deadlines, the apiserver still switches within the proven bound.
     @Test func deadlineDrivenWakeUpsKeepTheDetectionBound() throws {
-        let sim = try Simulation(role: .apiserver, index: 1)
-        var live: Set<Int> = [0, 1]
-        sim.answerProbe = { live.contains($0) }
-        sim.answerBeacon = { _ in true }
-        sim.start()
+        let (sim, live) = try Simulation.apiserverWithLiveClients()
         _ = sim.advanceByDeadlines(within: .seconds(2))
         #expect(sim.core.clientPaths?.controller.active == 0)
-        live = [1]
+        live.clients = [1]
         let died = sim.now
         let (hit, _) = sim.advanceByDeadlines(
             until: { $0.desired.routeDevices == ["bond0-ip6tnl1"] },

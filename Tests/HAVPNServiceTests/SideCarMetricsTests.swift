@@ -10,24 +10,20 @@ import Testing
 
 @Suite struct SideCarMetricsTruthTests {
     @Test func probeLossAndRTTMoveWhenAClientStopsAnswering() throws {
-        let sim = try Simulation(role: .apiserver, index: 1)
-        var live: Set<Int> = [0, 1]
-        sim.answerProbe = { live.contains($0) }
-        sim.answerBeacon = { _ in true }
-        sim.start()
+        let (sim, live) = try Simulation.apiserverWithLiveClients()
         sim.advance(by: .seconds(2))
         #expect(metricValue(sim.metrics, "havpn_probe_loss_ratio{client=\"1\"}") == 0)
         let rtt = try #require(metricValue(sim.metrics, "havpn_probe_rtt_seconds{client=\"1\"}"))
         #expect(!rtt.isNaN)
 
-        live = [0]
+        live.clients = [0]
         sim.advance(by: .seconds(2))
         let loss = try #require(metricValue(sim.metrics, "havpn_probe_loss_ratio{client=\"1\"}"))
         #expect(loss > 0.3)
         #expect(metricValue(sim.metrics, "havpn_probe_rtt_seconds{client=\"1\"}")?.isNaN == true)
         #expect(metricValue(sim.metrics, "havpn_probe_loss_ratio{client=\"0\"}") == 0)
 
-        live = [0, 1]
+        live.clients = [0, 1]
         sim.advance(by: .seconds(2))
         #expect(metricValue(sim.metrics, "havpn_probe_rtt_seconds{client=\"1\"}")?.isNaN == false)
         #expect(try #require(metricValue(sim.metrics, "havpn_probe_loss_ratio{client=\"1\"}")) < loss)

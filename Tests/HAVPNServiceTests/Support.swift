@@ -174,6 +174,25 @@ final class Simulation {
     }
 }
 
+/// The shoot clients that answer probes in a ``Simulation``; a test cuts one by removing it.
+final class LiveClients {
+    var clients: Set<Int>
+    init(_ clients: Set<Int>) { self.clients = clients }
+}
+
+extension Simulation {
+    /// Apiserver 1, started, every server path answering beacons and the shoot clients in `clients`
+    /// (at first both) answering probes.
+    static func apiserverWithLiveClients() throws -> (Simulation, LiveClients) {
+        let sim = try Simulation(role: .apiserver, index: 1)
+        let live = LiveClients([0, 1])
+        sim.answerProbe = { live.clients.contains($0) }
+        sim.answerBeacon = { _ in true }
+        sim.start()
+        return (sim, live)
+    }
+}
+
 extension DesiredState {
     var linkNames: [String] { links.map(\.name) }
     var routeDevices: Set<String> { Set(routes.map(\.device)) }
