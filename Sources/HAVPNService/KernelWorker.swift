@@ -36,7 +36,7 @@ public final class KernelWorker: @unchecked Sendable {
 
     /// Pool thread only: the fingerprint ``rulesetDrifted()`` compares with. A hand edit between the
     /// pass's verifying observation and this reading would be taken for havpn's own state and wait
-    /// for the resync (30 s; seen in user-mode-linux, where an iptables pass takes 0.2–1.6 s). So the
+    /// for the resync (30 s; seen in user-mode-linux, where an iptables pass takes 0.1–3 s). So the
     /// chains are compared with `ruleset` once more after the reading (for iptables the observation
     /// cached at the same fingerprint, so nothing is spawned unless something changed), and a
     /// mismatch leaves a baseline no reading equals: the next check reconciles.

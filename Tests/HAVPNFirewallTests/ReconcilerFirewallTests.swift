@@ -57,7 +57,7 @@ struct ReconcilerFirewallTests {
 
     /// A hand edit that lands after the pass verified the chains but before the worker reads its
     /// baseline fingerprint is still drift (it was missed until the 30 s resync; seen in the
-    /// user-mode-linux benchmark, where an iptables pass takes up to 1.6 s).
+    /// user-mode-linux benchmark, where an iptables pass takes up to 3 s).
     @Test func anEditRightAfterThePassIsStillDrift() async throws {
         let ns = try HostNamespace()
         let worker = try KernelWorker(netns: ns.name, firewallBackend: .nftables)
