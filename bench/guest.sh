@@ -38,6 +38,7 @@ ip -n sb link set vb up; ip -n sb addr add fd8f:6d53:b97a:1::a:5/104 dev vb noda
 sleep 2
 python3 bench/sidecar.py drift sa 200
 python3 bench/sidecar.py announce ss sb 50
+python3 bench/ruleset.py iptables-drift sa 20
 hz=$(getconf CLK_TCK)
 for ns in sa ss; do
     pid=$(pgrep -f "netns $ns " | head -1)

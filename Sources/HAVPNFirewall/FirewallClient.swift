@@ -69,7 +69,7 @@ public final class FirewallClient {
     }
 
     /// A cheap value that changes when havpn's chains may have changed; compared between two
-    /// calls by the run loop, once a second. nftables: the observed rule ids (one netlink list).
+    /// calls by the run loop, every 250 ms. nftables: the observed rule ids (one netlink list).
     /// iptables: entry counts and sizes of the tables (getsockopt, no process spawned).
     public func changeFingerprint(expecting desired: Ruleset?) throws(HAVPNError) -> String {
         try enter { () throws(HAVPNError) in

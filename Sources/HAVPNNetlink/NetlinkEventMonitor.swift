@@ -15,7 +15,7 @@ public enum KernelEvent: Sendable, Hashable {
     case ownedRoute
     /// The socket buffer overflowed (ENOBUFS): events were lost, so resync everything.
     case overflow
-    /// havpn's packet-filter chains differ from the last applied ruleset (found by the 1 s
+    /// havpn's packet-filter chains differ from the last applied ruleset (found by the 250 ms
     /// fingerprint poll: rulesets raise no rtnetlink event).
     case ruleset
 }

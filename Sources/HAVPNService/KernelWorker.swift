@@ -29,17 +29,38 @@ public final class KernelWorker: @unchecked Sendable {
         try await pool.runIfActive {
             self.rulesetFingerprint = nil
             let outcome = try self.reconciler.apply(desired)
-            if let firewall = self.reconciler.firewall, desired.ruleset != nil {
-                self.rulesetFingerprint = try? firewall.changeFingerprint(expecting: desired.ruleset)
-            }
+            self.recordBaseline(desired.ruleset)
             return outcome
         }
     }
 
+    /// Pool thread only: the fingerprint ``rulesetDrifted()`` compares with. A hand edit between the
+    /// pass's verifying observation and this reading would be taken for havpn's own state and wait
+    /// for the resync (30 s; seen in user-mode-linux, where an iptables pass takes 0.1–3 s). So the
+    /// chains are compared with `ruleset` once more after the reading (for iptables the observation
+    /// cached at the same fingerprint, so nothing is spawned unless something changed), and a
+    /// mismatch leaves a baseline no reading equals: the next check reconciles.
+    private func recordBaseline(_ ruleset: Ruleset?) {
+        guard let firewall = reconciler.firewall, let ruleset,
+            let fingerprint = try? firewall.changeFingerprint(expecting: ruleset),
+            let observed = try? firewall.observe(expecting: ruleset)
+        else {
+            rulesetFingerprint = nil
+            return
+        }
+        let plan = Planner.plan(desired: DesiredState(ruleset: ruleset), observed: ObservedState(ruleset: observed))
+        rulesetFingerprint = plan.isEmpty ? fingerprint : "unverified"
+    }
+
+    /// ``apply(_:)``'s last step alone, for a test of an edit that lands between the pass and it.
+    package func recordRulesetBaseline(_ ruleset: Ruleset?) async {
+        _ = try? await pool.runIfActive { self.recordBaseline(ruleset) }
+    }
+
     /// Whether havpn's chains may have changed since the last apply. A ruleset change raises no
-    /// rtnetlink event, so the run loop polls this every second. Cheap on both backends: one
+    /// rtnetlink event, so the run loop polls this every 250 ms. Cheap on both backends: one
     /// nftables list (~1 ms), or getsockopt of the iptables tables' sizes (no process spawned:
-    /// iptables-legacy-save per pod per second would eat the lab's single CPU). nfnetlink
+    /// iptables-legacy-save per pod four times a second would eat the lab's single CPU). nfnetlink
     /// monitoring would cover nftables only. False while nothing was applied or on a read error
     /// (the next reconcile reports that error); a false alarm costs one reconcile that plans empty.
     public func rulesetDrifted() async -> Bool {

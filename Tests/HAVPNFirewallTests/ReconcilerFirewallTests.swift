@@ -55,4 +55,20 @@ struct ReconcilerFirewallTests {
         #expect(await worker.rulesetDrifted() == false)
         await worker.shutdown()
     }
+
+    /// A hand edit that lands after the pass verified the chains but before the worker reads its
+    /// baseline fingerprint is still drift (it was missed until the 30 s resync; seen in the
+    /// user-mode-linux benchmark, where an iptables pass takes up to 3 s).
+    @Test func anEditRightAfterThePassIsStillDrift() async throws {
+        let ns = try TestNamespace()
+        let worker = try KernelWorker(netns: ns.name, firewallBackend: .nftables)
+        let desired = try Self.serverState()
+        #expect(try await worker.apply(desired).converged)
+        try ns.nft("flush chain inet havpn input")
+        await worker.recordRulesetBaseline(desired.ruleset)  // the pass's last step, after the edit
+        #expect(await worker.rulesetDrifted() == true)
+        #expect(try await worker.apply(desired).applied.contains { $0.isRulesetChange })
+        #expect(await worker.rulesetDrifted() == false)
+        await worker.shutdown()
+    }
 }
