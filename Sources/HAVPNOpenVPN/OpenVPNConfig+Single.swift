@@ -16,39 +16,31 @@ extension OpenVPNConfig {
     /// The server config of single mode (`havpn openvpn-config --server 0`).
     static func singleServer(topology: Topology) throws(HAVPNError) -> String {
         let o = topology.openvpn
-        let dir = o.secretsDir
-        let cn = commonName(for: .server)
         let tun = try tunName(topology)
-        let lines: [String] = [
-            "# vpn-seed-server (single mode): rendered by havpn (havpn openvpn-config --server 0).",
-            "# L3 on \(tun), addresses from the tun network; the shoot networks (IPv4 as their NETMAP ranges)",
-            "# are iroute'd to \(commonName(for: .shoot)) (client-config-dir) and routed through \(tun) by havpn.",
-            "mode server",
-            "tls-server",
-            "topology subnet",
-            "dev \(tun)",
-            "dev-type tun",
-            "proto tcp6-server",
-            "port \(o.serverPort)",
-            "server-ipv6 \(topology.transport.network)",
-            "client-config-dir \(quote(o.clientConfigDir))",
-            "max-routes-per-client \(maxRoutesPerClient(topology))",
-            "keepalive \(o.keepalive)",
-            "tcp-nodelay",
-            "txqueuelen 1000",
-            "ca \(quote(dir + "/ca.crt"))",
-            "cert \(quote(dir + "/\(cn).crt"))",
-            "key \(quote(dir + "/\(cn).key"))",
-            "dh none",
-            "tls-auth \(quote(dir + "/ta.key")) 0",
-            "auth SHA256",
-            "data-ciphers AES-256-GCM",
-            "disable-dco",
-            "status \(quote(substitute(o.statusFile, index: 0))) 10",
-            "status-version 2",
-            "verb \(o.verbosity)",
-            "",
-        ]
+        let lines: [String] =
+            [
+                "# vpn-seed-server (single mode): rendered by havpn (havpn openvpn-config --server 0).",
+                "# L3 on \(tun), addresses from the tun network; the shoot networks (IPv4 as their NETMAP ranges)",
+                "# are iroute'd to \(commonName(for: .shoot)) (client-config-dir) and routed through \(tun) by havpn.",
+                "mode server",
+                "tls-server",
+                "topology subnet",
+                "dev \(tun)",
+                "dev-type tun",
+                "proto tcp6-server",
+                "port \(o.serverPort)",
+                "server-ipv6 \(topology.transport.network)",
+                "client-config-dir \(quote(o.clientConfigDir))",
+                "max-routes-per-client \(maxRoutesPerClient(topology))",
+                "keepalive \(o.keepalive)",
+                "tcp-nodelay",
+                "txqueuelen 1000",
+            ] + serverCrypto(secretsDir: o.secretsDir) + [
+                "status \(quote(substitute(o.statusFile, index: 0))) 10",
+                "status-version 2",
+                "verb \(o.verbosity)",
+                "",
+            ]
         return try finish(lines)
     }
 
@@ -92,34 +84,25 @@ extension OpenVPNConfig {
             )
         }
         let o = topology.openvpn
-        let dir = o.secretsDir
-        let cn = commonName(for: .shoot)
         let tun = try tunName(topology)
-        let lines: [String] = [
-            "# openvpn client of vpn-shoot (single mode): rendered by havpn.",
-            "# openvpn owns \(tun) and its pushed address; havpn routes the seed pod network through it and NATs.",
-            "client",
-            "dev \(tun)",
-            "dev-type tun",
-            "proto \(o.clientProtocol)",
-            "remote \(quote(substitute(o.serverHost, index: 0))) \(o.serverPort)",
-            "nobind",
-            "connect-retry 1 5",
-            "remote-cert-tls server",
-            "ca \(quote(dir + "/ca.crt"))",
-            "cert \(quote(dir + "/\(cn).crt"))",
-            "key \(quote(dir + "/\(cn).key"))",
-            "tls-auth \(quote(dir + "/ta.key")) 1",
-            "auth SHA256",
-            "data-ciphers AES-256-GCM",
-            "auth-nocache",
-            "disable-dco",
-            "# Dial through the HTTP CONNECT gateway; it routes on this header to the server.",
-            "http-proxy \(quote(o.proxyHost)) \(o.proxyPort)",
-            "http-proxy-option CUSTOM-HEADER \(quote(o.proxyHeader)) \(quote(substitute(o.proxyHeaderValue, index: 0)))",
-            "verb \(o.verbosity)",
-            "",
-        ]
+        let lines: [String] =
+            [
+                "# openvpn client of vpn-shoot (single mode): rendered by havpn.",
+                "# openvpn owns \(tun) and its pushed address; havpn routes the seed pod network through it and NATs.",
+                "client",
+                "dev \(tun)",
+                "dev-type tun",
+                "proto \(o.clientProtocol)",
+                "remote \(quote(substitute(o.serverHost, index: 0))) \(o.serverPort)",
+                "nobind",
+                "connect-retry 1 5",
+            ] + clientCrypto(secretsDir: o.secretsDir, role: .shoot) + [
+                "# Dial through the HTTP CONNECT gateway; it routes on this header to the server.",
+                "http-proxy \(quote(o.proxyHost)) \(o.proxyPort)",
+                "http-proxy-option CUSTOM-HEADER \(quote(o.proxyHeader)) \(quote(substitute(o.proxyHeaderValue, index: 0)))",
+                "verb \(o.verbosity)",
+                "",
+            ]
         return try finish(lines)
     }
 

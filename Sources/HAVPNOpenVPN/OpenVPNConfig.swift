@@ -40,39 +40,31 @@ public enum OpenVPNConfig {
         try checkServerIndex(index, topology)
         try checkCommon(o)
         if topology.mode == .single { return try singleServer(topology: topology) }  // OpenVPNConfig+Single.swift
-        let dir = o.secretsDir
-        let cn = commonName(for: .server)
-        var lines: [String] = [
-            "# vpn-seed-server \(index): rendered by havpn (havpn openvpn-config --server \(index)).",
-            "# A pure L2 switch between tap clients: no addresses are handed out; the clients attach",
-            "# to havpn's persistent taps, which are slaves of each pod's bond.",
-            "mode server",
-            "tls-server",
-            "dev tap0",
-            "dev-type tap",
-            "proto tcp6-server",
-            "port \(o.serverPort)",
-            "client-to-client",
-            "duplicate-cn",
-            "keepalive \(o.keepalive)",
-            "tcp-nodelay",
-            "txqueuelen 1000",
-            "ca \(quote(dir + "/ca.crt"))",
-            "cert \(quote(dir + "/\(cn).crt"))",
-            "key \(quote(dir + "/\(cn).key"))",
-            "dh none",
-            "tls-auth \(quote(dir + "/ta.key")) 0",
-            "auth SHA256",
-            "data-ciphers AES-256-GCM",
-            "disable-dco",
-            "# Without --ifconfig openvpn leaves tap0 down, and a down tap stalls the whole server",
-            "# (\"MULTI: Outgoing TUN queue full\"): bring it up from the up script.",
-            "script-security 2",
-            "up \"/bin/sh -c '/sbin/ip link set dev $1 up' --\"",
-            "status \(quote(substitute(o.statusFile, index: index))) 10",
-            "status-version 2",
-            "verb \(o.verbosity)",
-        ]
+        var lines: [String] =
+            [
+                "# vpn-seed-server \(index): rendered by havpn (havpn openvpn-config --server \(index)).",
+                "# A pure L2 switch between tap clients: no addresses are handed out; the clients attach",
+                "# to havpn's persistent taps, which are slaves of each pod's bond.",
+                "mode server",
+                "tls-server",
+                "dev tap0",
+                "dev-type tap",
+                "proto tcp6-server",
+                "port \(o.serverPort)",
+                "client-to-client",
+                "duplicate-cn",
+                "keepalive \(o.keepalive)",
+                "tcp-nodelay",
+                "txqueuelen 1000",
+            ] + serverCrypto(secretsDir: o.secretsDir) + [
+                "# Without --ifconfig openvpn leaves tap0 down, and a down tap stalls the whole server",
+                "# (\"MULTI: Outgoing TUN queue full\"): bring it up from the up script.",
+                "script-security 2",
+                "up \"/bin/sh -c '/sbin/ip link set dev $1 up' --\"",
+                "status \(quote(substitute(o.statusFile, index: index))) 10",
+                "status-version 2",
+                "verb \(o.verbosity)",
+            ]
         lines.append("")
         return try finish(lines)
     }
@@ -112,30 +104,21 @@ public enum OpenVPNConfig {
                 keyPath: "devices.tapPrefix"
             )
         }
-        let dir = o.secretsDir
-        let cn = commonName(for: role)
-        var lines: [String] = [
-            "# openvpn client of \(role.rawValue) pod \(podIndex) to vpn-seed-server \(server): rendered by havpn.",
-            "# Attaches to havpn's persistent \(tap) (a bond slave); havpn owns taps, bond, tunnels, routes.",
-            "client",
-            "dev \(tap)",
-            "dev-type tap",
-            "proto \(o.clientProtocol)",
-            "remote \(quote(substitute(o.serverHost, index: server))) \(o.serverPort)",
-            "nobind",
-            "connect-retry 1 5",
-            "remote-cert-tls server",
-            "ca \(quote(dir + "/ca.crt"))",
-            "cert \(quote(dir + "/\(cn).crt"))",
-            "key \(quote(dir + "/\(cn).key"))",
-            "tls-auth \(quote(dir + "/ta.key")) 1",
-            "auth SHA256",
-            "data-ciphers AES-256-GCM",
-            "auth-nocache",
-            "disable-dco",
-            "# Keep pushed addresses off havpn's taps: the pod's address lives on the bond.",
-            "pull-filter ignore \"ifconfig-ipv6\"",
-        ]
+        var lines: [String] =
+            [
+                "# openvpn client of \(role.rawValue) pod \(podIndex) to vpn-seed-server \(server): rendered by havpn.",
+                "# Attaches to havpn's persistent \(tap) (a bond slave); havpn owns taps, bond, tunnels, routes.",
+                "client",
+                "dev \(tap)",
+                "dev-type tap",
+                "proto \(o.clientProtocol)",
+                "remote \(quote(substitute(o.serverHost, index: server))) \(o.serverPort)",
+                "nobind",
+                "connect-retry 1 5",
+            ] + clientCrypto(secretsDir: o.secretsDir, role: role) + [
+                "# Keep pushed addresses off havpn's taps: the pod's address lives on the bond.",
+                "pull-filter ignore \"ifconfig-ipv6\"",
+            ]
         if role == .shoot {
             lines += [
                 "# Dial through the HTTP CONNECT gateway; it routes on this header to server \(server).",
@@ -152,6 +135,39 @@ public enum OpenVPNConfig {
             "",
         ]
         return try finish(lines)
+    }
+
+    // MARK: - TLS and data channel, the same in every mode
+
+    /// The server's certificate, key, tls-auth (direction 0) and data channel settings.
+    static func serverCrypto(secretsDir dir: String) -> [String] {
+        let cn = commonName(for: .server)
+        return [
+            "ca \(quote(dir + "/ca.crt"))",
+            "cert \(quote(dir + "/\(cn).crt"))",
+            "key \(quote(dir + "/\(cn).key"))",
+            "dh none",
+            "tls-auth \(quote(dir + "/ta.key")) 0",
+            "auth SHA256",
+            "data-ciphers AES-256-GCM",
+            "disable-dco",
+        ]
+    }
+
+    /// A client's server check, certificate of its role, tls-auth (direction 1) and data channel settings.
+    static func clientCrypto(secretsDir dir: String, role: Role) -> [String] {
+        let cn = commonName(for: role)
+        return [
+            "remote-cert-tls server",
+            "ca \(quote(dir + "/ca.crt"))",
+            "cert \(quote(dir + "/\(cn).crt"))",
+            "key \(quote(dir + "/\(cn).key"))",
+            "tls-auth \(quote(dir + "/ta.key")) 1",
+            "auth SHA256",
+            "data-ciphers AES-256-GCM",
+            "auth-nocache",
+            "disable-dco",
+        ]
     }
 
     // MARK: - Validation and formatting
