@@ -71,6 +71,8 @@ all_carrier() {
     for i in $(seq 0 $((SERVERS-1))); do carrier "$p" tap$i || return 1; done
   done
 }
+# Scenario preconditions wait for it up to 40 s (no claim is timed there): on the loaded one-CPU guest a
+# server path can flap between scenarios, and the bond fails back only after the 5 s fail-back hold.
 healthy() { all_carrier $PODS && all_active tap0 $PODS; }
 link_exists() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
 route_dev() { local w prev=; for w in $(ip -n "$1" route show "$2" 2>/dev/null); do [ "$prev" = dev ] && { echo "$w"; return; }; prev=$w; done; }

@@ -2,7 +2,7 @@
 # a second, the stream survives; the new server brings every pod back to tap0 (primary).
 scenario_roll_server() {
   local p T Tr n0=() i fo=0 x down=${ROLL_DOWN_S:-3}
-  poll 20 healthy || { fail roll-server "fabric not healthy before the roll"; return; }
+  poll 40 healthy || { fail roll-server "fabric not healthy before the roll"; return; }
   start_probes roll api0 || { fail roll-server "tcp probe did not start: $PROBE_ERROR"; return; }
   for p in $PODS; do n0+=("$(connected_count "$WORK/$p-c0.log")"); done
   T=$(now); stop_pid "$WORK/srv0.pid" TERM

@@ -2,7 +2,7 @@
 # The shoot pod taken down is the one api0's route does NOT use (switching routes is shoot-dies' job).
 scenario_server_and_shoot_down() {
   local cur j k p alive
-  poll 20 healthy || { fail server-and-shoot-down "fabric not healthy before"; return; }
+  poll 40 healthy || { fail server-and-shoot-down "fabric not healthy before"; return; }
   poll 10 all_wl_ok $APIS || { fail server-and-shoot-down "no end-to-end path before"; return; }
   cur=$(route_dev api0 100.96.0.0/24); j=${cur##*ip6tnl}; k=$((1 - j))
   alive="$APIS shoot$j"

@@ -3,7 +3,7 @@
 scenario_shoot_dies() {
   needs_run shoot-dies || return 0
   local cur j k T p
-  poll 20 healthy && poll 10 all_wl_ok $APIS || { fail shoot-dies "fabric not healthy before"; return; }
+  poll 40 healthy && poll 10 all_wl_ok $APIS || { fail shoot-dies "fabric not healthy before"; return; }
   cur=$(route_dev api0 100.96.0.0/24); j=${cur##*ip6tnl}; k=$((1 - j))
   T=$(now); stop_pid "$WORK/shoot$j-c0.pid" KILL; stop_pid "$WORK/shoot$j-c1.pid" KILL
   # The lab detects a dead client in 15 x 200 ms + 300 ms = 3.3 s of probes; the deadline leaves the

@@ -7,7 +7,7 @@ shoot_route() { [[ $(route_dev "$1" 100.96.0.0/24) == bond0-ip6tnl[01] ]]; }
 scenario_drift() {
   needs_run drift || return 0
   local T
-  poll 20 healthy && poll 10 all_wl_ok $APIS || { fail drift "fabric not healthy before"; return; }
+  poll 40 healthy && poll 10 all_wl_ok $APIS || { fail drift "fabric not healthy before"; return; }
   nsx api0 ip route add 198.51.100.0/24 dev bond0-ip6tnl1
   nsx api0 ip link add foreign0 type dummy
   nsx shoot0 ip route add 203.0.113.0/24 dev eth0

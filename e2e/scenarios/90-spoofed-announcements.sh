@@ -4,7 +4,7 @@ shoot_state() { local p; for p in $SHOOTPODS; do nsx "$p" ip -o link show type i
 same_state() { [ "$(shoot_state)" = "$BEFORE" ] && runs_alive; }
 scenario_spoofed_announcements() {
   needs_run spoofed-announcements || return 0
-  poll 20 healthy || { fail spoofed-announcements "fabric not healthy before"; return; }
+  poll 40 healthy || { fail spoofed-announcements "fabric not healthy before"; return; }
   BEFORE=$(shoot_state)
   # from api0's bond address (a real peer sending junk) and from an extra, unannounced bond address (::a:99)
   nsx api0 ip addr add fd8f:6d53:b97a:1::a:99/104 dev bond0 nodad

@@ -12,7 +12,7 @@ crashloop_switches() { # api pod: havpn_path_switches_total from its /metrics (r
 scenario_client_crashloop() {
   needs_run client-crashloop || return 0
   local p T end kills=0 dev=() sw=() i bad x
-  poll 20 healthy && poll 10 all_wl_ok $APIS || { fail client-crashloop "fabric not healthy before"; return; }
+  poll 40 healthy && poll 10 all_wl_ok $APIS || { fail client-crashloop "fabric not healthy before"; return; }
   for p in $APIS; do dev+=("$(route_dev "$p" 100.96.0.0/24)"); sw+=("$(crashloop_switches "$p")"); done
   for i in 0 1; do [ -n "${sw[$i]}" ] || { fail client-crashloop "no havpn_path_switches_total on api$i"; return; }; done
   T=$(now); end=$(( $(usec "$T") + ${CRASHLOOP_S:-60} * 1000000 ))

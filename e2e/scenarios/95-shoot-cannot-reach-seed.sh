@@ -10,7 +10,7 @@ listening() { nsx api0 socat -u /dev/null "$1" 2>/dev/null; }
 scenario_shoot_cannot_reach_seed() {
   local L4 L6 before after
   [ "$HAVPN_E2E_RUN" = 1 ] || { skip shoot-cannot-reach-seed "the stand-in havpn has no packet filter"; return 0; }
-  poll 20 healthy && poll 10 all_wl_ok $APIS || { fail shoot-cannot-reach-seed "fabric not healthy before"; return; }
+  poll 40 healthy && poll 10 all_wl_ok $APIS || { fail shoot-cannot-reach-seed "fabric not healthy before"; return; }
   nsx api0 socat TCP4-LISTEN:7999,fork,reuseaddr PIPE & L4=$!
   nsx api0 socat TCP6-LISTEN:7998,fork,reuseaddr PIPE & L6=$!
   poll 5 listening TCP4:127.0.0.1:7999 && poll 5 listening TCP6:[::1]:7998 ||
