@@ -78,7 +78,7 @@ link_exists() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
 route_dev() { local w prev=; for w in $(ip -n "$1" route show "$2" 2>/dev/null); do [ "$prev" = dev ] && { echo "$w"; return; }; prev=$w; done; }
 route_is() { [ "$(route_dev "$1" "$2")" = "$3" ]; }
 ping1() { nsx "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
-wl_ok() { ping1 "$1" "$WORKLOAD_IP"; }
+wl_ok() { nsx "$1" "${AS_PROXY[@]}" ping -c 1 -W 1 "$WORKLOAD_IP" >/dev/null 2>&1; }
 all_wl_ok() { local p; for p in "$@"; do wl_ok "$p" || return 1; done; }
 
 # ---- havpn (real or stand-in); switching the renderer to havpn is the one line in ovpn_conf ----
@@ -149,7 +149,7 @@ LONG_PIDS=""
 diag() {
   local p=$1 tn
   tn=$(ip -n "$p" -o link show type ip6tnl 2>/dev/null | awk -F': ' '{sub(/@.*/,"",$2); printf "%s ", $2}')
-  printf '  %s: route=%s slave=%s carrier=%s%s tunnels=[%s] havpn: %s\n' "$p" "$(route_dev "$p" 100.96.0.0/24)" \
+  printf '  %s: route=%s slave=%s carrier=%s%s tunnels=[%s] havpn: %s\n' "$p" "$(route_dev "$p" "$SHOOT_ROUTE")" \
     "$(nsx "$p" cat /sys/class/net/bond0/bonding/active_slave 2>/dev/null)" \
     "$(nsx "$p" cat /sys/class/net/tap0/carrier 2>/dev/null)" "$(nsx "$p" cat /sys/class/net/tap1/carrier 2>/dev/null)" \
     "${tn% }" "$(tail -n 3 "$WORK/havpn-$p.log" 2>/dev/null | sed -n 's/.*"ts":"[^T]*T\([^"]*\)Z".*"msg":"\([^"]*\)".*/\1 \2/p' | paste -sd';')"

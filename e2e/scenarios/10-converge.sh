@@ -7,10 +7,10 @@ scenario_converge() {
   res apply_all_s "$(dt "$t0" "$(now)")"
   for p in $APIS; do
     for i in 0 1; do link_exists "$p" tap$i && link_exists "$p" bond0-ip6tnl$i || ok=0; done
-    link_exists "$p" bond0 && [[ $(route_dev "$p" 100.96.0.0/24) == bond0-ip6tnl[01] ]] || ok=0
+    link_exists "$p" bond0 && [[ $(route_dev "$p" "$SHOOT_ROUTE") == bond0-ip6tnl[01] ]] || ok=0
   done
   for p in $SHOOTPODS; do
-    link_exists "$p" bond0 && route_is "$p" 10.250.0.10 bond0ip6tnl0001 && route_is "$p" 10.250.0.11 bond0ip6tnl0002 || ok=0
+    link_exists "$p" bond0 && route_is "$p" $SEED_AS_SHOOT_SEES.10 bond0ip6tnl0001 && route_is "$p" $SEED_AS_SHOOT_SEES.11 bond0ip6tnl0002 || ok=0
   done
   [ $ok = 1 ] || { fail converge "apply did not create the expected taps/bond/tunnels/routes"; return; }
   if [ "$HAVPN_E2E_RUN" = 1 ]; then for p in $PODS; do havpn_run_start "$p"; done; fi
