@@ -18,7 +18,7 @@ overlap_fabric() { [ "$E2E_FABRIC" = dualstack-overlap ] || { skip "$1" "needs E
 scenario_overlap_ipv4() {
   local p seen=""
   overlap_fabric overlap-ipv4 || return 0
-  poll 20 healthy || { fail overlap-ipv4 "fabric not healthy before"; return; }
+  poll 40 healthy || { fail overlap-ipv4 "fabric not healthy before"; return; }
   for p in $APIS; do
     poll 15 ident_is "$p" "TCP4:$WORKLOAD_IP:7777" '^workload 10\.250\.0\.[12]$' "${AS_PROXY[@]}" ||
       { fail overlap-ipv4 "$p as group 31415 -> $WORKLOAD_IP:7777 answered '$IDENT' after ${POLL_S}s (want: workload, from a vpn-shoot pod's wl address)"; return; }
@@ -45,7 +45,7 @@ ipv6_diag() {
 scenario_dualstack_ipv6() {
   local p seen="" src
   overlap_fabric dualstack-ipv6 || return 0
-  poll 20 healthy || { fail dualstack-ipv6 "fabric not healthy before"; return; }
+  poll 40 healthy || { fail dualstack-ipv6 "fabric not healthy before"; return; }
   for p in $APIS; do
     src=fd8f:6d53:b97a:1::a:$(index_of "$p")
     [[ $(ip -n "$p" -6 route show fd00:300::/64) == *" dev bond0-ip6tnl"[01]" "* ]] ||
