@@ -12,15 +12,11 @@ import Testing
 /// 10.1.0.0/16: only the proxy's group reaches the shoot pod, through its stand-in.
 @Suite(.enabled(if: HostNftables.isAvailable, "\(HostNftables.unavailableReason ?? "")"))
 struct SingleModeNetmapHostTests {
+    /// SingleModeHostTests' topology with the shoot pods on the seed pod network (10.1.0.0/16).
     static let topology: Topology = {
-        var t = Topology()
-        t.mode = .single
-        t.servers = 1
-        t.shootClients = 1
+        var t = SingleModeHostTests.topology
         t.networks.shoot.pods = [IPNetwork("10.1.0.0/16")!]
         t.networks.shoot.services = [IPNetwork("100.64.0.0/13")!]
-        t.networks.shoot.nodes = [IPNetwork("10.250.0.0/16")!]
-        t.networks.seedPods = [IPNetwork("10.1.0.0/16")!]
         return t
     }()
 
