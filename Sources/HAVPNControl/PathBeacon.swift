@@ -3,9 +3,9 @@ import HAVPNModel
 /// The L2 probe havpn sends on every tap to learn whether a VPN server path still carries traffic.
 ///
 /// A pod broadcasts a request on tap i (an AF_PACKET frame with ``etherType``); server i's openvpn
-/// floods it to all of its clients (client-to-client); every pod of the *opposite* role answers
-/// on its own tap i, and the reply travels back the same way. So "a reply on tap i" means "server i
-/// relays between me and the pods I talk to", which carrier cannot tell (a partitioned server keeps
+/// floods it to all of its clients (client-to-client); every other pod answers on its own tap i,
+/// and the reply travels back the same way. So "a reply on tap i from a pod of the opposite role"
+/// means "server i relays between me and the pods I talk to", which carrier cannot tell (a partitioned server keeps
 /// every tap's carrier up for the ~30 s until openvpn's ping-restart).
 ///
 /// Layout (big-endian): "HAVB", version 1, kind (1 request, 2 reply), role, index (2), server,
@@ -62,8 +62,16 @@ public struct PathBeacon: Hashable, Sendable {
         )
     }
 
-    /// Whether a pod of `role` answers requests from `other`: apiservers and shoot pods answer each other.
+    /// Whether a pod of `role` answers requests from `other`: every pod with a bond (apiservers and
+    /// shoot pods) answers every other, so that each knows which pods every path reaches
+    /// (completeness, see ``PathSelector``). Earlier havpn versions answered only the opposite role, which is harmless: a pod never heard counts on no path.
     public static func answers(_ role: Role, requestFrom other: Role) -> Bool {
+        role != .server && other != .server
+    }
+
+    /// Whether a reply from a pod of `other` proves the path for a pod of `role`: only the pods
+    /// it talks to count (apiservers and shoot pods for each other).
+    public static func provesPath(for role: Role, replyFrom other: Role) -> Bool {
         (role == .apiserver && other == .shoot) || (role == .shoot && other == .apiserver)
     }
 

@@ -19,6 +19,13 @@
 ///    segment (the reason for the bond's `primary tap0` in vpn2 PR #25), and a path that flaps
 ///    restarts its hold each time it dies, so a flapping path causes no switch at all.
 ///    With hold H the selector switches at most once per H, except for fail-overs away from dead paths.
+/// 5. With fail-back, **completeness** (optional, per path; all paths complete by default): a path
+///    is complete when it reaches every peer the pod hears on any path. Fail-back goes only to a
+///    path that has been healthy *and* complete continuously for the hold, and an active path that
+///    is healthy but incomplete is left, after the same hold, for the lowest such path. Every
+///    endpoint then starts its hold when the last peer reaches the lower segment, so they all move
+///    within a probe round of each other instead of one by one as their VPN clients reconnect
+///    (each early mover would be cut off from the peers still on the other segment).
 public struct PathSelector: Hashable, Sendable {
     public enum Decision: Hashable, Sendable {
         case switchActive(from: Int?, to: Int)
@@ -29,7 +36,9 @@ public struct PathSelector: Hashable, Sendable {
     public private(set) var active: Int?
     public private(set) var lastSwitchAt: Instant?
     private var healthySince: [Instant?] = []
+    private var completeSince: [Instant?] = []
     private var lastHealth: [PathHealth] = []
+    private var lastComplete: [Bool] = []
 
     public init(initialActive: Int? = nil, failbackHold: Duration? = nil, failoverHold: Duration? = nil) {
         self.active = initialActive
@@ -50,13 +59,23 @@ public struct PathSelector: Hashable, Sendable {
             guard let hold = failoverHold else { return nil }
             return healthySince.compactMap { $0 }.min().map { $0 + hold }
         }
-        guard let hold = failbackHold, let p = preferred, p < active,
-            let since = healthySince[p]
+        guard let hold = failbackHold, let p = preferred, p != active, p < active || !isComplete(active),
+            let since = settledSince(p)
         else { return nil }
         return max(since + hold, (lastSwitchAt ?? since) + hold)
     }
 
-    private var preferred: Int? { lastHealth.firstIndex(of: .healthy) }
+    /// The lowest path that is healthy and complete.
+    private var preferred: Int? { lastHealth.indices.first { lastHealth[$0] == .healthy && isComplete($0) } }
+
+    private func isComplete(_ path: Int) -> Bool { !lastComplete.indices.contains(path) || lastComplete[path] }
+
+    /// Since when `path` has been both healthy and complete.
+    private func settledSince(_ path: Int) -> Instant? {
+        guard let h = healthySince[path] else { return nil }
+        guard completeSince.indices.contains(path) else { return h }
+        return completeSince[path].map { max($0, h) }
+    }
 
     /// The lowest path healthy for at least `hold` (any healthy path without a hold).
     private func stable(for hold: Duration?, at now: Instant) -> Int? {
@@ -70,33 +89,43 @@ public struct PathSelector: Hashable, Sendable {
     /// choice); what it knows about every path's health stays.
     public mutating func keep(_ path: Int) { active = path }
 
-    /// Takes the current health of every path (index = path) and returns a switch, if one is due.
-    public mutating func update(health: [PathHealth], at now: Instant) -> Decision? {
-        if healthySince.count != health.count {
-            healthySince = Array(healthySince.prefix(health.count))
-            healthySince += Array(repeating: nil, count: health.count - healthySince.count)
-        }
-        for i in health.indices {
-            if health[i] == .healthy {
-                if healthySince[i] == nil { healthySince[i] = now }
-            } else {
-                healthySince[i] = nil
-            }
-        }
+    /// Takes the current health of every path (index = path) and, optionally, whether each path
+    /// is complete (reaches every known peer; nil: all are), and returns a switch, if one is due.
+    public mutating func update(health: [PathHealth], complete: [Bool]? = nil, at now: Instant) -> Decision? {
+        let complete = complete ?? Array(repeating: true, count: health.count)
+        precondition(complete.count == health.count, "one completeness per path")
+        Self.track(&healthySince, health.map { $0 == .healthy }, at: now)
+        Self.track(&completeSince, complete, at: now)
         lastHealth = health
+        lastComplete = complete
         if let a = active, !health.indices.contains(a) { active = nil }
 
         if let a = active, health[a] != .dead {
-            // Keep; consider a fail-back to a lower-index path.
-            guard let hold = failbackHold, let p = preferred, p < a, let since = healthySince[p],
-                now - since >= hold, now - (lastSwitchAt ?? since) >= hold
+            // Keep; consider a fail-back to a lower-index path, or leaving an incomplete one.
+            guard let hold = failbackHold, let p = preferred, p != a, p < a || !complete[a],
+                let since = settledSince(p), now - since >= hold, now - (lastSwitchAt ?? since) >= hold
             else { return nil }
             return move(to: p, at: now)
         }
         // Nothing (stably) healthy: keep the active path. Without an active path there is
         // nothing to protect, so any healthy one is taken.
-        guard let p = active == nil ? preferred : stable(for: failoverHold, at: now) else { return nil }
+        guard let p = active == nil ? preferred ?? lastHealth.firstIndex(of: .healthy) : stable(for: failoverHold, at: now)
+        else { return nil }
         return move(to: p, at: now)
+    }
+
+    /// `since[i]`: since when `condition[i]` has held continuously (nil while it does not).
+    private static func track(_ since: inout [Instant?], _ condition: [Bool], at now: Instant) {
+        if since.count != condition.count {
+            since = Array(since.prefix(condition.count)) + Array(repeating: nil, count: max(0, condition.count - since.count))
+        }
+        for i in condition.indices {
+            if condition[i] {
+                if since[i] == nil { since[i] = now }
+            } else {
+                since[i] = nil
+            }
+        }
     }
 
     private mutating func move(to p: Int, at now: Instant) -> Decision {

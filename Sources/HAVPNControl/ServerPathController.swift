@@ -23,6 +23,9 @@ import HAVPNModel
 ///   the bond moves back exactly once, H after that (≈ 5.3 s); no move happens while it flaps.
 /// - A partition is left at once only for a tap healthy for `failoverHold`; otherwise when the
 ///   first tap has been healthy that long. If every tap flaps, the bond stays where it is.
+/// - Fail-back goes only to a path that also reaches every pod heard on any path (see
+///   ``PathSelector``, rule 5), so all endpoints move back together once the last VPN client has
+///   reconnected to the returning server, instead of each one a hold after its own reconnect.
 /// - Beacons ride inside openvpn's TCP session through the HTTP CONNECT proxy, so loss on the
 ///   network shows up as delay, not as independent beacon loss; a false verdict needs the
 ///   server path to stall for N·I + T.
@@ -60,6 +63,18 @@ public struct ServerPathController: Sendable {
         }
     }
 
+    /// How long a peer heard on a path counts as reachable there: two detection periods, so that
+    /// the loss that does not make a path dead does not make it incomplete either.
+    public var peerMemory: Duration {
+        configuration.probe.interval * (2 * configuration.probe.unhealthyThreshold) + configuration.probe.timeout
+    }
+
+    /// How long a peer must have been heard on a path before it counts there: as long as a path
+    /// takes to turn healthy (M replies), so that the pod that reconnects last (which sees its
+    /// path turn healthy M rounds after connecting) and the pods that hear it arrive agree on
+    /// when the path became complete.
+    public var peerSettling: Duration { configuration.probe.interval * (configuration.probe.healthyThreshold - 1) }
+
     public enum Action: Hashable, Sendable {
         /// Send an echo for server path `server` (out of `tap<server>`).
         case sendProbe(server: Int, sequence: UInt16)
@@ -73,6 +88,9 @@ public struct ServerPathController: Sendable {
     private var monitor: ProbeMonitor
     private var selector: PathSelector
     public private(set) var readiness: Readiness = .noHealthyPath
+    /// Per path: the pods heard on it, since when (without a gap longer than ``peerMemory``) and when last.
+    private var heard: [[BeaconPeer: (first: Instant, last: Instant)]]
+    private var lastComplete: [Bool]
 
     /// - Parameter initialActive: the tap the bond uses at start (its primary, vpn2: 0).
     public init(configuration: Configuration, serverCount: Int, initialActive: Int? = 0, at now: Instant) {
@@ -83,9 +101,36 @@ public struct ServerPathController: Sendable {
             failbackHold: configuration.failbackHold,
             failoverHold: configuration.failoverHold
         )
+        heard = Array(repeating: [:], count: serverCount)
+        lastComplete = Array(repeating: true, count: serverCount)
     }
 
     public var active: Int? { selector.active }
+
+    /// Pods heard on `server`'s path for ``peerSettling``, the last time within ``peerMemory``.
+    public func peers(on server: Int, at now: Instant) -> Set<BeaconPeer> {
+        guard heard.indices.contains(server) else { return [] }
+        return Set(heard[server].filter { now - $0.value.last <= peerMemory && $0.value.last - $0.value.first >= peerSettling }.keys)
+    }
+
+    /// Per path: whether it reaches every pod heard on any path (all complete while none is heard).
+    public func completeness(at now: Instant) -> [Bool] {
+        let onPath = heard.indices.map { peers(on: $0, at: now) }
+        let all = onPath.reduce(into: Set<BeaconPeer>()) { $0.formUnion($1) }
+        return onPath.map { $0.isSuperset(of: all) }
+    }
+
+    /// A pod answered a beacon on `server`'s path (any pod, not only those whose replies prove
+    /// the path): completeness, see ``PathSelector``.
+    public mutating func peerHeard(server: Int, peer: BeaconPeer, at now: Instant) -> [Action] {
+        guard heard.indices.contains(server) else { return [] }
+        if let seen = heard[server][peer], now - seen.last <= peerMemory {
+            heard[server][peer] = (seen.first, now)
+        } else {
+            heard[server][peer] = (now, now)
+        }
+        return process([], at: now)
+    }
     /// Taps whose path is proven healthy.
     public var usableServers: [Int] { monitor.healths.indices.filter { monitor.healths[$0] == .healthy } }
     public func health(of server: Int) -> PathHealth { monitor.health(of: server) }
@@ -129,6 +174,7 @@ public struct ServerPathController: Sendable {
 
     public mutating func setServerCount(_ count: Int, at now: Instant) -> [Action] {
         monitor.setTargetCount(count, at: now)
+        heard = Array(heard.prefix(count)) + Array(repeating: [:], count: max(0, count - heard.count))
         return process([], at: now, force: true)
     }
 
@@ -144,8 +190,12 @@ public struct ServerPathController: Sendable {
         // The choice changes only with health or when a fail-back falls due.
         let healthChanged = actions.contains { if case .healthChanged = $0 { true } else { false } }
         let failbackDue = selector.nextDeadline.map { now >= $0 } ?? false
-        guard healthChanged || failbackDue || force else { return actions }
-        if case .switchActive(_, let to)? = selector.update(health: monitor.healths, at: now) {
+        let complete = completeness(at: now)
+        let completenessChanged = complete != lastComplete
+        lastComplete = complete
+        for i in heard.indices where heard[i].count > 64 { heard[i] = heard[i].filter { now - $0.value.last <= peerMemory } }
+        guard healthChanged || failbackDue || completenessChanged || force else { return actions }
+        if case .switchActive(_, let to)? = selector.update(health: monitor.healths, complete: complete, at: now) {
             actions.append(.setBondActive(server: to))
         }
         let r: Readiness = selector.activeIsHealthy ? .ready : .noHealthyPath
@@ -154,5 +204,16 @@ public struct ServerPathController: Sendable {
             actions.append(.readinessChanged(r))
         }
         return actions
+    }
+}
+
+/// A pod that answers path beacons: its role and index.
+public struct BeaconPeer: Hashable, Sendable {
+    public var role: Role
+    public var index: Int
+
+    public init(role: Role, index: Int) {
+        self.role = role
+        self.index = index
     }
 }

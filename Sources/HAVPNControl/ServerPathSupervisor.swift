@@ -130,6 +130,11 @@ public struct ServerPathSupervisor: Sendable {
         return handle(controller.probeReply(server: server, sequence: sequence, rtt: now - sent, at: now), at: now)
     }
 
+    /// Any pod answered a beacon on `server`'s path (see ``ServerPathController/peerHeard(server:peer:at:)``).
+    public mutating func peerHeard(server: Int, peer: BeaconPeer, at now: Instant) -> [Action] {
+        handle(controller.peerHeard(server: server, peer: peer, at: now), at: now)
+    }
+
     private mutating func handle(_ actions: [ServerPathController.Action], at now: Instant) -> [Action] {
         var out: [Action] = []
         for action in actions {

@@ -286,7 +286,9 @@ struct SideCarCore {
         guard let beacon = PathBeacon(bytes: bytes), beacon.server == server else { return [] }
         switch beacon.kind {
         case .request:
-            guard PathBeacon.answers(identity.role, requestFrom: beacon.role) else { return [] }
+            guard PathBeacon.answers(identity.role, requestFrom: beacon.role),
+                beacon.role != identity.role || beacon.index != identity.index
+            else { return [] }
             // Unicast back to the requester: the openvpn server then forwards the reply to one
             // client instead of flooding it to all of them.
             return [
@@ -301,7 +303,10 @@ struct SideCarCore {
                 var sp = serverPaths
             else { return [] }
             let hadPeers = sp.hasBeaconPeers(server)
-            let actions = sp.beaconReply(server: server, sequence: beacon.sequence, at: now)
+            var actions = sp.peerHeard(server: server, peer: BeaconPeer(role: beacon.role, index: beacon.index), at: now)
+            if PathBeacon.provesPath(for: identity.role, replyFrom: beacon.role) {
+                actions += sp.beaconReply(server: server, sequence: beacon.sequence, at: now)
+            }
             serverPaths = sp
             if !hadPeers && sp.hasBeaconPeers(server) {
                 logger.info("VPN server path has beacon peers", metadata: ["path.server": "\(server)"])

@@ -34,11 +34,16 @@ import Testing
         #expect(PathBeacon(bytes: Array("HAVB".utf8) + [1, 1, 9, 0, 1, 0, 0, 1]) == nil)  // unknown role
     }
 
-    @Test func onlyOppositeRolesAnswer() {
+    @Test func everyBondedPodAnswersButOnlyTheOppositeRoleProvesThePath() {
         #expect(PathBeacon.answers(.apiserver, requestFrom: .shoot))
         #expect(PathBeacon.answers(.shoot, requestFrom: .apiserver))
-        #expect(!PathBeacon.answers(.apiserver, requestFrom: .apiserver))
-        #expect(!PathBeacon.answers(.shoot, requestFrom: .shoot))
+        #expect(PathBeacon.answers(.apiserver, requestFrom: .apiserver))
+        #expect(PathBeacon.answers(.shoot, requestFrom: .shoot))
         #expect(!PathBeacon.answers(.server, requestFrom: .shoot))
+        #expect(!PathBeacon.answers(.shoot, requestFrom: .server))
+        #expect(PathBeacon.provesPath(for: .apiserver, replyFrom: .shoot))
+        #expect(PathBeacon.provesPath(for: .shoot, replyFrom: .apiserver))
+        #expect(!PathBeacon.provesPath(for: .apiserver, replyFrom: .apiserver))
+        #expect(!PathBeacon.provesPath(for: .shoot, replyFrom: .shoot))
     }
 }

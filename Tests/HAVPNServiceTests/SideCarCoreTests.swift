@@ -456,11 +456,25 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         #expect(reply.requester?.role == .shoot && reply.requester?.index == 0)
     }
 
-    @Test func requestFromTheSameRoleOrForAnotherTapIsIgnored() throws {
+    @Test func requestFromTheSameRoleIsAnsweredButAReplyFromItProvesNothing() throws {
+        let sim = try Simulation(role: .apiserver, index: 1)
+        let sameRole = PathBeacon(kind: .request, role: .apiserver, index: 2, server: 1, sequence: 1)
+        sim.start()
+        #expect(sim.core.beacon(sameRole.bytes, server: 1, at: sim.now).count == 1)
+        // Another apiserver answers every beacon: it is heard, the path stays unproven.
+        sim.beaconPeer = (.apiserver, 2)
+        sim.answerBeacon = { _ in true }
+        sim.advance(by: .seconds(5))
+        let paths = try #require(sim.core.serverPaths)
+        #expect(paths.controller.peers(on: 1, at: sim.now) == [BeaconPeer(role: .apiserver, index: 2)])
+        #expect(paths.controller.health(of: 1) != .healthy && !paths.hasBeaconPeers(1))
+    }
+
+    @Test func ownRequestOrOneForAnotherTapIsIgnored() throws {
         let sim = try Simulation(role: .apiserver, index: 1)
         sim.start()
-        let sameRole = PathBeacon(kind: .request, role: .apiserver, index: 2, server: 1, sequence: 1)
-        #expect(sim.core.beacon(sameRole.bytes, server: 1, at: sim.now).isEmpty)
+        let own = PathBeacon(kind: .request, role: .apiserver, index: 1, server: 1, sequence: 1)
+        #expect(sim.core.beacon(own.bytes, server: 1, at: sim.now).isEmpty)
         let otherTap = PathBeacon(kind: .request, role: .shoot, index: 0, server: 0, sequence: 1)
         #expect(sim.core.beacon(otherTap.bytes, server: 1, at: sim.now).isEmpty)
         #expect(sim.core.beacon(Array("garbage".utf8), server: 1, at: sim.now).isEmpty)
