@@ -22,7 +22,7 @@
 /// 5. With fail-back, **completeness** (optional, per path; all paths complete by default): a path
 ///    is complete when it reaches every peer the pod hears on any path. Fail-back goes only to a
 ///    path that has been healthy *and* complete continuously for the hold, and an active path that
-///    is healthy but incomplete is left, after the same hold, for the lowest such path. Every
+///    is healthy but has been incomplete for the hold is left for the lowest such path. Every
 ///    endpoint then starts its hold when the last peer reaches the lower segment, so they all move
 ///    within a probe round of each other instead of one by one as their VPN clients reconnect
 ///    (each early mover would be cut off from the peers still on the other segment).
@@ -37,6 +37,7 @@ public struct PathSelector: Hashable, Sendable {
     public private(set) var lastSwitchAt: Instant?
     private var healthySince: [Instant?] = []
     private var completeSince: [Instant?] = []
+    private var incompleteSince: [Instant?] = []
     private var lastHealth: [PathHealth] = []
     private var lastComplete: [Bool] = []
 
@@ -60,7 +61,7 @@ public struct PathSelector: Hashable, Sendable {
             return healthySince.compactMap { $0 }.min().map { $0 + hold }
         }
         guard let hold = failbackHold, let p = preferred, p != active, p < active || !isComplete(active),
-            let since = settledSince(p)
+            let since = leavingSince(active, for: p)
         else { return nil }
         return max(since + hold, (lastSwitchAt ?? since) + hold)
     }
@@ -69,6 +70,16 @@ public struct PathSelector: Hashable, Sendable {
     private var preferred: Int? { lastHealth.indices.first { lastHealth[$0] == .healthy && isComplete($0) } }
 
     private func isComplete(_ path: Int) -> Bool { !lastComplete.indices.contains(path) || lastComplete[path] }
+
+    /// Since when a move from `active` to `target` has been justified: the target healthy and
+    /// complete, and for a move to a higher path also the active path incomplete (a peer that
+    /// goes away drops out of each path's set at a slightly different instant: not a reason to move).
+    private func leavingSince(_ active: Int, for target: Int) -> Instant? {
+        guard let settled = settledSince(target) else { return nil }
+        guard target > active else { return settled }
+        guard incompleteSince.indices.contains(active), let incomplete = incompleteSince[active] else { return nil }
+        return max(settled, incomplete)
+    }
 
     /// Since when `path` has been both healthy and complete.
     private func settledSince(_ path: Int) -> Instant? {
@@ -96,6 +107,7 @@ public struct PathSelector: Hashable, Sendable {
         precondition(complete.count == health.count, "one completeness per path")
         Self.track(&healthySince, health.map { $0 == .healthy }, at: now)
         Self.track(&completeSince, complete, at: now)
+        Self.track(&incompleteSince, complete.map { !$0 }, at: now)
         lastHealth = health
         lastComplete = complete
         if let a = active, !health.indices.contains(a) { active = nil }
@@ -103,7 +115,7 @@ public struct PathSelector: Hashable, Sendable {
         if let a = active, health[a] != .dead {
             // Keep; consider a fail-back to a lower-index path, or leaving an incomplete one.
             guard let hold = failbackHold, let p = preferred, p != a, p < a || !complete[a],
-                let since = settledSince(p), now - since >= hold, now - (lastSwitchAt ?? since) >= hold
+                let since = leavingSince(a, for: p), now - since >= hold, now - (lastSwitchAt ?? since) >= hold
             else { return nil }
             return move(to: p, at: now)
         }

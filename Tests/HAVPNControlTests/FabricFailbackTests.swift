@@ -26,6 +26,10 @@ private struct Fabric {
     /// Whether pods report who answered (false: the behaviour before completeness).
     let reportPeers: Bool
 
+    /// A pod whose VPN clients die then, its client of server 1 half a second after that of server 0
+    /// (killed one by one, as the e2e lab does).
+    var dies: (pod: Int, at: Instant)?
+
     /// - Parameter stranded: a pod whose client of server 0 never reconnects.
     init(seed: UInt64, reportPeers: Bool, stranded: Int? = nil) {
         rng = SplitMix64(seed: seed)
@@ -49,7 +53,8 @@ private struct Fabric {
     }
 
     func connected(_ pod: Int, to server: Int, at t: Instant) -> Bool {
-        server != 0 || t < outage.lowerBound || t >= pods[pod].reconnectsAt
+        if let dies, dies.pod == pod, t >= dies.at + .milliseconds(500 * server) { return false }
+        return server != 0 || t < outage.lowerBound || t >= pods[pod].reconnectsAt
     }
 
     mutating func handle(_ actions: [ServerPathController.Action], pod p: Int, at t: Instant) {
@@ -137,5 +142,15 @@ private struct Fabric {
         var fabric = Fabric(seed: 2, reportPeers: true, stranded: 4)
         #expect(fabric.run(until: .ms(70_000)) == .zero)
         #expect(fabric.pods.allSatisfy { $0.active == 1 }, "\(fabric.pods.map(\.moves))")
+    }
+
+    /// A shoot pod dies before the outage: it drops out of each path's peers at a slightly different
+    /// instant, which must not move anyone; the outage then goes as without it.
+    @Test(arguments: 0..<4)
+    func aPodThatDiesMovesNobody(seed: Int) {
+        var fabric = Fabric(seed: UInt64(seed), reportPeers: true)
+        fabric.dies = (pod: 4, at: .ms(8_000 + Int64(seed) * 97))
+        _ = fabric.run(until: .ms(70_000))
+        for pod in fabric.pods.prefix(4) { #expect(pod.moves.map(\.1) == [1, 0], "\(pod.peer): \(pod.moves)") }
     }
 }

@@ -185,7 +185,8 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
     @Test func anIncompleteActivePathIsLeftForACompleteOneAfterTheHold() {
         var s = PathSelector(initialActive: 0, failbackHold: .seconds(5))
         let both: [PathHealth] = [.healthy, .healthy]
-        #expect(s.update(health: both, complete: [false, true], at: .zero) == nil)
+        #expect(s.update(health: both, complete: [true, true], at: .ms(-60_000)) == nil)
+        #expect(s.update(health: both, complete: [false, true], at: .zero) == nil, "tap1 complete for long: not enough")
         #expect(s.nextDeadline == .ms(5_000))
         #expect(s.update(health: both, complete: [false, true], at: .ms(5_000)) == .switchActive(from: 0, to: 1))
         // Neither complete (one peer only on each): stay, no deadline, no hopping.
