@@ -22,7 +22,7 @@
 /// 5. With fail-back, **completeness** (optional, per path; all paths complete by default): a path
 ///    is complete when it reaches every peer the pod hears on any path. Fail-back goes only to a
 ///    path that has been healthy *and* complete continuously for the hold, and an active path that
-///    is healthy but has been incomplete for the hold is left for the lowest such path. Every
+///    is healthy but has been incomplete for three holds is left for the lowest such path. Every
 ///    endpoint then starts its hold when the last peer reaches the lower segment, so they all move
 ///    within a probe round of each other instead of one by one as their VPN clients reconnect
 ///    (each early mover would be cut off from the peers still on the other segment).
@@ -61,9 +61,9 @@ public struct PathSelector: Hashable, Sendable {
             return healthySince.compactMap { $0 }.min().map { $0 + hold }
         }
         guard let hold = failbackHold, let p = preferred, p != active, p < active || !isComplete(active),
-            let since = leavingSince(active, for: p)
+            let due = moveDue(from: active, to: p, hold: hold)
         else { return nil }
-        return max(since + hold, (lastSwitchAt ?? since) + hold)
+        return due
     }
 
     /// The lowest path that is healthy and complete.
@@ -71,14 +71,18 @@ public struct PathSelector: Hashable, Sendable {
 
     private func isComplete(_ path: Int) -> Bool { !lastComplete.indices.contains(path) || lastComplete[path] }
 
-    /// Since when a move from `active` to `target` has been justified: the target healthy and
-    /// complete, and for a move to a higher path also the active path incomplete (a peer that
-    /// goes away drops out of each path's set at a slightly different instant: not a reason to move).
-    private func leavingSince(_ active: Int, for target: Int) -> Instant? {
+    /// When a move from `active` to `target` falls due: the target healthy and complete for the
+    /// hold H, the last switch H old, and for a move to a higher path also the active path
+    /// incomplete for 3·H. A pod that dies or restarts drops out of (or rejoins) the paths one VPN
+    /// client at a time, which is no reason to move; a peer cut off from the active path for good is.
+    private func moveDue(from active: Int, to target: Int, hold: Duration) -> Instant? {
         guard let settled = settledSince(target) else { return nil }
-        guard target > active else { return settled }
-        guard incompleteSince.indices.contains(active), let incomplete = incompleteSince[active] else { return nil }
-        return max(settled, incomplete)
+        var due = max(settled + hold, (lastSwitchAt ?? settled) + hold)
+        if target > active {
+            guard incompleteSince.indices.contains(active), let incomplete = incompleteSince[active] else { return nil }
+            due = max(due, incomplete + hold * 3)
+        }
+        return due
     }
 
     /// Since when `path` has been both healthy and complete.
@@ -115,13 +119,15 @@ public struct PathSelector: Hashable, Sendable {
         if let a = active, health[a] != .dead {
             // Keep; consider a fail-back to a lower-index path, or leaving an incomplete one.
             guard let hold = failbackHold, let p = preferred, p != a, p < a || !complete[a],
-                let since = leavingSince(a, for: p), now - since >= hold, now - (lastSwitchAt ?? since) >= hold
+                let due = moveDue(from: a, to: p, hold: hold), now >= due
             else { return nil }
             return move(to: p, at: now)
         }
         // Nothing (stably) healthy: keep the active path. Without an active path there is
         // nothing to protect, so any healthy one is taken.
-        guard let p = active == nil ? preferred ?? lastHealth.firstIndex(of: .healthy) : stable(for: failoverHold, at: now)
+        guard
+            let p = active == nil
+                ? preferred ?? lastHealth.firstIndex(of: .healthy) : stable(for: failoverHold, at: now)
         else { return nil }
         return move(to: p, at: now)
     }
@@ -129,7 +135,9 @@ public struct PathSelector: Hashable, Sendable {
     /// `since[i]`: since when `condition[i]` has held continuously (nil while it does not).
     private static func track(_ since: inout [Instant?], _ condition: [Bool], at now: Instant) {
         if since.count != condition.count {
-            since = Array(since.prefix(condition.count)) + Array(repeating: nil, count: max(0, condition.count - since.count))
+            since =
+                Array(since.prefix(condition.count))
+                + Array(repeating: nil, count: max(0, condition.count - since.count))
         }
         for i in condition.indices {
             if condition[i] {

@@ -110,7 +110,10 @@ public struct ServerPathController: Sendable {
     /// Pods heard on `server`'s path for ``peerSettling``, the last time within ``peerMemory``.
     public func peers(on server: Int, at now: Instant) -> Set<BeaconPeer> {
         guard heard.indices.contains(server) else { return [] }
-        return Set(heard[server].filter { now - $0.value.last <= peerMemory && $0.value.last - $0.value.first >= peerSettling }.keys)
+        return Set(
+            heard[server].filter { now - $0.value.last <= peerMemory && $0.value.last - $0.value.first >= peerSettling }
+                .keys
+        )
     }
 
     /// Per path: whether it reaches every pod heard on any path (all complete while none is heard).
@@ -193,7 +196,9 @@ public struct ServerPathController: Sendable {
         let complete = completeness(at: now)
         let completenessChanged = complete != lastComplete
         lastComplete = complete
-        for i in heard.indices where heard[i].count > 64 { heard[i] = heard[i].filter { now - $0.value.last <= peerMemory } }
+        for i in heard.indices where heard[i].count > 64 {
+            heard[i] = heard[i].filter { now - $0.value.last <= peerMemory }
+        }
         guard healthChanged || failbackDue || completenessChanged || force else { return actions }
         if case .switchActive(_, let to)? = selector.update(health: monitor.healths, complete: complete, at: now) {
             actions.append(.setBondActive(server: to))

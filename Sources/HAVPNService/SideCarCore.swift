@@ -303,7 +303,11 @@ struct SideCarCore {
                 var sp = serverPaths
             else { return [] }
             let hadPeers = sp.hasBeaconPeers(server)
-            var actions = sp.peerHeard(server: server, peer: BeaconPeer(role: beacon.role, index: beacon.index), at: now)
+            var actions = sp.peerHeard(
+                server: server,
+                peer: BeaconPeer(role: beacon.role, index: beacon.index),
+                at: now
+            )
             if PathBeacon.provesPath(for: identity.role, replyFrom: beacon.role) {
                 actions += sp.beaconReply(server: server, sequence: beacon.sequence, at: now)
             }

@@ -124,7 +124,9 @@ private struct Fabric {
         let lastReconnect = fabric.pods.map(\.reconnectsAt).max()!
         for pod in fabric.pods {
             #expect(pod.moves.map(\.1) == [1, 0], "\(pod.peer): \(pod.moves)")
-            if let back = pod.moves.last?.0 { #expect(back > lastReconnect, "\(pod.peer) moved back before the last reconnect") }
+            if let back = pod.moves.last?.0 {
+                #expect(back > lastReconnect, "\(pod.peer) moved back before the last reconnect")
+            }
         }
         // One probe round of disagreement at most (the pods' beacon phases differ by < I).
         #expect(split <= .milliseconds(400), "split \(split)")

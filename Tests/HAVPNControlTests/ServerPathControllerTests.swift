@@ -182,17 +182,24 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
         #expect(s.update(health: both, complete: [true, true], at: .ms(18_000)) == .switchActive(from: 1, to: 0))
     }
 
-    @Test func anIncompleteActivePathIsLeftForACompleteOneAfterTheHold() {
+    @Test func anActivePathIncompleteForThreeHoldsIsLeftForACompleteOne() {
         var s = PathSelector(initialActive: 0, failbackHold: .seconds(5))
         let both: [PathHealth] = [.healthy, .healthy]
         #expect(s.update(health: both, complete: [true, true], at: .ms(-60_000)) == nil)
-        #expect(s.update(health: both, complete: [false, true], at: .zero) == nil, "tap1 complete for long: not enough")
-        #expect(s.nextDeadline == .ms(5_000))
-        #expect(s.update(health: both, complete: [false, true], at: .ms(5_000)) == .switchActive(from: 0, to: 1))
+        #expect(
+            s.update(health: both, complete: [false, true], at: .zero) == nil,
+            "tap1 complete for long: not enough"
+        )
+        #expect(s.nextDeadline == .ms(15_000))
+        #expect(s.update(health: both, complete: [false, true], at: .ms(14_999)) == nil)
+        #expect(s.update(health: both, complete: [false, true], at: .ms(15_000)) == .switchActive(from: 0, to: 1))
         // Neither complete (one peer only on each): stay, no deadline, no hopping.
         #expect(s.update(health: both, complete: [false, false], at: .ms(20_000)) == nil && s.nextDeadline == nil)
         #expect(s.update(health: both, complete: [false, false], at: .ms(60_000)) == nil && s.active == 1)
         // A dead active path is still left at once for a healthy one, complete or not.
-        #expect(s.update(health: [.healthy, .dead], complete: [false, false], at: .ms(61_000)) == .switchActive(from: 1, to: 0))
+        #expect(
+            s.update(health: [.healthy, .dead], complete: [false, false], at: .ms(61_000))
+                == .switchActive(from: 1, to: 0)
+        )
     }
 }
