@@ -75,7 +75,7 @@ all_carrier() {
 # server path can flap between scenarios, and the bond fails back only after the 5 s fail-back hold.
 healthy() { all_carrier $PODS && all_active tap0 $PODS; }
 link_exists() { ip -n "$1" link show dev "$2" >/dev/null 2>&1; }
-route_dev() { local w prev=; for w in $(ip -n "$1" route show "$2" 2>/dev/null); do [ "$prev" = dev ] && { echo "$w"; return; }; prev=$w; done; }
+route_dev() { local w prev= f=-4; [[ $2 == *:* ]] && f=-6; for w in $(ip -n "$1" $f route show "$2" 2>/dev/null); do [ "$prev" = dev ] && { echo "$w"; return; }; prev=$w; done; }
 route_is() { [ "$(route_dev "$1" "$2")" = "$3" ]; }
 ping1() { nsx "$1" ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
 wl_ok() { nsx "$1" "${AS_PROXY[@]}" ping -c 1 -W 1 "$WORKLOAD_IP" >/dev/null 2>&1; }
@@ -86,10 +86,13 @@ ovpn_conf() { "$HAVPN" openvpn-config -f "$TOPO" "$@"; }
 role_of() { case $1 in api*) echo apiserver;; shoot*) echo shoot;; esac; }
 index_of() { case $1 in api*) echo $(( ${1#api} + 1 ));; shoot*) echo "${1#shoot}";; esac; }
 pod_ip() { case $1 in api*) echo "10.250.0.$(( 10 + ${1#api} ))";; esac; }
+pod_ip6() { case $1 in api*) echo "fd00:100::$(( 20 + ${1#api} ))";; esac; }
+# what the apiserver pods pass as --pod-ip (Kubernetes' status.podIPs): both families on the dual-stack fabric
+pod_ips() { if [ -n "$WORKLOAD_IP6" ]; then echo "$(pod_ip "$1"),$(pod_ip6 "$1")"; else pod_ip "$1"; fi; }
 havpn_apply() { "$HAVPN" apply -f "$TOPO" --role "$(role_of "$1")" --index "$(index_of "$1")" --netns "$1"; }
 havpn_run_start() { # pod: start `havpn run` for the pod in the background (pid in $WORK/havpn-<pod>.pid)
   local p=$1 extra=()
-  [ "$(role_of "$p")" = apiserver ] && extra=(--pod-ip "$(pod_ip "$p")")
+  [ "$(role_of "$p")" = apiserver ] && extra=(--pod-ip "$(pod_ips "$p")")
   "$HAVPN" run -f "$TOPO" --role "$(role_of "$p")" --index "$(index_of "$p")" --netns "$p" --pod-name "$p" \
     "${extra[@]}" --http-address 127.0.0.1 --http-port "$(http_port "$p")" --log-format json \
     >> "$WORK/havpn-$p.log" 2>&1 &

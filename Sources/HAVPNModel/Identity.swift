@@ -141,6 +141,28 @@ extension Identity {
         return Int(digits)
     }
 
+    /// The pod's IPs as Kubernetes gives them (`status.podIPs`: the primary first, at most one per
+    /// family). Each text may hold a comma-separated list (the downward API's form). Announced to
+    /// the shoot clients, which route every one of them back (a dual-stack apiserver needs both).
+    public static func podIPs(_ texts: [String]) throws(HAVPNError) -> [IPAddress] {
+        var ips: [IPAddress] = []
+        for item in texts.flatMap({ $0.split(separator: ",") }) {
+            let text = String(item.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+            guard let ip = IPAddress(text) else {
+                throw HAVPNError(.invalidIdentity, "pod IP '\(text)' is not an IP address")
+            }
+            guard !ips.contains(where: { $0.family == ip.family }) else {
+                let all = (ips + [ip]).map(\.description).joined(separator: ",")
+                throw HAVPNError(
+                    .invalidIdentity,
+                    "pod IPs \(all) hold two \(ip.family.rawValue) addresses (a pod has at most one per family)"
+                )
+            }
+            ips.append(ip)
+        }
+        return ips
+    }
+
     /// The deterministic apiserver index for a pod IP, in 1...0xfffe (see ``resolve(role:index:bondAddress:podName:podIP:topology:)``).
     public static func apiserverIndex(derivedFrom podIP: IPAddress) -> Int {
         if case .v4(let a) = podIP {

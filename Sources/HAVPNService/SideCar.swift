@@ -16,7 +16,8 @@ public struct SideCarOptions: Sendable {
     public var index: Int?
     public var bondAddress: String?
     public var podName: String?
-    public var podIP: String?
+    /// The pod's IPs (primary first; comma-separated lists allowed): announced, never proxy targets.
+    public var podIPs: [String]
     public var netns: String?
     public var httpAddress: String?
     public var httpPort: Int?
@@ -32,7 +33,7 @@ public struct SideCarOptions: Sendable {
         index: Int? = nil,
         bondAddress: String? = nil,
         podName: String? = nil,
-        podIP: String? = nil,
+        podIPs: [String] = [],
         netns: String? = nil,
         httpAddress: String? = nil,
         httpPort: Int? = nil
@@ -42,7 +43,7 @@ public struct SideCarOptions: Sendable {
         self.index = index
         self.bondAddress = bondAddress
         self.podName = podName
-        self.podIP = podIP
+        self.podIPs = podIPs
         self.netns = netns
         self.httpAddress = httpAddress
         self.httpPort = httpPort
@@ -97,15 +98,15 @@ public struct SideCar {
         let snapshot = try ConfigWatcher.read(options.topologyPath).get()
         let yaml = String(decoding: snapshot.content, as: UTF8.self)
         let topology = try TopologyDecoder.decode(yaml: yaml, file: options.topologyPath)
+        let podIPs = try Identity.podIPs(options.podIPs)
         let identity = try Identity.resolve(
             role: options.role,
             index: options.index,
             bondAddress: options.bondAddress,
             podName: options.podName,
-            podIP: options.podIP,
+            podIP: podIPs.first?.description,
             topology: topology
         )
-        let podIPs = options.podIP.flatMap(IPAddress.init).map { [$0] } ?? []
         let key = try topology.announcements.keyFile.map { path throws(HAVPNError) in
             try readAnnouncementKey(path: path)
         }

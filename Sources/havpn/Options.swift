@@ -37,14 +37,26 @@ struct PodOptions: ParsableArguments {
 
     @Option(
         name: .customLong("pod-ip"),
-        help: "Pod IP (default: $POD_IP); apiserver role derives its index from it when no --index is given."
+        help: """
+            Pod IP, repeated or comma-separated for a dual-stack pod, primary first (default: $POD_IPS, \
+            else $POD_IP). All are announced; the apiserver role derives its index from the first when \
+            no --index is given.
+            """
     )
-    var podIPFlag: String?
+    var podIPFlags: [String] = []
 
     // The environment is read when used, not as a flag default: a flag default is evaluated
     // when the parser is built (and argument-parser deprecates optional flags with defaults).
     var podName: String? { podNameFlag ?? ProcessInfo.processInfo.environment["POD_NAME"] }
-    var podIP: String? { podIPFlag ?? ProcessInfo.processInfo.environment["POD_IP"] }
+    var podIPs: [String] { Self.podIPs(flags: podIPFlags) }
+
+    /// `--pod-ip` values, else $POD_IPS (the downward API's `status.podIPs`, comma-separated), else $POD_IP.
+    static func podIPs(flags: [String]) -> [String] {
+        let environment = ProcessInfo.processInfo.environment
+        if !flags.isEmpty { return flags }
+        if let list = environment["POD_IPS"], !list.isEmpty { return [list] }
+        return environment["POD_IP"].map { [$0] } ?? []
+    }
 
     @Option(help: "Run in the named network namespace (/run/netns/NAME).")
     var netns: String?
@@ -58,7 +70,7 @@ struct PodOptions: ParsableArguments {
             index: index,
             bondAddress: bondAddress,
             podName: podName,
-            podIP: podIP,
+            podIP: try Identity.podIPs(podIPs).first?.description,
             topology: topology
         )
     }

@@ -17,7 +17,11 @@ struct ProxyCommand: AsyncParsableCommand {
             """
     )
     @OptionGroup var file: TopologyFileOptions
-    @Option(name: .customLong("pod-ip"), help: "This pod's IP: never a target (default: $POD_IP).") var podIP: String?
+    @Option(
+        name: .customLong("pod-ip"),
+        help: "This pod's IPs, repeated or comma-separated: never a target (default: $POD_IPS, else $POD_IP)."
+    )
+    var podIPs: [String] = []
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).") var logLevel: Logger.Level =
         .info
 
@@ -30,7 +34,7 @@ struct ProxyCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "havpn")
         let topology = try file.load()
-        let own = (podIP ?? ProcessInfo.processInfo.environment["POD_IP"]).flatMap(IPAddress.init).map { [$0] } ?? []
+        let own = try Identity.podIPs(PodOptions.podIPs(flags: podIPs))
         let proxy = try ConnectProxyService(topology: topology, ownAddresses: own, logger: logger)
         try await proxy.runUntilSignalled()
     }

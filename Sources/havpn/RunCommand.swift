@@ -47,7 +47,7 @@ struct RunCommand: AsyncParsableCommand {
             index: pod.index,
             bondAddress: pod.bondAddress,
             podName: pod.podName,
-            podIP: pod.podIP,
+            podIPs: pod.podIPs,
             netns: pod.netns,
             httpAddress: httpAddress,
             httpPort: httpPort

@@ -69,4 +69,21 @@ import Testing
             #expect(error.description.contains("vpn-shoot-3"))
         }
     }
+
+    @Test func podIPsAreTheDownwardAPIListPrimaryFirstOnePerFamily() throws {
+        let v4 = try #require(IPAddress("10.250.0.10"))
+        let v6 = try #require(IPAddress("fd00:100::20"))
+        #expect(try Identity.podIPs([]) == [])
+        #expect(try Identity.podIPs(["10.250.0.10"]) == [v4])
+        #expect(try Identity.podIPs(["10.250.0.10,fd00:100::20"]) == [v4, v6])
+        #expect(try Identity.podIPs(["fd00:100::20", " 10.250.0.10 "]) == [v6, v4])
+        for bad in [["10.250.0.10,10.250.0.11"], ["fd00::1", "fd00::2"], ["10.250.0.1x"]] {
+            #expect(throws: HAVPNError(.invalidIdentity, "")) { try Identity.podIPs(bad) }
+        }
+        do {
+            _ = try Identity.podIPs(["10.250.0.10,10.250.0.11"])
+        } catch {
+            #expect(error.description.contains("10.250.0.10,10.250.0.11 hold two IPv4 addresses"))
+        }
+    }
 }

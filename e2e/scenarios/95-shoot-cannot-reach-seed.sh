@@ -27,9 +27,11 @@ scenario_shoot_cannot_reach_seed() {
   }
   DROPS=""
   # (with NETMAP the vpn-shoot pod routes api0's pod IP as its stand-in 241.250.0.10)
-  # (dual-stack: no attempt at api0's IPv6 pod IP: the vpn-shoot pods have no route to it, see dualstack-ipv6)
+  # (dual-stack: api0 announces its IPv6 pod IP too, so the vpn-shoot pods route it back: try it as well)
   refused "pod IP ($SEED_AS_SHOOT_SEES.10, tunnel)" "TCP4:$SEED_AS_SHOOT_SEES.10:7999" &&
-    refused "bond address (bond0)" "TCP6:[fd8f:6d53:b97a:1::a:1]:7998" || { kill $L4 $L6; return; }
+    refused "bond address (bond0)" "TCP6:[fd8f:6d53:b97a:1::a:1]:7998" &&
+    { [ -z "$WORKLOAD_IP6" ] || refused "IPv6 pod IP ($(pod_ip6 api0), tunnel)" "TCP6:[$(pod_ip6 api0)]:7998"; } ||
+    { kill $L4 $L6; return; }
   kill $L4 $L6
   poll 10 all_wl_ok $APIS || { fail shoot-cannot-reach-seed "apiserver → workload broken"; return; }
   pass shoot-cannot-reach-seed "refused, packets dropped and counted in api0:$DROPS"

@@ -36,25 +36,28 @@ ipv6_diag() {
       nsx "$n" ip6tables-legacy-save -c; nsx "$n" sysctl -a 2>/dev/null | grep -E 'ipv6.conf.(all|default|wl|bond0ip6tnl0001).(forwarding|disable_ipv6)'; done
     echo "== workload"; nsx workload ip -6 neigh; nsx workload ip -6 addr; } > "$WORK/diag-ipv6.txt" 2>&1
 }
-# IPv6 (never mapped): the apiserver pods reach the workload's ULA through the tunnels, the workload sees the
-# vpn-shoot pod's address (havpn's IPv6 masquerade out of wl; socat prints it unabbreviated), the reply comes back.
-# The source is the apiserver pod's bond address (…::a:x), which the vpn-shoot pods reach over bond0: `havpn run
-# --pod-ip` takes one address, so an apiserver announces only its IPv4 pod IP, the announcement replaces the
-# topology's declared podIPs, and its IPv6 pod IP (the kernel's default source here) has no back route in the
-# vpn-shoot pods (a gap of havpn run, see e2e/README.md).
+# IPv6 (never mapped): the apiserver pods reach the workload's ULA through the tunnels from their IPv6 pod IPs
+# (the kernel's default source here), the workload sees the vpn-shoot pod's address (havpn's IPv6 masquerade out
+# of wl; socat prints it unabbreviated), and the reply comes back because each apiserver announces both of its pod
+# IPs (`havpn run --pod-ip 10.250.0.1x,fd00:100::2x`, as the downward API's status.podIPs gives them) and the
+# vpn-shoot pods route both back through its tunnel.
 scenario_dualstack_ipv6() {
   local p seen="" src
   overlap_fabric dualstack-ipv6 || return 0
   poll 40 healthy || { fail dualstack-ipv6 "fabric not healthy before"; return; }
   for p in $APIS; do
-    src=fd8f:6d53:b97a:1::a:$(index_of "$p")
+    src=$(pod_ip6 "$p")
     [[ $(ip -n "$p" -6 route show fd00:300::/64) == *" dev bond0-ip6tnl"[01]" "* ]] ||
       { fail dualstack-ipv6 "$p: fd00:300::/64 not through a tunnel"; return; }
+    for s in shoot0 shoot1; do
+      poll 10 route_is "$s" "$src" "bond0ip6tnl$(printf %04d "$(index_of "$p")")" ||
+        { fail dualstack-ipv6 "$s: no route back to $p's IPv6 pod IP $src (via $(route_dev "$s" "$src"))"; ipv6_diag "$p"; return; }
+    done
     poll 15 nsx "$p" ping -c 1 -W 1 -I "$src" "$WORKLOAD_IP6" ||
       { fail dualstack-ipv6 "$p: ping $WORKLOAD_IP6 from $src no reply after ${POLL_S}s"; ipv6_diag "$p"; return; }
     poll 15 ident_is "$p" "TCP6:[$WORKLOAD_IP6]:7777,bind=[$src]" '^workload \[fd00:0300(:0000){5}:000[12]\]$' ||
       { fail dualstack-ipv6 "$p -> [$WORKLOAD_IP6]:7777 from $src answered '$IDENT' after ${POLL_S}s (want: workload, from a vpn-shoot pod's wl address)"; return; }
     seen+=" $p:fd00:300::${IDENT: -2:1}"
   done
-  pass dualstack-ipv6 "api0+api1 (from their bond addresses) -> [$WORKLOAD_IP6]:7777 and ping through the tunnels (the workload saw$seen)"
+  pass dualstack-ipv6 "api0+api1 (from their IPv6 pod IPs) -> [$WORKLOAD_IP6]:7777 and ping through the tunnels (the workload saw$seen)"
 }
