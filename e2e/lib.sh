@@ -8,6 +8,15 @@ usec() { local t=${1:-$EPOCHREALTIME}; echo "${t%.*}${t#*.}"; }
 dt() { local d=$(( $(usec "$2") - $(usec "$1") )); printf '%d.%03d' $((d / 1000000)) $(((d % 1000000) / 1000)); }
 log() { echo "[$(cut -d' ' -f1 /proc/uptime)] $*"; }
 res() { echo "$1=$2" >> "$R"; log "RESULT $1=$2"; }
+# logged_at POD MSG T: epoch (seconds.micro) of the first line of POD's havpn JSON log with "msg":"MSG" at or after T
+logged_at() {
+  local ts
+  while IFS= read -r ts; do
+    ts=$(date -u -d "$ts" +%s.%6N) || continue
+    [ "$(usec "$ts")" -ge "$(usec "$3")" ] && { echo "$ts"; return 0; }
+  done < <(sed -n "s/.*\"ts\":\"\([^\"]*\)\".*\"msg\":\"$2\".*/\1/p" "$WORK/havpn-$1.log" 2>/dev/null)
+  return 1
+}
 pass() { printf 'PASS %-28s %s\n' "$1" "$2" | tee -a "$S"; }
 fail() { printf 'FAIL %-28s %s\n' "$1" "$2" | tee -a "$S"; FAILED=1; diag_all "$1"; }
 skip() { printf 'SKIP %-28s %s\n' "$1" "$2" | tee -a "$S"; }

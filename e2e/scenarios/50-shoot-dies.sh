@@ -2,7 +2,7 @@
 # replaces the shoot-network routes onto the other tunnel; new connections work again.
 scenario_shoot_dies() {
   needs_run shoot-dies || return 0
-  local cur j k T p
+  local cur j k T p x
   poll 40 healthy && poll 10 all_wl_ok $APIS || { fail shoot-dies "fabric not healthy before"; return; }
   cur=$(route_dev api0 100.96.0.0/24); j=${cur##*ip6tnl}; k=$((1 - j))
   T=$(now); stop_pid "$WORK/shoot$j-c0.pid" KILL; stop_pid "$WORK/shoot$j-c1.pid" KILL
@@ -13,9 +13,13 @@ scenario_shoot_dies() {
     poll "${SHOOT_DIES_DEADLINE_S:-10}" route_is "$p" 100.96.0.0/24 bond0-ip6tnl$k || { fail shoot-dies "$p still routes via $(route_dev "$p" 100.96.0.0/24) after ${POLL_S}s"; return; }
   done
   res shoot_switch_s "$(dt "$T" "$(now)")"
+  # havpn's own decision (its log), apart from applying the route and this harness noticing it
+  local decided=""
+  for p in $APIS; do x=$(logged_at "$p" "switching active shoot client" "$T") && decided+=" $p:$(dt "$T" "$x")s"; done
+  res shoot_decided "${decided# }"
   poll 3 all_wl_ok $APIS || { fail shoot-dies "no path via shoot$k"; return; }
   res shoot_e2e_s "$(dt "$T" "$(now)")"
   start_client shoot$j 0; start_client shoot$j 1
   poll 40 healthy || { fail shoot-dies "shoot$j did not come back"; return; }
-  pass shoot-dies "shoot$j killed: routes -> bond0-ip6tnl$k after $(grep shoot_switch_s "$R" | cut -d= -f2)s, workload reachable after $(grep shoot_e2e_s "$R" | cut -d= -f2)s"
+  pass shoot-dies "shoot$j killed: decided$(grep shoot_decided "$R" | cut -d= -f2 | sed 's/^/ /'), routes -> bond0-ip6tnl$k after $(grep shoot_switch_s "$R" | cut -d= -f2)s, workload reachable after $(grep shoot_e2e_s "$R" | cut -d= -f2)s"
 }
