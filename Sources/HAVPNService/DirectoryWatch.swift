@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// An inotify watch on the directory holding the topology file: a hint to re-check at once.
 ///
@@ -6,14 +7,15 @@ import Glibc
 /// this directory; a watch on the file itself would go dead after the first swap. Events only say
 /// "look again": the content comparison in ``ConfigWatcher`` decides, and polling stays the
 /// correctness path (queue overflows, missed events, filesystems without inotify).
-final class DirectoryWatch: @unchecked Sendable {
-    // @unchecked: `fd` is immutable; `closed` and `reading` are guarded by `lock`.
+final class DirectoryWatch: Sendable {
     private let fd: Int32
-    private let lock = PThreadMutex()
-    private var closed = false
-    /// The reader thread runs; it closes the descriptor when it ends, so that the number is
-    /// never reused by another open while it still polls and reads it.
-    private var reading = false
+    private struct Use {
+        var closed = false
+        /// The reader thread runs; it closes the descriptor when it ends, so that the number is
+        /// never reused by another open while it still polls and reads it.
+        var reading = false
+    }
+    private let use = Mutex(Use())
 
     /// nil when inotify is unavailable or the directory cannot be watched (polling still works).
     init?(directory: String) {
@@ -32,9 +34,7 @@ final class DirectoryWatch: @unchecked Sendable {
     /// One element per batch of directory events, read on a dedicated thread.
     func events() -> AsyncStream<Void> {
         AsyncStream { continuation in
-            lock.lock()
-            reading = !closed
-            lock.unlock()
+            use.withLock { $0.reading = !$0.closed }
             startThread(name: "havpn-config-inotify") { [self] in
                 defer { finishReading() }
                 var buffer = [UInt8](repeating: 0, count: 4096)
@@ -54,27 +54,23 @@ final class DirectoryWatch: @unchecked Sendable {
         }
     }
 
-    private var isClosed: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return closed
-    }
+    private var isClosed: Bool { use.withLock { $0.closed } }
 
     /// Stops the watch; the reader (if any) notices within its 1 s poll and closes the descriptor.
     func close() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !closed else { return }
-        closed = true
-        if !reading { _ = Glibc.close(fd) }
+        use.withLock { u in
+            guard !u.closed else { return }
+            u.closed = true
+            if !u.reading { _ = Glibc.close(fd) }
+        }
     }
 
     private func finishReading() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard reading else { return }
-        reading = false
-        closed = true
-        _ = Glibc.close(fd)
+        use.withLock { u in
+            guard u.reading else { return }
+            u.reading = false
+            u.closed = true
+            _ = Glibc.close(fd)
+        }
     }
 }

@@ -4,29 +4,6 @@ import Glibc
 // What HAVPNService took from Foundation's Thread, NSLock and FileHandle, on Glibc directly: importing
 // Foundation for them linked all of it, ICU's data included, into the static binary.
 
-/// A pthread mutex with NSLock's lock/unlock.
-final class PThreadMutex: @unchecked Sendable {
-    // @unchecked Sendable, why it is safe: the only stored property is a `let` pointer, set in init
-    // and released in deinit, when no other reference exists. The pthread_mutex_t it points to is
-    // itself the synchronisation primitive: it lives at a fixed heap address (never moved, as a Swift
-    // value could be) and is only touched through pthread_mutex_lock/unlock, which are thread safe.
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-
-    init() {
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    func lock() { pthread_mutex_lock(mutex) }
-    func unlock() { pthread_mutex_unlock(mutex) }
-}
-
 /// Runs `body` on a new detached thread called `name` (the kernel keeps 15 bytes of it).
 func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
     final class Start {

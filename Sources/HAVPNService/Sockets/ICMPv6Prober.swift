@@ -6,8 +6,7 @@ import HAVPNModel
 /// Uses the unprivileged ping socket (`SOCK_DGRAM`, IPPROTO_ICMPV6) when the pod's
 /// `net.ipv4.ping_group_range` allows it, and a raw socket (CAP_NET_RAW) otherwise. The kernel
 /// fills in the ICMPv6 checksum for both; on the ping socket it also owns the identifier.
-final class ICMPv6Prober: @unchecked Sendable {
-    // @unchecked: immutable after init; the socket is safe to use from two threads.
+final class ICMPv6Prober: Sendable {
     private let socket: PosixSocket
     private let identifier: UInt16
     let isRaw: Bool

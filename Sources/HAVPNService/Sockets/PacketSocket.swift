@@ -8,8 +8,7 @@ import HAVPNNetlink
 /// *inactive* slave are dropped by the bond before IP sees them, yet are still delivered to a
 /// packet socket bound to exactly that slave (the bond's rx handler returns RX_HANDLER_EXACT).
 /// So havpn can send and hear beacons on every server path, active or backup.
-final class PacketSocket: @unchecked Sendable {
-    // @unchecked: immutable after init; the kernel serialises use of the socket.
+final class PacketSocket: Sendable {
     private let socket: PosixSocket
     let interfaceIndex: Int32
     let interfaceName: String

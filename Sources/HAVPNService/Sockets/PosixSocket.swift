@@ -1,6 +1,7 @@
 import Glibc
 import HAVPNModel
 import HAVPNNetlink
+import Synchronization
 
 /// A blocking datagram socket owned by one receive thread.
 ///
@@ -8,16 +9,17 @@ import HAVPNNetlink
 /// created inside the pod's namespace (`--netns`) and used from any thread afterwards.
 /// Receives time out every second so the receive thread notices when it is stopped (a short
 /// timeout costs wake-ups in every idle side-car).
-final class PosixSocket: @unchecked Sendable {
-    // @unchecked: the fd is immutable after init and the kernel serialises concurrent
-    // send/recv on one socket; `closed`, `users` and `released` are guarded by `lock`.
+final class PosixSocket: Sendable {
     /// Used directly only in `init` (bind) and by the receive thread, which holds a use for as
-    /// long as it runs; everything else goes through ``withFD(_:)``.
+    /// long as it runs; everything else goes through ``withFD(_:)``. The kernel serialises
+    /// concurrent send and recv on one socket.
     let fd: Int32
-    private let lock = PThreadMutex()
-    private var closed = false
-    private var users = 0
-    private var released = false
+    private struct Use {
+        var closed = false
+        var users = 0
+        var released = false
+    }
+    private let use = Mutex(Use())
 
     init(domain: Int32, type: Int32, protocol proto: Int32, netns: String?, what: String) throws(HAVPNError) {
         let fd = try NetworkNamespace.run(in: netns) { () throws(HAVPNError) -> Int32 in
@@ -37,18 +39,14 @@ final class PosixSocket: @unchecked Sendable {
     /// under it would let it read from whatever socket the process opens next with that number
     /// (seen in the tests: another test's HTTP connection lost its bytes).
     func close() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !closed else { return }
-        closed = true
-        releaseIfUnused()
+        use.withLock { u in
+            guard !u.closed else { return }
+            u.closed = true
+            releaseIfUnused(&u)
+        }
     }
 
-    var isClosed: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return closed
-    }
+    var isClosed: Bool { use.withLock { $0.closed } }
 
     /// Runs `body` with the descriptor, or returns nil once the socket is closed.
     func withFD<R>(_ body: (Int32) -> R) -> R? {
@@ -58,23 +56,23 @@ final class PosixSocket: @unchecked Sendable {
     }
 
     fileprivate func acquire() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !closed else { return false }
-        users += 1
-        return true
+        use.withLock { u in
+            guard !u.closed else { return false }
+            u.users += 1
+            return true
+        }
     }
 
     fileprivate func release() {
-        lock.lock()
-        defer { lock.unlock() }
-        users -= 1
-        releaseIfUnused()
+        use.withLock { u in
+            u.users -= 1
+            releaseIfUnused(&u)
+        }
     }
 
-    private func releaseIfUnused() {
-        if closed, users == 0, !released {
-            released = true
+    private func releaseIfUnused(_ u: inout Use) {
+        if u.closed, u.users == 0, !u.released {
+            u.released = true
             _ = Glibc.close(fd)
         }
     }

@@ -12,8 +12,7 @@ struct ReceivedDatagram: Sendable {
 
 /// UDP over IPv6 for announcements: the apiserver side sends from its bond address, the shoot
 /// side listens on the announcement port.
-final class UDP6Socket: @unchecked Sendable {
-    // @unchecked: immutable after init; the kernel serialises use of the socket.
+final class UDP6Socket: Sendable {
     private let socket: PosixSocket
     // Linux uapi values (<linux/in6.h>); Glibc's module does not export them.
     private static let ipv6RecvPktInfo: Int32 = 49
