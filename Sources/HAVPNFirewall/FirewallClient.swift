@@ -18,7 +18,10 @@ public final class FirewallClient {
     /// cached reading is returned, for at most `fullObservationInterval` (a same-size edit, e.g.
     /// DROP replaced by ACCEPT, is caught then).
     private var cachedObservation:
-        (fingerprint: String, expected: Ruleset?, observed: ObservedRuleset, at: ContinuousClock.Instant)?
+        (
+            fingerprint: String, expected: Ruleset?, observed: ObservedRuleset,
+            snapshots: [IptablesBackend.Family: IptablesBackend.Snapshot], at: ContinuousClock.Instant
+        )?
     public var fullObservationInterval: Duration = .seconds(30)
 
     /// `netns`: a name under /run/netns or an absolute path (e.g. /proc/self/fd/N); nil for the
@@ -29,6 +32,9 @@ public final class FirewallClient {
         // A restore child that exits before reading all of its input must not kill havpn.
         signal(SIGPIPE, SIG_IGN)
     }
+
+    /// iptables only: how many iptables-legacy children this client has started.
+    package var iptablesChildProcesses: Int { iptables?.childProcesses ?? 0 }
 
     /// The backend in use (resolving `auto` on first call): `.nftables` or `.iptables`.
     public func resolvedBackend() throws(HAVPNError) -> FirewallBackend {
@@ -48,8 +54,8 @@ public final class FirewallClient {
                 {
                     return c.observed
                 }
-                let observed = try iptables!.observe(expecting: desired)
-                cachedObservation = (fingerprint, desired, observed, now)
+                let (observed, snapshots) = try iptables!.observeWithSnapshots(expecting: desired)
+                cachedObservation = (fingerprint, desired, observed, snapshots, now)
                 return observed
             default: return try nftables!.observe(expecting: desired)
             }
@@ -59,10 +65,19 @@ public final class FirewallClient {
     /// Replaces havpn's chains with `ruleset` (an empty one removes them): one nftables
     /// transaction, or one iptables-legacy-restore per family.
     public func apply(_ ruleset: Ruleset) throws(HAVPNError) {
+        let cached = cachedObservation
         cachedObservation = nil
         try enter { () throws(HAVPNError) in
             switch try resolve() {
-            case .iptables: try iptables!.apply(ruleset)
+            case .iptables:
+                // The pass's own observation, if the tables have not changed since (no second pair
+                // of iptables-legacy-save children: each costs 0.1 s and more in user-mode-linux).
+                let current =
+                    cached.flatMap { c in
+                        c.fingerprint == iptables!.changeFingerprint()
+                            && ContinuousClock.now - c.at < fullObservationInterval ? c.snapshots : nil
+                    } ?? [:]
+                try iptables!.apply(ruleset, current: current)
             default: try nftables!.apply(ruleset)
             }
         }

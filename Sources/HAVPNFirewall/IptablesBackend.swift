@@ -10,6 +10,14 @@ import HAVPNPlanner
 /// observation and re-inserted at the top of the built-in chain when missing.
 /// Must be used inside the target namespace (the children inherit the thread's namespace).
 final class IptablesBackend {
+    /// Child processes started (saves, restores, probes): what a pass costs in user-mode-linux.
+    private(set) var childProcesses = 0
+
+    private func spawn(_ tool: String, _ arguments: [String], input: String = "") throws(HAVPNError) -> ChildResult {
+        childProcesses += 1
+        return try ChildProcess.run(try Self.tool(tool), arguments, input: input)
+    }
+
     enum Family: String, CaseIterable {
         case ipv4, ipv6
         var save: String { self == .ipv4 ? "iptables-legacy-save" : "ip6tables-legacy-save" }
@@ -56,7 +64,7 @@ final class IptablesBackend {
     /// Both families answer for the filter table (which loads ip_tables/ip6_tables on demand).
     func probe() throws(HAVPNError) {
         for family in Family.allCases {
-            let result = try ChildProcess.run(try Self.tool(family.command), ["-w", "-t", "filter", "-S", "INPUT"])
+            let result = try spawn(family.command, ["-w", "-t", "filter", "-S", "INPUT"])
             guard result.status == 0 else {
                 throw HAVPNError(
                     .missingKernelFeature,
@@ -68,7 +76,7 @@ final class IptablesBackend {
     }
 
     func snapshot(_ family: Family, expecting desired: Ruleset? = nil) throws(HAVPNError) -> Snapshot {
-        let result = try ChildProcess.run(try Self.tool(family.save), [])
+        let result = try spawn(family.save, [])
         guard result.status == 0 else {
             throw HAVPNError(.kernel, "\(family.save) failed: \(firstLine(result))", object: family.save)
         }
@@ -97,6 +105,13 @@ final class IptablesBackend {
     /// when both families hold exactly the rules of `desired` that apply to them; otherwise what
     /// the kernel holds is reported as it is (differing from desired, so it is drift).
     func observe(expecting desired: Ruleset?) throws(HAVPNError) -> ObservedRuleset {
+        try observeWithSnapshots(expecting: desired).observed
+    }
+
+    /// ``observe(expecting:)`` and the two snapshots it was read from (for ``apply(_:current:)``).
+    func observeWithSnapshots(
+        expecting desired: Ruleset?
+    ) throws(HAVPNError) -> (observed: ObservedRuleset, snapshots: [Family: Snapshot]) {
         let snapshots = (ipv4: try snapshot(.ipv4, expecting: desired), ipv6: try snapshot(.ipv6, expecting: desired))
         var chains: [RulesetChain: [String]] = [:]
         for chain in RulesetChain.allCases {
@@ -116,13 +131,17 @@ final class IptablesBackend {
                 chains[chain] = have6.map { "ipv6 " + $0 } + have4.map { "ipv4 " + $0 }
             }
         }
-        return ObservedRuleset(chains: chains)
+        return (ObservedRuleset(chains: chains), [.ipv4: snapshots.ipv4, .ipv6: snapshots.ipv6])
     }
 
-    func apply(_ ruleset: Ruleset) throws(HAVPNError) {
+    /// `current`: the families' snapshots if the caller knows them to be current (taken at the
+    /// tables' present fingerprint); otherwise each family is read first.
+    func apply(_ ruleset: Ruleset, current: [Family: Snapshot] = [:]) throws(HAVPNError) {
         for family in Family.allCases {
-            let document = Self.restoreDocument(ruleset, family: family, current: try snapshot(family))
-            let result = try ChildProcess.run(try Self.tool(family.restore), ["-w", "--noflush"], input: document)
+            let held: Snapshot
+            if let known = current[family] { held = known } else { held = try snapshot(family) }
+            let document = Self.restoreDocument(ruleset, family: family, current: held)
+            let result = try spawn(family.restore, ["-w", "--noflush"], input: document)
             guard result.status == 0 else {
                 throw HAVPNError(
                     .kernel,

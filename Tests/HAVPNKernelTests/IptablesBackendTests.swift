@@ -37,6 +37,29 @@ struct IptablesBackendTests {
         #expect(try FirewallClient(netns: ns.name, backend: .auto).resolvedBackend() == .iptables)
     }
 
+    /// A pass observes, applies and verifies; the apply reuses the observation's snapshots while the
+    /// tables are unchanged (each child costs 0.1 s and more in this lab), and reads again when not.
+    @Test func applyReusesThePassObservationUnlessTheTablesChanged() throws {
+        let ns = try TestNamespace()
+        let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
+        let desired = Self.ruleset(.apiserver)
+        _ = try firewall.resolvedBackend()
+        var before = firewall.iptablesChildProcesses
+        _ = try firewall.observe(expecting: desired)
+        #expect(firewall.iptablesChildProcesses - before == 2, "one save per family")
+        before = firewall.iptablesChildProcesses
+        try firewall.apply(desired)
+        #expect(firewall.iptablesChildProcesses - before == 2, "one restore per family, no second save")
+        #expect(try Self.plan(desired, firewall).isEmpty)
+
+        // Someone deletes a rule between the pass's observation (the plan above) and its apply: read again.
+        try iptables(ns, "-D", "HAVPN-INPUT", "1")
+        before = firewall.iptablesChildProcesses
+        try firewall.apply(desired)
+        #expect(firewall.iptablesChildProcesses - before == 4, "saves again: the tables changed")
+        #expect(try Self.plan(desired, firewall).isEmpty, "and converges")
+    }
+
     @Test(arguments: [Role.apiserver, .shoot, .server])
     func everyRoleAppliesAndVerifiesEmpty(role: Role) throws {
         let ns = try TestNamespace()
