@@ -74,7 +74,7 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
 
     /// Dead active client: switched away within N·I + T (< 2 s), for many death instants.
     @Test(arguments: 0..<20)
-    func deadActiveClientIsSwitchedAwayWithinBound(seed: Int) {
+    func deadActiveClientIsSwitchedAwayWithinBound(seed: Int) throws {
         var rng = SplitMix64(seed: UInt64(seed))
         let deathAt = Instant.ms(5_000 + Int64(rng.next() % 1_000))
         var sim = ProbeSimulation(
@@ -89,7 +89,7 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
         }
         #expect(switches.count == 2)
         #expect(switches.first.map { $0.1 == nil && $0.2 == 0 } == true)
-        guard let (t, from, to) = switches.last else { return }
+        let (t, from, to) = try #require(switches.last)
         #expect(from == 0 && to == 1)
         #expect(t - deathAt <= defaults.detectionBound)
         #expect(t - deathAt <= .seconds(2))
