@@ -197,25 +197,25 @@ struct ConnectProxyTests {
         let target = try await EchoTarget(host: "127.0.0.2")
         let proxy = try await RunningProxy(topology: proxyTopology { $0.maxTunnels = 2 })
         let head = "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n"
-        var open: [ProxyClient] = []
-        for _ in 0..<2 {
-            let client = try await ProxyClient.connect(to: proxy.address)
-            var reader = client.connection.inbound.makeAsyncIterator()
-            let answer = try await client.request(head, reader: &reader, writer: client.connection.outbound)
-            #expect(answer.status == 200)
-            open.append(client)
-        }
-        try await proxy.exchange(head) { exchange in #expect(exchange.status == 503) }
-        #expect(proxy.refusals(.tunnelLimit) == 1)
-        #expect(target.acceptedConnections == 2)
-        let first = open.removeFirst()
-        first.connection.outbound.finish()
-        try await first.connection.channel.close()
-        #expect(await eventually { proxy.service.openTunnels == 1 })
-        try await proxy.exchange(head) { exchange in #expect(exchange.status == 200) }
-        for client in open {
-            client.connection.outbound.finish()
-            try? await client.connection.channel.close()
+        // Two tunnels fill the cap; nested scopes hold both open (each is closed when its scope ends).
+        let first = try await ProxyClient.connect(to: proxy.address)
+        try await first.connection.executeThenClose { firstInbound, firstOutbound in
+            var firstReader = firstInbound.makeAsyncIterator()
+            let firstAnswer = try await first.request(head, reader: &firstReader, writer: firstOutbound)
+            #expect(firstAnswer.status == 200)
+            let second = try await ProxyClient.connect(to: proxy.address)
+            try await second.connection.executeThenClose { secondInbound, secondOutbound in
+                var secondReader = secondInbound.makeAsyncIterator()
+                let secondAnswer = try await second.request(head, reader: &secondReader, writer: secondOutbound)
+                #expect(secondAnswer.status == 200)
+                try await proxy.exchange(head) { exchange in #expect(exchange.status == 503) }
+                #expect(proxy.refusals(.tunnelLimit) == 1)
+                #expect(target.acceptedConnections == 2)
+                firstOutbound.finish()
+                try await first.connection.channel.close()
+                #expect(await eventually { proxy.service.openTunnels == 1 })
+                try await proxy.exchange(head) { exchange in #expect(exchange.status == 200) }
+            }
         }
         #expect(await eventually { proxy.service.openTunnels == 0 })
         #expect(try proxy.metrics.expectGauge("havpn_proxy_open_tunnels").lastValue == 0)
