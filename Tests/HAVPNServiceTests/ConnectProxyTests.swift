@@ -142,7 +142,7 @@ struct ConnectProxyTests {
 
     @Test func refusesTheProxysOwnAddressEvenInsideTheShootNetwork() async throws {
         let proxy = try await RunningProxy(topology: proxyTopology(shoot: ["127.0.0.0/29"]))
-        let port = proxy.address.port!
+        let port = try #require(proxy.address.port)
         try await proxy.exchange("CONNECT 127.0.0.1:\(port) HTTP/1.1\r\n\r\n") { exchange in
             #expect(exchange.status == 403)
         }
@@ -171,7 +171,8 @@ struct ConnectProxyTests {
             .serverChannelOption(.backlog, value: 0)
             .serverChannelOption(.autoRead, value: false)
             .bind(host: "127.0.0.3", port: 0).get()
-        let address = blackhole.localAddress!
+        let address = try #require(blackhole.localAddress)
+        let blackholePort = try #require(address.port)
         var fillers: [any Channel] = []
         for _ in 0..<8 {
             guard
@@ -182,7 +183,7 @@ struct ConnectProxyTests {
         }
         let proxy = try await RunningProxy(topology: proxyTopology { $0.connectTimeout = .milliseconds(300) })
         let started = ContinuousClock.now
-        try await proxy.exchange("CONNECT 127.0.0.3:\(address.port!) HTTP/1.1\r\n\r\n") { exchange in
+        try await proxy.exchange("CONNECT 127.0.0.3:\(blackholePort) HTTP/1.1\r\n\r\n") { exchange in
             #expect(exchange.status == 504)
         }
         #expect(ContinuousClock.now - started >= .milliseconds(300))
