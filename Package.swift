@@ -150,13 +150,10 @@ let package = Package(
     ]
 )
 
-// Warnings are errors in havpn's own Swift targets (dependencies keep their own settings). One
-// exception: the CONNECT proxy tests hold NIOAsyncChannels open across scopes through `inbound` /
-// `outbound`, which NIO deprecates in favour of `executeThenClose`; there they stay warnings.
+// Warnings are errors in havpn's own Swift targets (dependencies keep their own settings).
 for target in package.targets where target.type != .system && target.type != .plugin {
     var settings = target.swiftSettings ?? []
     settings.append(.treatAllWarnings(as: .error))
-    if target.name == "HAVPNServiceTests" { settings.append(.treatWarning("DeprecatedDeclaration", as: .warning)) }
     target.swiftSettings = settings
 }
 

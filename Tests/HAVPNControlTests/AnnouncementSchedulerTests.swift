@@ -51,7 +51,11 @@ private func decoded(_ a: AnnouncementScheduler.Action) -> HAVPNAnnouncement? {
         _ = s.tick(at: .zero)
         let a = s.setTargets([shoot0, shoot1], at: .ms(10))
         #expect(a.count == 1)
-        if case .send(let to, _)? = a.first { #expect(to == shoot1) }
+        if case .send(let to, _)? = a.first {
+            #expect(to == shoot1)
+        } else {
+            Issue.record("not a send: \(a)")
+        }
     }
 
     @Test func scheduledMessagesAreAcceptedByTheRegistry() {

@@ -118,10 +118,10 @@ private struct Fabric {
 
 @Suite struct FabricFailbackTests {
     @Test(arguments: 0..<8)
-    func podsFailBackTogetherOnceTheLastClientHasReconnected(seed: Int) {
+    func podsFailBackTogetherOnceTheLastClientHasReconnected(seed: Int) throws {
         var fabric = Fabric(seed: UInt64(seed), reportPeers: true)
         let split = fabric.run(until: .ms(70_000))
-        let lastReconnect = fabric.pods.map(\.reconnectsAt).max()!
+        let lastReconnect = try #require(fabric.pods.map(\.reconnectsAt).max())
         for pod in fabric.pods {
             #expect(pod.moves.map(\.1) == [1, 0], "\(pod.peer): \(pod.moves)")
             if let back = pod.moves.last?.0 {

@@ -74,7 +74,7 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
 
     /// Dead active client: switched away within N·I + T (< 2 s), for many death instants.
     @Test(arguments: 0..<20)
-    func deadActiveClientIsSwitchedAwayWithinBound(seed: Int) {
+    func deadActiveClientIsSwitchedAwayWithinBound(seed: Int) throws {
         var rng = SplitMix64(seed: UInt64(seed))
         let deathAt = Instant.ms(5_000 + Int64(rng.next() % 1_000))
         var sim = ProbeSimulation(
@@ -89,7 +89,7 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
         }
         #expect(switches.count == 2)
         #expect(switches.first.map { $0.1 == nil && $0.2 == 0 } == true)
-        guard let (t, from, to) = switches.last else { return }
+        let (t, from, to) = try #require(switches.last)
         #expect(from == 0 && to == 1)
         #expect(t - deathAt <= defaults.detectionBound)
         #expect(t - deathAt <= .seconds(2))
@@ -120,7 +120,7 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
 
     /// 200 seeded runs × 10 simulated minutes of 10 % independent loss on both clients: no switch.
     @Test(arguments: 0..<4)
-    func lossyPathsCauseNoSwitch(chunk: Int) {
+    func lossyPathsCauseNoSwitch(chunk: Int) throws {
         for seed in (chunk * 50)..<(chunk * 50 + 50) {
             var sim = ProbeSimulation(
                 controller: PathController(configuration: defaults, clientCount: 2, at: .zero),
@@ -138,7 +138,7 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
             }
             #expect(!lateSwitch, "seed \(seed): switched under 10 % loss")
             #expect(switches == 1, "seed \(seed)")
-            let s = sim.controller.statistics(of: 0)!
+            let s = try #require(sim.controller.statistics(of: 0), "seed \(seed): no statistics for client 0")
             #expect(s.sent >= 5_990 && s.losses > 400 && s.losses < 800, "seed \(seed): \(s)")
         }
     }
@@ -218,7 +218,7 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
             now += .milliseconds(100)
         }
         #expect(last == UInt16(truncatingIfNeeded: 69_999))
-        #expect(c.health(of: 0) == .healthy && c.statistics(of: 0)!.losses == 0)
+        #expect(c.health(of: 0) == .healthy && c.statistics(of: 0)?.losses == 0)
     }
 
     @Test func lateAndUnknownRepliesCountAsLosses() {
@@ -226,9 +226,9 @@ private func network(loss: Double, deadAt: [Instant?]) -> (Int, Instant, inout S
         _ = c.tick(at: .zero)
         // Reply exactly at the timeout: lost.
         #expect(c.probeReply(client: 0, sequence: 0, rtt: .milliseconds(300), at: .ms(300)).isEmpty)
-        #expect(c.statistics(of: 0)!.losses == 1 && c.statistics(of: 0)!.lateReplies == 1)
+        #expect(c.statistics(of: 0)?.losses == 1 && c.statistics(of: 0)?.lateReplies == 1)
         _ = c.probeReply(client: 0, sequence: 999, rtt: .zero, at: .ms(301))
-        #expect(c.statistics(of: 0)!.lateReplies == 2 && c.health(of: 0) == .unknown)
+        #expect(c.statistics(of: 0)?.lateReplies == 2 && c.health(of: 0) == .unknown)
     }
 
     /// A reply overtaking an unresolved earlier probe waits for it: losses are counted in order.

@@ -15,7 +15,7 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
 
 @Suite struct ServerPathControllerTests {
     @Test(arguments: 0..<10)
-    func partitionIsLeftWithin2sAndHealsWithOneMoveBackAfterTheHold(seed: Int) {
+    func partitionIsLeftWithin2sAndHealsWithOneMoveBackAfterTheHold(seed: Int) throws {
         var rng = SplitMix64(seed: UInt64(seed))
         let cut = Instant.ms(10_000 + Int64(rng.next() % 1_000))
         let heal = cut + .seconds(20)
@@ -31,14 +31,15 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
             if case .setBondActive(let s) = a { moves.append((t, s)) }
             if case .healthChanged(0, .healthy) = a, t > cut { healedAt = t }
         }
-        #expect(moves.map(\.1) == [1, 0], "\(moves)")
-        guard moves.count == 2, let healedAt else { return }
+        try #require(moves.map(\.1) == [1, 0], "\(moves)")
+        // tap0 must be seen healthy again after the heal; a run that never sees it must fail, not pass.
+        let healed = try #require(healedAt, "tap0 never became healthy again after the heal")
         #expect(moves[0].0 - cut <= .seconds(2))
         #expect(
             moves[0].0 - cut <= defaults.probe.interval * defaults.probe.unhealthyThreshold + defaults.probe.timeout
         )
         // Back exactly once, a hold after tap0 was proven healthy again (and not before).
-        #expect(moves[1].0 == healedAt + defaults.failbackHold)
+        #expect(moves[1].0 == healed + defaults.failbackHold)
         #expect(sim.controller.active == 0 && sim.controller.readiness == .ready)
     }
 
@@ -104,7 +105,7 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
 
     /// A partition of tap0 right after tap1 came back from an outage: tap1 is taken once it has
     /// been healthy for the fail-over hold, not at once.
-    @Test func partitionIsLeftAtOnceForAStableTapButWaitsForAFreshOne() {
+    @Test func partitionIsLeftAtOnceForAStableTapButWaitsForAFreshOne() throws {
         // tap1 comes back from an outage at 8 s; tap0 is cut at 10 s, 2 s later.
         var sim = ProbeSimulation(
             controller: ServerPathController(configuration: defaults, serverCount: 2, at: .zero),
@@ -122,10 +123,11 @@ private func partitioned(_ server: Int, from: Instant, to: Instant) -> (Int, Ins
             if case .setBondActive(let s) = a { moves.append((t, s)) }
             if case .healthChanged(1, .healthy) = a, t > .ms(8_000) { tap1HealthyAt = t }
         }
-        #expect(moves.map(\.1) == [1], "\(moves)")
-        guard let (t, _) = moves.first, let tap1HealthyAt else { return }
+        try #require(moves.map(\.1) == [1], "\(moves)")
+        let (t, _) = moves[0]
+        let tap1Healthy = try #require(tap1HealthyAt, "tap1 never became healthy again after its outage")
         // tap0 is declared dead ~1.55 s after the cut, but tap1 is proven only 5 s after it healed.
-        #expect(t == tap1HealthyAt + defaults.failoverHold)
+        #expect(t == tap1Healthy + defaults.failoverHold)
     }
 
     @Test func allPathsDeadKeepsTheActiveTapAndReportsIt() {

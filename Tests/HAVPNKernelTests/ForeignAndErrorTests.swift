@@ -117,7 +117,9 @@ struct ErrorMappingTests {
             guard case .bond(let options)? = link?.spec.kind else { return nil }
             return options
         }
-        #expect(try bond()?.primary == nil)
+        // bond0 itself must be there: a missing bond would make `bond()?.primary == nil` pass vacuously.
+        let beforeEnslaving = try #require(try bond(), "bond0 is not observed")
+        #expect(beforeEnslaving.primary == nil)
         _ = try client.apply([.setLink(name: "tap0", change: .master("bond0"), from: "none")])
         #expect(try bond()?.primary == "tap0")
         let links = try client.observe(declaredLinks: [], sysctlKeys: []).links

@@ -117,9 +117,8 @@ struct IptablesBackendTests {
         try firewall.apply(desired)
         try iptables(ns, "-F", "HAVPN-INPUT")
         try ip6tables(ns, "-F", "HAVPN-INPUT")
-        #expect(
-            try Self.plan(desired, firewall) == [.setRulesetChain(.input, from: [], to: desired.fingerprint[.input]!)]
-        )
+        let input = try #require(desired.fingerprint[.input])
+        #expect(try Self.plan(desired, firewall) == [.setRulesetChain(.input, from: [], to: input)])
         try firewall.apply(desired)
         #expect(try Self.plan(desired, firewall).isEmpty)
         try ip6tables(ns, "-D", "INPUT", "-m", "comment", "--comment", "havpn:jump", "-j", "HAVPN-INPUT")

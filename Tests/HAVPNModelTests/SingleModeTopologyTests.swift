@@ -57,7 +57,8 @@ import Testing
             let value = parts[0] == "devices" ? "x0" : (parts[1].hasSuffix("Threshold") ? "3" : "300ms")
             line = "\(parts[0]): {\(parts[1]): \(value)}"
         } else {
-            line = "\(key): \(values[key]!)"
+            let value = try #require(values[key], "no value for the HA-only key \(key)")
+            line = "\(key): \(value)"
         }
         let yaml = "apiVersion: havpn/v1\nmode: single\nnetworks: {seedPods: [10.1.0.0/16]}\n\(line)\n"
         #expect(throws: HAVPNError(.invalidValue, "")) { try decode(yaml) }

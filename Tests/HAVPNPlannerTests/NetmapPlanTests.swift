@@ -121,26 +121,27 @@ struct NetmapPlanTests {
 
     // MARK: - Fixture triples (observed chains, desired, expected actions)
 
-    @Test func fixtureTriples() {
+    @Test func fixtureTriples() throws {
         let desired = Planner.desiredRuleset(topology: Self.overlapping, role: .shoot)
         let fp = desired.fingerprint
+        func chain(_ c: RulesetChain) throws -> [String] { try #require(fp[c], "no \(c) chain in \(fp.keys)") }
         let triples: [(String, [RulesetChain: [String]], [PlanAction])] = [
             (
                 "nothing → NETMAP chains created with the rest",
                 [:],
                 [
-                    .setRulesetChain(.forward, from: [], to: fp[.forward]!),
-                    .setRulesetChain(.mss, from: [], to: fp[.mss]!),
-                    .setRulesetChain(.masquerade, from: [], to: fp[.masquerade]!),
-                    .setRulesetChain(.netmapPrerouting, from: [], to: fp[.netmapPrerouting]!),
-                    .setRulesetChain(.netmapPostrouting, from: [], to: fp[.netmapPostrouting]!),
+                    .setRulesetChain(.forward, from: [], to: try chain(.forward)),
+                    .setRulesetChain(.mss, from: [], to: try chain(.mss)),
+                    .setRulesetChain(.masquerade, from: [], to: try chain(.masquerade)),
+                    .setRulesetChain(.netmapPrerouting, from: [], to: try chain(.netmapPrerouting)),
+                    .setRulesetChain(.netmapPostrouting, from: [], to: try chain(.netmapPostrouting)),
                 ]
             ),
             ("converged → nothing", fp, []),
             (
                 "NETMAP chain flushed by hand → re-created",
                 fp.filter { $0.key != .netmapPrerouting },
-                [.setRulesetChain(.netmapPrerouting, from: [], to: fp[.netmapPrerouting]!)]
+                [.setRulesetChain(.netmapPrerouting, from: [], to: try chain(.netmapPrerouting))]
             ),
             (
                 "overlap gone from the topology → NETMAP chains pruned",
@@ -161,11 +162,10 @@ struct NetmapPlanTests {
         }
     }
 
-    @Test func renderedPlanNamesTheMappings() {
+    @Test func renderedPlanNamesTheMappings() throws {
         let desired = Planner.desiredRuleset(topology: Self.overlapping, role: .apiserver)
-        let line = PlanRenderer.line(
-            .setRulesetChain(.netmapPostrouting, from: [], to: desired.fingerprint[.netmapPostrouting]!)
-        )
+        let postrouting = try #require(desired.fingerprint[.netmapPostrouting])
+        let line = PlanRenderer.line(.setRulesetChain(.netmapPostrouting, from: [], to: postrouting))
         #expect(line == "+ ruleset chain netmap-postrouting (10.0.0.0/16-to-241.0.0.0/16)")
         let plan = Planner.plan(desired: DesiredState(ruleset: desired), observed: ObservedState())
         #expect(

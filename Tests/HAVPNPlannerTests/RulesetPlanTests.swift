@@ -140,22 +140,24 @@ struct RulesetPlanTests {
         if let desired = t.desired { #expect(after.ruleset.chains == desired.fingerprint, "converges") }
     }
 
-    @Test func theRulesetComesAfterEveryNetlinkAction() {
+    @Test func theRulesetComesAfterEveryNetlinkAction() throws {
         let desired = Fx.shoot(peers: [Fx.peer(1, "10.0.0.1")])
         let actions = Planner.plan(desired: desired, observed: ObservedState()).actions
-        let first = actions.firstIndex(where: \.isRulesetChange)!
+        let firstRulesetAction = actions.firstIndex { $0.isRulesetChange }
+        let first = try #require(firstRulesetAction, "no ruleset action: \(actions)")
         #expect(actions[first...].allSatisfy { $0.isRulesetChange })
         #expect(actions[..<first].allSatisfy { !$0.isRulesetChange })
     }
 
-    @Test func renderedLines() {
-        let add = PlanAction.setRulesetChain(.mss, from: [], to: Self.fp[.mss]!)
+    @Test func renderedLines() throws {
+        let mss = try #require(Self.fp[.mss])
+        let add = PlanAction.setRulesetChain(.mss, from: [], to: mss)
         #expect(PlanRenderer.line(add) == "+ ruleset chain mss (mss-clamp)")
         #expect(
-            PlanRenderer.line(.setRulesetChain(.mss, from: Self.fp[.mss]!, to: [])) == "- ruleset chain mss (mss-clamp)"
+            PlanRenderer.line(.setRulesetChain(.mss, from: mss, to: [])) == "- ruleset chain mss (mss-clamp)"
         )
         #expect(
-            PlanRenderer.line(.setRulesetChain(.mss, from: ["unowned-rule"], to: Self.fp[.mss]!))
+            PlanRenderer.line(.setRulesetChain(.mss, from: ["unowned-rule"], to: mss))
                 == "~ ruleset chain mss: unowned-rule → mss-clamp"
         )
         let json = PlanRenderer.json(Plan(actions: [add]))

@@ -61,15 +61,16 @@ import Testing
 
     @Test func serverMapsTheProxysConnectionsAndItsSourceOnTun0() throws {
         let d = try Single.desired(.server)
-        let rules = d.ruleset!.rules.filter { $0.verdict == .netmap }
+        let rules = try #require(d.ruleset).rules.filter { $0.verdict == .netmap }
         #expect(rules == Self.serverRules)
         #expect(d.routes.map(\.destination) == Single.standIns)
-        #expect(d.ruleset!.notes.contains { $0.hasPrefix("NETMAP on (single mode maps IPv4 always, as vpn2)") })
+        let ruleset = try #require(d.ruleset)
+        #expect(ruleset.notes.contains { $0.hasPrefix("NETMAP on (single mode maps IPv4 always, as vpn2)") })
     }
 
     @Test func shootTranslatesTheStandInsOnTun0AndRoutes241() throws {
         let d = try Single.desired(.shoot)
-        let rules = d.ruleset!.rules.filter { $0.verdict == .netmap }
+        let rules = try #require(d.ruleset).rules.filter { $0.verdict == .netmap }
         #expect(
             rules == [
                 Self.netmap(
@@ -123,7 +124,7 @@ import Testing
         let d = try Single.desired(.server, Self.overlapping)
         #expect(d.routes.map(\.destination) == Single.standIns)
         #expect(!d.routes.contains { $0.destination == Self.net("10.1.0.0/16") })
-        let output = d.ruleset!.rules.filter { $0.chain == .netmapOutput }
+        let output = try #require(d.ruleset).rules.filter { $0.chain == .netmapOutput }
         #expect(
             output.contains { $0.destination == Self.net("10.1.0.0/16") && $0.netmapTo == Self.net("244.0.0.0/16") }
         )
@@ -137,7 +138,8 @@ import Testing
         t.networks.seedPods.append(Self.net("fd00:1::/56"))
         let server = try Single.desired(.server, t)
         #expect(server.routes.map(\.destination).contains(Self.net("fd00:10::/56")))
-        #expect(server.ruleset!.rules.filter { $0.verdict == .netmap }.allSatisfy { $0.addressFamily == .ipv4 })
+        let serverRuleset = try #require(server.ruleset)
+        #expect(serverRuleset.rules.filter { $0.verdict == .netmap }.allSatisfy { $0.addressFamily == .ipv4 })
         let shoot = try Single.desired(.shoot, t)
         #expect(shoot.routes.map(\.destination) == [Self.net("241.0.0.0/8"), Self.net("fd00:1::/56")])
     }

@@ -44,7 +44,7 @@ enum Single {
         #expect(d.sysctls.first { $0.key == "net.ipv4.ip_forward" }?.value == "0")
         #expect(d.sysctls.first { $0.key == "net.ipv6.conf.all.forwarding" }?.value == "0")
         #expect(d.sysctls.first { $0.key == "net.ipv6.conf.all.disable_ipv6" }?.value == "0")
-        let input = d.ruleset!.rules.filter { $0.chain == .input }
+        let input = try #require(d.ruleset).rules.filter { $0.chain == .input }
         #expect(input.map(\.name) == ["tun0-replies", "tun0-icmpv6", "tun0-drop"])
         #expect(input.allSatisfy { $0.interface == InterfaceMatch(.incoming, "tun0") })
     }
@@ -56,7 +56,7 @@ enum Single {
         #expect(d.routes == [Single.route(IPNetwork("241.0.0.0/8")!)])
         #expect(d.sysctls.first { $0.key == "net.ipv4.ip_forward" }?.value == "1")
         #expect(d.sysctls.first { $0.key == "net.ipv6.conf.all.forwarding" }?.value == "1")
-        let rules = d.ruleset!.rules
+        let rules = try #require(d.ruleset).rules
         #expect(rules.filter { $0.chain == .forward }.map(\.interface) == [InterfaceMatch(.incoming, "tun0")])
         #expect(rules.contains { $0.chain == .mss && $0.verdict == .clampMSSToPMTU })
         #expect(rules.contains { $0.chain == .masquerade && $0.interface == InterfaceMatch(.outgoing, "eth0") })
@@ -78,7 +78,8 @@ enum Single {
         let d = try Single.desired(.server, t)
         #expect(d.externalLinks == ["vpn0"])
         #expect(d.routes.allSatisfy { $0.device == "vpn0" })
-        #expect(d.ruleset!.rules.compactMap(\.interface).allSatisfy { $0.name == "vpn0" })
+        let ruleset = try #require(d.ruleset)
+        #expect(ruleset.rules.compactMap(\.interface).allSatisfy { $0.name == "vpn0" })
     }
 
     @Test func theApiserverRoleIsRefused() {
@@ -95,7 +96,8 @@ enum Single {
         #expect(d.routes.isEmpty)
         #expect(d.externalLinks.isEmpty)
         #expect(d.sysctls.map(\.key) == ["net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"])
-        #expect(d.ruleset!.rules.allSatisfy { $0.interface == InterfaceMatch(.incoming, "tap", isPrefix: true) })
+        let ruleset = try #require(d.ruleset)
+        #expect(ruleset.rules.allSatisfy { $0.interface == InterfaceMatch(.incoming, "tap", isPrefix: true) })
     }
 }
 

@@ -142,7 +142,7 @@ struct ConnectProxyTests {
 
     @Test func refusesTheProxysOwnAddressEvenInsideTheShootNetwork() async throws {
         let proxy = try await RunningProxy(topology: proxyTopology(shoot: ["127.0.0.0/29"]))
-        let port = proxy.address.port!
+        let port = try #require(proxy.address.port)
         try await proxy.exchange("CONNECT 127.0.0.1:\(port) HTTP/1.1\r\n\r\n") { exchange in
             #expect(exchange.status == 403)
         }
@@ -171,7 +171,8 @@ struct ConnectProxyTests {
             .serverChannelOption(.backlog, value: 0)
             .serverChannelOption(.autoRead, value: false)
             .bind(host: "127.0.0.3", port: 0).get()
-        let address = blackhole.localAddress!
+        let address = try #require(blackhole.localAddress)
+        let blackholePort = try #require(address.port)
         var fillers: [any Channel] = []
         for _ in 0..<8 {
             guard
@@ -182,7 +183,7 @@ struct ConnectProxyTests {
         }
         let proxy = try await RunningProxy(topology: proxyTopology { $0.connectTimeout = .milliseconds(300) })
         let started = ContinuousClock.now
-        try await proxy.exchange("CONNECT 127.0.0.3:\(address.port!) HTTP/1.1\r\n\r\n") { exchange in
+        try await proxy.exchange("CONNECT 127.0.0.3:\(blackholePort) HTTP/1.1\r\n\r\n") { exchange in
             #expect(exchange.status == 504)
         }
         #expect(ContinuousClock.now - started >= .milliseconds(300))
@@ -197,25 +198,25 @@ struct ConnectProxyTests {
         let target = try await EchoTarget(host: "127.0.0.2")
         let proxy = try await RunningProxy(topology: proxyTopology { $0.maxTunnels = 2 })
         let head = "CONNECT 127.0.0.2:\(target.port) HTTP/1.1\r\n\r\n"
-        var open: [ProxyClient] = []
-        for _ in 0..<2 {
-            let client = try await ProxyClient.connect(to: proxy.address)
-            var reader = client.connection.inbound.makeAsyncIterator()
-            let answer = try await client.request(head, reader: &reader, writer: client.connection.outbound)
-            #expect(answer.status == 200)
-            open.append(client)
-        }
-        try await proxy.exchange(head) { exchange in #expect(exchange.status == 503) }
-        #expect(proxy.refusals(.tunnelLimit) == 1)
-        #expect(target.acceptedConnections == 2)
-        let first = open.removeFirst()
-        first.connection.outbound.finish()
-        try await first.connection.channel.close()
-        #expect(await eventually { proxy.service.openTunnels == 1 })
-        try await proxy.exchange(head) { exchange in #expect(exchange.status == 200) }
-        for client in open {
-            client.connection.outbound.finish()
-            try? await client.connection.channel.close()
+        // Two tunnels fill the cap; nested scopes hold both open (each is closed when its scope ends).
+        let first = try await ProxyClient.connect(to: proxy.address)
+        try await first.connection.executeThenClose { firstInbound, firstOutbound in
+            var firstReader = firstInbound.makeAsyncIterator()
+            let firstAnswer = try await first.request(head, reader: &firstReader, writer: firstOutbound)
+            #expect(firstAnswer.status == 200)
+            let second = try await ProxyClient.connect(to: proxy.address)
+            try await second.connection.executeThenClose { secondInbound, secondOutbound in
+                var secondReader = secondInbound.makeAsyncIterator()
+                let secondAnswer = try await second.request(head, reader: &secondReader, writer: secondOutbound)
+                #expect(secondAnswer.status == 200)
+                try await proxy.exchange(head) { exchange in #expect(exchange.status == 503) }
+                #expect(proxy.refusals(.tunnelLimit) == 1)
+                #expect(target.acceptedConnections == 2)
+                firstOutbound.finish()
+                try await first.connection.channel.close()
+                #expect(await eventually { proxy.service.openTunnels == 1 })
+                try await proxy.exchange(head) { exchange in #expect(exchange.status == 200) }
+            }
         }
         #expect(await eventually { proxy.service.openTunnels == 0 })
         #expect(try proxy.metrics.expectGauge("havpn_proxy_open_tunnels").lastValue == 0)
