@@ -13,16 +13,12 @@ public final class FirewallClient {
     public let requestedBackend: FirewallBackend
     private var nftables: NftablesBackend?
     private var iptables: IptablesBackend?
-    /// iptables only: the last full observation and the table fingerprint it was taken at. Reading
-    /// the chains spawns iptables-legacy-save twice; while the tables' sizes are unchanged the
-    /// cached reading is returned, for at most `fullObservationInterval` (a same-size edit, e.g.
-    /// DROP replaced by ACCEPT, is caught then).
-    private var cachedObservation:
-        (
-            fingerprint: String, expected: Ruleset?, observed: ObservedRuleset,
-            snapshots: [IptablesBackend.Family: IptablesBackend.Snapshot], at: ContinuousClock.Instant
-        )?
-    public var fullObservationInterval: Duration = .seconds(30)
+    /// iptables only: how long a family's `*-save` reading is reused while its tables' sizes are
+    /// unchanged (reading spawns a child); a same-size edit (DROP replaced by ACCEPT) is caught
+    /// when the reading is older than this.
+    public var fullObservationInterval: Duration = .seconds(30) {
+        didSet { iptables?.maxSaveAge = fullObservationInterval }
+    }
 
     /// `netns`: a name under /run/netns or an absolute path (e.g. /proc/self/fd/N); nil for the
     /// calling thread's namespace.
@@ -46,38 +42,18 @@ public final class FirewallClient {
     public func observe(expecting desired: Ruleset?) throws(HAVPNError) -> ObservedRuleset {
         try enter { () throws(HAVPNError) in
             switch try resolve() {
-            case .iptables:
-                let fingerprint = iptables!.changeFingerprint()
-                let now = ContinuousClock.now
-                if let c = cachedObservation, c.fingerprint == fingerprint, c.expected == desired,
-                    now - c.at < fullObservationInterval
-                {
-                    return c.observed
-                }
-                let (observed, snapshots) = try iptables!.observeWithSnapshots(expecting: desired)
-                cachedObservation = (fingerprint, desired, observed, snapshots, now)
-                return observed
+            case .iptables: return try iptables!.observe(expecting: desired)
             default: return try nftables!.observe(expecting: desired)
             }
         }
     }
 
     /// Replaces havpn's chains with `ruleset` (an empty one removes them): one nftables
-    /// transaction, or one iptables-legacy-restore per family.
+    /// transaction, or one iptables-legacy-restore per family that differs.
     public func apply(_ ruleset: Ruleset) throws(HAVPNError) {
-        let cached = cachedObservation
-        cachedObservation = nil
         try enter { () throws(HAVPNError) in
             switch try resolve() {
-            case .iptables:
-                // The pass's own observation, if the tables have not changed since (no second pair
-                // of iptables-legacy-save children: each costs 0.1 s and more in user-mode-linux).
-                let current =
-                    cached.flatMap { c in
-                        c.fingerprint == iptables!.changeFingerprint()
-                            && ContinuousClock.now - c.at < fullObservationInterval ? c.snapshots : nil
-                    } ?? [:]
-                try iptables!.apply(ruleset, current: current)
+            case .iptables: try iptables!.apply(ruleset)
             default: try nftables!.apply(ruleset)
             }
         }
@@ -115,6 +91,7 @@ public final class FirewallClient {
         case .iptables:
             let backend = IptablesBackend()
             try backend.probe()
+            backend.maxSaveAge = fullObservationInterval
             iptables = backend
             return .iptables
         case .auto:
@@ -130,6 +107,7 @@ public final class FirewallClient {
             do {
                 let backend = IptablesBackend()
                 try backend.probe()
+                backend.maxSaveAge = fullObservationInterval
                 iptables = backend
                 return .iptables
             } catch {

@@ -75,11 +75,26 @@ final class IptablesBackend {
         }
     }
 
+    /// Each family's last `*-save` output and the fingerprint of its tables before it was read.
+    /// While the fingerprint holds (no rule or chain added or removed in that family), for at most
+    /// `maxSaveAge`, the text is reused: a pass whose drift is in one family reads and loads only
+    /// that family (each child costs 0.1 s and more in user-mode-linux). A same-size edit (DROP
+    /// swapped for ACCEPT) keeps the fingerprint and is found when the text is older than that.
+    private var saved: [Family: (fingerprint: String, text: String, at: ContinuousClock.Instant)] = [:]
+    var maxSaveAge: Duration = .seconds(30)
+
     func snapshot(_ family: Family, expecting desired: Ruleset? = nil) throws(HAVPNError) -> Snapshot {
+        let fingerprint = Self.fingerprint(family)
+        let now = ContinuousClock.now
+        if let s = saved[family], s.fingerprint == fingerprint, now - s.at < maxSaveAge {
+            return Self.parse(s.text, targets: Self.targets(desired))
+        }
         let result = try spawn(family.save, [])
         guard result.status == 0 else {
+            saved[family] = nil
             throw HAVPNError(.kernel, "\(family.save) failed: \(firstLine(result))", object: family.save)
         }
+        saved[family] = (fingerprint, result.output, now)
         return Self.parse(result.output, targets: Self.targets(desired))
     }
 
@@ -105,22 +120,11 @@ final class IptablesBackend {
     /// when both families hold exactly the rules of `desired` that apply to them; otherwise what
     /// the kernel holds is reported as it is (differing from desired, so it is drift).
     func observe(expecting desired: Ruleset?) throws(HAVPNError) -> ObservedRuleset {
-        try observeWithSnapshots(expecting: desired).observed
-    }
-
-    /// ``observe(expecting:)`` and the two snapshots it was read from (for ``apply(_:current:)``).
-    func observeWithSnapshots(
-        expecting desired: Ruleset?
-    ) throws(HAVPNError) -> (observed: ObservedRuleset, snapshots: [Family: Snapshot]) {
         let snapshots = (ipv4: try snapshot(.ipv4, expecting: desired), ipv6: try snapshot(.ipv6, expecting: desired))
         var chains: [RulesetChain: [String]] = [:]
         for chain in RulesetChain.allCases {
-            func held(_ s: Snapshot, _ family: Family) -> [String] {
-                guard let ids = s.chains[chain], s.jumps[chain]?.count == 1 else { return [] }
-                return ids
-            }
-            let have4 = held(snapshots.ipv4, .ipv4)
-            let have6 = held(snapshots.ipv6, .ipv6)
+            let have4 = Self.held(chain, in: snapshots.ipv4)
+            let have6 = Self.held(chain, in: snapshots.ipv6)
             let rules = desired?.rules(in: chain) ?? []
             let want4 = rules.filter { Self.applies($0, to: .ipv4) }.map(\.id)
             let want6 = rules.filter { Self.applies($0, to: .ipv6) }.map(\.id)
@@ -131,16 +135,32 @@ final class IptablesBackend {
                 chains[chain] = have6.map { "ipv6 " + $0 } + have4.map { "ipv4 " + $0 }
             }
         }
-        return (ObservedRuleset(chains: chains), [.ipv4: snapshots.ipv4, .ipv6: snapshots.ipv6])
+        return ObservedRuleset(chains: chains)
     }
 
-    /// `current`: the families' snapshots if the caller knows them to be current (taken at the
-    /// tables' present fingerprint); otherwise each family is read first.
-    func apply(_ ruleset: Ruleset, current: [Family: Snapshot] = [:]) throws(HAVPNError) {
+    /// The rule ids of `chain` that count: none unless it is jumped to exactly once.
+    static func held(_ chain: RulesetChain, in s: Snapshot) -> [String] {
+        guard let ids = s.chains[chain], s.jumps[chain]?.count == 1 else { return [] }
+        return ids
+    }
+
+    /// Whether `family` already holds exactly `ruleset` (and nothing of havpn's chains beyond it).
+    static func holds(_ ruleset: Ruleset, family: Family, in s: Snapshot) -> Bool {
+        RulesetChain.allCases.allSatisfy { chain in
+            let want = ruleset.rules(in: chain).filter { applies($0, to: family) }.map(\.id)
+            if want.isEmpty { return s.chains[chain] == nil && (s.jumps[chain] ?? []).isEmpty }
+            return held(chain, in: s) == want
+        }
+    }
+
+    /// One `*-restore --noflush` per family that does not hold `ruleset` already (read fresh
+    /// unless its tables are unchanged since the last reading).
+    func apply(_ ruleset: Ruleset) throws(HAVPNError) {
         for family in Family.allCases {
-            let held: Snapshot
-            if let known = current[family] { held = known } else { held = try snapshot(family) }
-            let document = Self.restoreDocument(ruleset, family: family, current: held)
+            let current = try snapshot(family, expecting: ruleset)
+            if Self.holds(ruleset, family: family, in: current) { continue }
+            let document = Self.restoreDocument(ruleset, family: family, current: current)
+            saved[family] = nil
             let result = try spawn(family.restore, ["-w", "--noflush"], input: document)
             guard result.status == 0 else {
                 throw HAVPNError(
@@ -156,14 +176,17 @@ final class IptablesBackend {
     /// is added or removed anywhere in them (havpn's or not), without spawning a process. An edit
     /// that keeps both (one rule swapped for one of the same size) is left to the periodic resync.
     func changeFingerprint() -> String {
+        Family.allCases.map { Self.fingerprint($0) }.joined(separator: ", ")
+    }
+
+    /// ``changeFingerprint()`` of one family.
+    static func fingerprint(_ family: Family) -> String {
         var parts: [String] = []
-        for (family, name) in [(AF_INET, "ipv4"), (AF_INET6, "ipv6")] {
-            for table in ["filter", "mangle", "nat"] {
-                var entries: UInt32 = 0
-                var size: UInt32 = 0
-                let rc = havpn_xt_table_info(family, table, &entries, &size)
-                parts.append(rc == 0 ? "\(name) \(table) \(entries)/\(size)" : "\(name) \(table) errno \(-rc)")
-            }
+        for table in ["filter", "mangle", "nat"] {
+            var entries: UInt32 = 0
+            var size: UInt32 = 0
+            let rc = havpn_xt_table_info(family == .ipv4 ? AF_INET : AF_INET6, table, &entries, &size)
+            parts.append(rc == 0 ? "\(family) \(table) \(entries)/\(size)" : "\(family) \(table) errno \(-rc)")
         }
         return parts.joined(separator: ", ")
     }
