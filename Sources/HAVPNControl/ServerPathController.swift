@@ -89,7 +89,7 @@ public struct ServerPathController: Sendable {
     private var selector: PathSelector
     public private(set) var readiness: Readiness = .noHealthyPath
     /// Per path: the pods heard on it, since when (without a gap longer than ``peerMemory``) and when last.
-    private var heard: [[BeaconPeer: (first: Instant, last: Instant)]]
+    private var heard: [[Identity: (first: Instant, last: Instant)]]
     private var lastComplete: [Bool]
 
     /// - Parameter initialActive: the tap the bond uses at start (its primary, vpn2: 0).
@@ -108,7 +108,7 @@ public struct ServerPathController: Sendable {
     public var active: Int? { selector.active }
 
     /// Pods heard on `server`'s path for ``peerSettling``, the last time within ``peerMemory``.
-    public func peers(on server: Int, at now: Instant) -> Set<BeaconPeer> {
+    public func peers(on server: Int, at now: Instant) -> Set<Identity> {
         guard heard.indices.contains(server) else { return [] }
         return Set(
             heard[server].filter { now - $0.value.last <= peerMemory && $0.value.last - $0.value.first >= peerSettling }
@@ -119,13 +119,13 @@ public struct ServerPathController: Sendable {
     /// Per path: whether it reaches every pod heard on any path (all complete while none is heard).
     public func completeness(at now: Instant) -> [Bool] {
         let onPath = heard.indices.map { peers(on: $0, at: now) }
-        let all = onPath.reduce(into: Set<BeaconPeer>()) { $0.formUnion($1) }
+        let all = onPath.reduce(into: Set<Identity>()) { $0.formUnion($1) }
         return onPath.map { $0.isSuperset(of: all) }
     }
 
     /// A pod answered a beacon on `server`'s path (any pod, not only those whose replies prove
     /// the path): completeness, see ``PathSelector``.
-    public mutating func peerHeard(server: Int, peer: BeaconPeer, at now: Instant) -> [Action] {
+    public mutating func peerHeard(server: Int, peer: Identity, at now: Instant) -> [Action] {
         guard heard.indices.contains(server) else { return [] }
         if let seen = heard[server][peer], now - seen.last <= peerMemory {
             heard[server][peer] = (seen.first, now)
@@ -209,16 +209,5 @@ public struct ServerPathController: Sendable {
             actions.append(.readinessChanged(r))
         }
         return actions
-    }
-}
-
-/// A pod that answers path beacons: its role and index.
-public struct BeaconPeer: Hashable, Sendable {
-    public var role: Role
-    public var index: Int
-
-    public init(role: Role, index: Int) {
-        self.role = role
-        self.index = index
     }
 }

@@ -1,3 +1,5 @@
+import HAVPNModel
+
 /// Every role with a bond: which VPN server's tap the bond prefers, with the side-car's policy on
 /// top of ``ServerPathController``: the **start-up grace**.
 ///
@@ -131,7 +133,7 @@ public struct ServerPathSupervisor: Sendable {
     }
 
     /// Any pod answered a beacon on `server`'s path (see ``ServerPathController/peerHeard(server:peer:at:)``).
-    public mutating func peerHeard(server: Int, peer: BeaconPeer, at now: Instant) -> [Action] {
+    public mutating func peerHeard(server: Int, peer: Identity, at now: Instant) -> [Action] {
         handle(controller.peerHeard(server: server, peer: peer, at: now), at: now)
     }
 

@@ -305,7 +305,7 @@ struct SideCarCore {
             let hadPeers = sp.hasBeaconPeers(server)
             var actions = sp.peerHeard(
                 server: server,
-                peer: BeaconPeer(role: beacon.role, index: beacon.index),
+                peer: Identity(role: beacon.role, index: beacon.index),
                 at: now
             )
             if PathBeacon.provesPath(for: identity.role, replyFrom: beacon.role) {

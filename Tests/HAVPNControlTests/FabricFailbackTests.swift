@@ -10,7 +10,7 @@ import Testing
 /// (they cannot talk then, and a shoot client switch breaks every connection through it).
 private struct Fabric {
     struct Pod {
-        var peer: BeaconPeer
+        var peer: Identity
         var controller: ServerPathController
         /// When this pod's client of server 0 is connected again after the outage.
         var reconnectsAt: Instant
@@ -42,7 +42,7 @@ private struct Fabric {
             let back = Instant.ms(30_000 + Int64(rng.next() % 15_000))
             pods.append(
                 Pod(
-                    peer: BeaconPeer(role: role, index: index),
+                    peer: Identity(role: role, index: index),
                     controller: ServerPathController(configuration: configuration, serverCount: 2, at: .zero),
                     reconnectsAt: back
                 )

@@ -466,7 +466,7 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         sim.answerBeacon = { _ in true }
         sim.advance(by: .seconds(5))
         let paths = try #require(sim.core.serverPaths)
-        #expect(paths.controller.peers(on: 1, at: sim.now) == [BeaconPeer(role: .apiserver, index: 2)])
+        #expect(paths.controller.peers(on: 1, at: sim.now) == [Identity(role: .apiserver, index: 2)])
         #expect(paths.controller.health(of: 1) != .healthy && !paths.hasBeaconPeers(1))
     }
 
