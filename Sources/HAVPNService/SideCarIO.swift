@@ -61,7 +61,7 @@ final class SideCarIO: Sendable {
         case .shoot:
             prober = nil
             let socket = try UDP6Socket(netns: netns, bindTo: nil, port: UInt16(topology.announcements.port))
-            socket.startReceiving(name: "havpn-announcements") { inbox.post(.datagram($0, at: now())) }
+            socket.startReceiving { inbox.post(.datagram($0, at: now())) }
             udp = socket
         case .server:
             prober = nil

@@ -11,7 +11,7 @@ final class ICMPv6Prober: Sendable {
     private let identifier: UInt16
     let isRaw: Bool
 
-    /// - Parameter onReply: called on the receive thread with the replying address and sequence.
+    /// - Parameter onReply: called on the ``SocketReader`` thread with the replying address and sequence.
     init(netns: String?, onReply: @escaping @Sendable (IPv6Address, UInt16) -> Void) throws(HAVPNError) {
         var raw = false
         let s: PosixSocket
@@ -38,13 +38,13 @@ final class ICMPv6Prober: Sendable {
         identifier = UInt16(truncatingIfNeeded: getpid())
         let ident = identifier
         let isRawSocket = raw
-        startReceiveThread(name: "havpn-icmpv6", socket: s) {
+        SocketReader.shared.add(s) {
             var buffer = [UInt8](repeating: 0, count: 1500)
             var from = sockaddr_in6()
             var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
             let n = withUnsafeMutablePointer(to: &from) { p in
                 p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    recvfrom(s.fd, &buffer, buffer.count, 0, $0, &len)
+                    recvfrom(s.fd, &buffer, buffer.count, Int32(MSG_DONTWAIT), $0, &len)
                 }
             }
             guard n >= 8, buffer[0] == 129 else { return }  // 129 = echo reply

@@ -54,7 +54,7 @@ final class PacketSocket: Sendable {
     /// Calls `handler` with each frame's payload and source MAC.
     func startReceiving(_ handler: @escaping @Sendable ([UInt8], [UInt8]) -> Void) {
         let s = socket
-        startReceiveThread(name: "havpn-beacon-\(interfaceName)", socket: s) {
+        SocketReader.shared.add(s) {
             var buffer = [UInt8](repeating: 0, count: 256)
             var from = [UInt8](repeating: 0, count: 20)
             var length = socklen_t(20)
@@ -63,7 +63,7 @@ final class PacketSocket: Sendable {
                     s.fd,
                     &buffer,
                     buffer.count,
-                    0,
+                    Int32(MSG_DONTWAIT),
                     raw.baseAddress!.assumingMemoryBound(to: sockaddr.self),
                     &length
                 )

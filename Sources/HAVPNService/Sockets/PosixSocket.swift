@@ -3,15 +3,14 @@ import HAVPNModel
 import HAVPNNetlink
 import Synchronization
 
-/// A blocking datagram socket owned by one receive thread.
+/// A datagram socket (or another descriptor read like one, such as an inotify instance), read on
+/// the process's one ``SocketReader`` thread and written from any thread.
 ///
 /// Sockets belong to the network namespace of the thread that created them, so they are
 /// created inside the pod's namespace (`--netns`) and used from any thread afterwards.
-/// Receives time out every second so the receive thread notices when it is stopped (a short
-/// timeout costs wake-ups in every idle side-car).
 final class PosixSocket: Sendable {
-    /// Used directly only in `init` (bind) and by the receive thread, which holds a use for as
-    /// long as it runs; everything else goes through ``withFD(_:)``. The kernel serialises
+    /// Used directly only in `init` (bind) and by the ``SocketReader``, which holds a use while it
+    /// polls and reads it; everything else goes through ``withFD(_:)``. The kernel serialises
     /// concurrent send and recv on one socket.
     let fd: Int32
     private struct Use {
@@ -28,22 +27,25 @@ final class PosixSocket: Sendable {
             return fd
         }
         self.fd = fd
-        var tv = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
+
+    /// Takes over a descriptor opened elsewhere (an inotify instance); closed like a socket.
+    init(adopting fd: Int32) { self.fd = fd }
 
     deinit { close() }
 
-    /// Stops all use. The descriptor itself is released only when nobody uses it any more: a
-    /// receive thread may still sit in `recv` (up to its 1 s timeout), and closing the number
-    /// under it would let it read from whatever socket the process opens next with that number
-    /// (seen in the tests: another test's HTTP connection lost its bytes).
+    /// Stops all use. The descriptor itself is released only when nobody uses it any more: the
+    /// reader may be polling or reading it right now, and closing the number under it would let
+    /// it read from whatever the process opens next with that number (seen in the tests, with a
+    /// thread per socket: another test's HTTP connection lost its bytes).
     func close() {
-        use.withLock { u in
-            guard !u.closed else { return }
+        let closing = use.withLock { u in
+            guard !u.closed else { return false }
             u.closed = true
             releaseIfUnused(&u)
+            return true
         }
+        if closing { SocketReader.shared.wake() }
     }
 
     var isClosed: Bool { use.withLock { $0.closed } }
@@ -55,7 +57,7 @@ final class PosixSocket: Sendable {
         return body(fd)
     }
 
-    fileprivate func acquire() -> Bool {
+    func acquire() -> Bool {
         use.withLock { u in
             guard !u.closed else { return false }
             u.users += 1
@@ -63,7 +65,7 @@ final class PosixSocket: Sendable {
         }
     }
 
-    fileprivate func release() {
+    func release() {
         use.withLock { u in
             u.users -= 1
             releaseIfUnused(&u)
@@ -86,16 +88,6 @@ final class PosixSocket: Sendable {
         let code = errno
         let kind: HAVPNError.Code = (code == EPERM || code == EACCES) ? .permission : .io
         return HAVPNError(kind, message, object: object, errno: code, errnoText: String(cString: strerror(code)))
-    }
-}
-
-/// Runs `loop` on a dedicated thread (never on the cooperative pool: every call in it blocks)
-/// until the socket is closed.
-func startReceiveThread(name: String, socket: PosixSocket, _ loop: @escaping @Sendable () -> Void) {
-    startThread(name: name) {
-        guard socket.acquire() else { return }
-        defer { socket.release() }
-        while !socket.isClosed { loop() }
     }
 }
 

@@ -47,10 +47,10 @@ final class UDP6Socket: Sendable {
         return n == payload.count
     }
 
-    /// Starts the receive thread; `handler` runs on it for every datagram.
-    func startReceiving(name: String, _ handler: @escaping @Sendable (ReceivedDatagram) -> Void) {
+    /// `handler` runs on the ``SocketReader`` thread for every datagram (it must not block).
+    func startReceiving(_ handler: @escaping @Sendable (ReceivedDatagram) -> Void) {
         let s = socket
-        startReceiveThread(name: name, socket: s) {
+        SocketReader.shared.add(s) {
             var buffer = [UInt8](repeating: 0, count: 2048)
             var control = [UInt8](repeating: 0, count: 128)
             var from = sockaddr_in6()
@@ -66,7 +66,7 @@ final class UDP6Socket: Sendable {
                             msg.msg_iovlen = 1
                             msg.msg_control = ctl.baseAddress
                             msg.msg_controllen = ctl.count
-                            let r = recvmsg(s.fd, &msg, 0)
+                            let r = recvmsg(s.fd, &msg, Int32(MSG_DONTWAIT))
                             return (r, Int(msg.msg_controllen))
                         }
                     }
