@@ -39,7 +39,8 @@ public struct PathSelector: Hashable, Sendable {
     private var completeSince: [Instant?] = []
     private var incompleteSince: [Instant?] = []
     private var lastHealth: [PathHealth] = []
-    private var lastComplete: [Bool] = []
+    /// Per path, whether it was complete at the last ``update(health:complete:at:)``.
+    public private(set) var lastComplete: [Bool] = []
 
     public init(initialActive: Int? = nil, failbackHold: Duration? = nil, failoverHold: Duration? = nil) {
         self.active = initialActive
