@@ -39,8 +39,7 @@ public struct PathSelector: Hashable, Sendable {
     private var completeSince: [Instant?] = []
     private var incompleteSince: [Instant?] = []
     private var lastHealth: [PathHealth] = []
-    /// Per path, whether it was complete at the last ``update(health:complete:at:)``.
-    public private(set) var lastComplete: [Bool] = []
+    private var lastComplete: [Bool] = []
 
     public init(initialActive: Int? = nil, failbackHold: Duration? = nil, failoverHold: Duration? = nil) {
         self.active = initialActive

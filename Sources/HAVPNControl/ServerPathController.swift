@@ -90,6 +90,7 @@ public struct ServerPathController: Sendable {
     public private(set) var readiness: Readiness = .noHealthyPath
     /// Per path: the pods heard on it, since when (without a gap longer than ``peerMemory``) and when last.
     private var heard: [[Identity: (first: Instant, last: Instant)]]
+    private var lastComplete: [Bool]
 
     /// - Parameter initialActive: the tap the bond uses at start (its primary, vpn2: 0).
     public init(configuration: Configuration, serverCount: Int, initialActive: Int? = 0, at now: Instant) {
@@ -101,6 +102,7 @@ public struct ServerPathController: Sendable {
             failoverHold: configuration.failoverHold
         )
         heard = Array(repeating: [:], count: serverCount)
+        lastComplete = Array(repeating: true, count: serverCount)
     }
 
     public var active: Int? { selector.active }
@@ -192,8 +194,8 @@ public struct ServerPathController: Sendable {
         let healthChanged = actions.contains { if case .healthChanged = $0 { true } else { false } }
         let failbackDue = selector.nextDeadline.map { now >= $0 } ?? false
         let complete = completeness(at: now)
-        // What the selector last chose with: a peer heard or expired changes it without a health change.
-        let completenessChanged = complete != selector.lastComplete
+        let completenessChanged = complete != lastComplete
+        lastComplete = complete
         for i in heard.indices where heard[i].count > 64 {
             heard[i] = heard[i].filter { now - $0.value.last <= peerMemory }
         }

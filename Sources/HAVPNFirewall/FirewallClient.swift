@@ -12,9 +12,7 @@ public final class FirewallClient {
     private let namespace: NetworkNamespace?
     public let requestedBackend: FirewallBackend
     private var nftables: NftablesBackend?
-    private var iptables: IptablesBackend? {
-        didSet { iptables?.maxSaveAge = fullObservationInterval }
-    }
+    private var iptables: IptablesBackend?
     /// iptables only: how long a family's `*-save` reading is reused while its tables' sizes are
     /// unchanged (reading spawns a child); a same-size edit (DROP replaced by ACCEPT) is caught
     /// when the reading is older than this.
@@ -93,6 +91,7 @@ public final class FirewallClient {
         case .iptables:
             let backend = IptablesBackend()
             try backend.probe()
+            backend.maxSaveAge = fullObservationInterval
             iptables = backend
             return .iptables
         case .auto:
@@ -108,6 +107,7 @@ public final class FirewallClient {
             do {
                 let backend = IptablesBackend()
                 try backend.probe()
+                backend.maxSaveAge = fullObservationInterval
                 iptables = backend
                 return .iptables
             } catch {
