@@ -90,6 +90,9 @@ public struct ServerPathController: Sendable {
     public private(set) var readiness: Readiness = .noHealthyPath
     /// Per path: the pods heard on it, since when (without a gap longer than ``peerMemory``) and when last.
     private var heard: [[Identity: (first: Instant, last: Instant)]]
+    /// Completeness as of the last ``process(at:)``, starting all true as the selector assumes: a
+    /// change since then updates the selector even without a health change. (The selector's own copy
+    /// starts empty and would force an update at the first call.)
     private var lastComplete: [Bool]
 
     /// - Parameter initialActive: the tap the bond uses at start (its primary, vpn2: 0).

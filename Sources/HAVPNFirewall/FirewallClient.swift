@@ -12,7 +12,9 @@ public final class FirewallClient {
     private let namespace: NetworkNamespace?
     public let requestedBackend: FirewallBackend
     private var nftables: NftablesBackend?
-    private var iptables: IptablesBackend?
+    private var iptables: IptablesBackend? {
+        didSet { iptables?.maxSaveAge = fullObservationInterval }
+    }
     /// iptables only: how long a family's `*-save` reading is reused while its tables' sizes are
     /// unchanged (reading spawns a child); a same-size edit (DROP replaced by ACCEPT) is caught
     /// when the reading is older than this.
@@ -91,7 +93,6 @@ public final class FirewallClient {
         case .iptables:
             let backend = IptablesBackend()
             try backend.probe()
-            backend.maxSaveAge = fullObservationInterval
             iptables = backend
             return .iptables
         case .auto:
@@ -107,7 +108,6 @@ public final class FirewallClient {
             do {
                 let backend = IptablesBackend()
                 try backend.probe()
-                backend.maxSaveAge = fullObservationInterval
                 iptables = backend
                 return .iptables
             } catch {

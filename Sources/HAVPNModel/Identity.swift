@@ -147,7 +147,10 @@ extension Identity {
     public static func podIPs(_ texts: [String]) throws(HAVPNError) -> [IPAddress] {
         var ips: [IPAddress] = []
         for item in texts.flatMap({ $0.split(separator: ",") }) {
-            let text = String(item.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+            var trimmed = item
+            while trimmed.first == " " { trimmed.removeFirst() }
+            while trimmed.last == " " { trimmed.removeLast() }
+            let text = String(trimmed)
             guard let ip = IPAddress(text) else {
                 throw HAVPNError(.invalidIdentity, "pod IP '\(text)' is not an IP address")
             }

@@ -49,6 +49,10 @@ final class PosixSocket: Sendable {
     }
 
     var isClosed: Bool { use.withLock { $0.closed } }
+    /// Someone (the reader's current round) holds a use of the descriptor.
+    var isInUse: Bool { use.withLock { $0.users > 0 } }
+    /// The descriptor number has been given back to the kernel.
+    var isReleased: Bool { use.withLock { $0.released } }
 
     /// Runs `body` with the descriptor, or returns nil once the socket is closed.
     func withFD<R>(_ body: (Int32) -> R) -> R? {

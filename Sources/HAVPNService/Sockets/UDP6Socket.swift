@@ -104,4 +104,19 @@ final class UDP6Socket: Sendable {
     }
 
     func close() { socket.close() }
+
+    /// The descriptor as the reader holds it (tests).
+    var descriptor: PosixSocket { socket }
+
+    /// The bound port (after binding to port 0), nil if the kernel does not say.
+    var localPort: UInt16? {
+        socket.withFD { fd -> UInt16? in
+            var address = sockaddr_in6()
+            var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+            let rc = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            }
+            return rc == 0 ? address.port : nil
+        } ?? nil
+    }
 }
