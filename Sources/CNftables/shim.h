@@ -25,11 +25,14 @@ extern int pipe2(int pipefd[2], int flags);
 #include <sys/socket.h>
 #include <netinet/in.h>
 
-/* Entry count and blob size of one iptables-legacy table (IPT_SO_GET_INFO / IP6T_SO_GET_INFO, both
-   64, on a raw socket of the calling thread's namespace): a cheap change detector without spawning
-   iptables-save. Returns 0, or -errno (ENOENT: the table does not exist). The struct mirrors
-   ipt_getinfo/ip6t_getinfo, which have the same layout. */
-static inline int havpn_xt_table_info(int family, const char *table, unsigned int *entries, unsigned int *size) {
+/* Entry count, blob size and hook count of one iptables-legacy table (IPT_SO_GET_INFO /
+   IP6T_SO_GET_INFO, both 64, on a raw socket of the calling thread's namespace): a cheap change
+   detector without spawning iptables-save. A table with one entry per hook (the built-in chains'
+   policies) plus the final error entry holds no rule and no user chain. Returns 0, or -errno
+   (ENOENT: the table does not exist). The struct mirrors ipt_getinfo/ip6t_getinfo, which have the
+   same layout. */
+static inline int havpn_xt_table_info(int family, const char *table, unsigned int *entries, unsigned int *size,
+                                      unsigned int *hooks) {
     struct { char name[32]; unsigned int valid_hooks, hook_entry[5], underflow[5], num_entries, size; } info;
     memset(&info, 0, sizeof info);
     strncpy(info.name, table, sizeof info.name - 1);
@@ -42,5 +45,6 @@ static inline int havpn_xt_table_info(int family, const char *table, unsigned in
     if (rc < 0) return -err;
     *entries = info.num_entries;
     *size = info.size;
+    *hooks = (unsigned int)__builtin_popcount(info.valid_hooks);
     return 0;
 }

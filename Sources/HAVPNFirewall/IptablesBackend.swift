@@ -61,9 +61,14 @@ final class IptablesBackend {
         throw HAVPNError(.missingKernelFeature, "\(name) is not installed (Debian package iptables)", object: name)
     }
 
-    /// Both families answer for the filter table (which loads ip_tables/ip6_tables on demand).
+    /// Both families answer for the filter table, and the save and restore tools are installed.
+    /// Asked in-process where the kernel already has ip_tables/ip6_tables: the `iptables -S` child
+    /// this needs otherwise (its modprobe loads them) costs 30–60 ms in user-mode-linux, at every `plan`.
     func probe() throws(HAVPNError) {
         for family in Family.allCases {
+            _ = try Self.tool(family.save)
+            _ = try Self.tool(family.restore)
+            if case .success = Self.tableInfo(family, "filter") { continue }
             let result = try spawn(family.command, ["-w", "-t", "filter", "-S", "INPUT"])
             guard result.status == 0 else {
                 throw HAVPNError(
@@ -72,6 +77,34 @@ final class IptablesBackend {
                     object: family.command
                 )
             }
+        }
+    }
+
+    /// The errno of a table reading.
+    struct TableInfoError: Error { var code: Int32 }
+
+    /// One table's entry count, size and hook count, or the errno of the reading.
+    static func tableInfo(
+        _ family: Family,
+        _ table: String
+    ) -> Result<(entries: UInt32, size: UInt32, hooks: UInt32), TableInfoError> {
+        var entries: UInt32 = 0
+        var size: UInt32 = 0
+        var hooks: UInt32 = 0
+        let rc = havpn_xt_table_info(family == .ipv4 ? AF_INET : AF_INET6, table, &entries, &size, &hooks)
+        return rc == 0 ? .success((entries, size, hooks)) : .failure(TableInfoError(code: -rc))
+    }
+
+    /// The tables havpn's chains live in.
+    static let tables = ["filter", "mangle", "nat"]
+
+    /// Whether every table of `family` holds only its built-in chains' policies (one entry per hook
+    /// and the final error entry: any rule or user chain adds entries), so there is nothing of
+    /// havpn's to read and `*-save` need not run. A table that cannot be read is not pristine.
+    static func isPristine(_ family: Family) -> Bool {
+        tables.allSatisfy { table in
+            guard case .success(let info) = tableInfo(family, table) else { return false }
+            return info.entries == info.hooks + 1
         }
     }
 
@@ -84,6 +117,8 @@ final class IptablesBackend {
     var maxSaveAge: Duration = .seconds(30)
 
     func snapshot(_ family: Family, expecting desired: Ruleset? = nil) throws(HAVPNError) -> Snapshot {
+        // A family with no rule and no user chain anywhere (IPv6 on an IPv4-only pod): nothing to read.
+        if Self.isPristine(family) { return Snapshot() }
         let fingerprint = Self.fingerprint(family)
         let now = ContinuousClock.now
         if let s = saved[family], s.fingerprint == fingerprint, now - s.at < maxSaveAge {
@@ -181,14 +216,12 @@ final class IptablesBackend {
 
     /// ``changeFingerprint()`` of one family.
     static func fingerprint(_ family: Family) -> String {
-        var parts: [String] = []
-        for table in ["filter", "mangle", "nat"] {
-            var entries: UInt32 = 0
-            var size: UInt32 = 0
-            let rc = havpn_xt_table_info(family == .ipv4 ? AF_INET : AF_INET6, table, &entries, &size)
-            parts.append(rc == 0 ? "\(family) \(table) \(entries)/\(size)" : "\(family) \(table) errno \(-rc)")
-        }
-        return parts.joined(separator: ", ")
+        tables.map { table in
+            switch tableInfo(family, table) {
+            case .success(let info): "\(family) \(table) \(info.entries)/\(info.size)"
+            case .failure(let error): "\(family) \(table) errno \(error.code)"
+            }
+        }.joined(separator: ", ")
     }
 
     private func firstLine(_ result: ChildResult) -> String {

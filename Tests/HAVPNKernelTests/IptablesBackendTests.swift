@@ -32,6 +32,13 @@ struct IptablesBackendTests {
         try run("ip", ["netns", "exec", ns.name, "ip6tables-legacy", "-w"] + arguments)
     }
 
+    /// Child processes `body` starts.
+    static func children(_ firewall: FirewallClient, _ body: () throws -> Void) rethrows -> Int {
+        let before = firewall.iptablesChildProcesses
+        try body()
+        return firewall.iptablesChildProcesses - before
+    }
+
     @Test func autoFallsBackToIptablesWithoutNftablesForIP() throws {
         let ns = try TestNamespace()
         #expect(try FirewallClient(netns: ns.name, backend: .auto).resolvedBackend() == .iptables)
@@ -44,13 +51,9 @@ struct IptablesBackendTests {
         let ns = try TestNamespace()
         let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
         let desired = Self.ruleset(.apiserver)
-        _ = try firewall.resolvedBackend()
-        func children(_ body: () throws -> Void) rethrows -> Int {
-            let before = firewall.iptablesChildProcesses
-            try body()
-            return firewall.iptablesChildProcesses - before
-        }
-        #expect(try children { _ = try firewall.observe(expecting: desired) } == 2, "one save per family")
+        #expect(try Self.children(firewall) { _ = try firewall.resolvedBackend() } == 0, "probed in-process")
+        func children(_ body: () throws -> Void) rethrows -> Int { try Self.children(firewall, body) }
+        #expect(try children { _ = try firewall.observe(expecting: desired) } == 0, "pristine tables: no save")
         #expect(try children { try firewall.apply(desired) } == 2, "one restore per family, no second save")
         var plan: [PlanAction] = []
         #expect(try children { plan = try Self.plan(desired, firewall) } == 2, "verified: both read")
@@ -64,6 +67,23 @@ struct IptablesBackendTests {
         #expect(try children { plan = try Self.plan(desired, firewall) } == 1, "and converged")
         #expect(plan.isEmpty)
         #expect(try tables(ns).contains("HAVPN-INPUT"))
+    }
+
+    /// A family whose tables hold only their built-in chains is known empty without `*-save` (an
+    /// IPv4-only pod's IPv6, a fresh pod); a foreign chain or rule anywhere in it makes it read.
+    @Test func onlyFamiliesWithRulesOrChainsAreRead() throws {
+        let ns = try TestNamespace()
+        let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
+        let desired = Self.ruleset(.apiserver)
+        func children(_ body: () throws -> Void) rethrows -> Int { try Self.children(firewall, body) }
+        var plan: [PlanAction] = []
+        #expect(try children { plan = try Self.plan(desired, firewall) } == 0)
+        #expect(!plan.isEmpty, "nothing there: every chain to add")
+        try ip6tables(ns, "-t", "mangle", "-N", "FOREIGN")
+        #expect(try children { plan = try Self.plan(desired, firewall) } == 1, "IPv6 read: a user chain")
+        try iptables(ns, "-t", "nat", "-A", "POSTROUTING", "-j", "ACCEPT")
+        #expect(try children { plan = try Self.plan(desired, firewall) } == 1, "IPv4 read: a rule (IPv6 unchanged)")
+        #expect(plan == Planner.plan(desired: DesiredState(ruleset: desired), observed: ObservedState()).actions)
     }
 
     @Test(arguments: [Role.apiserver, .shoot, .server])
