@@ -235,3 +235,10 @@ extension SideCarEffect {
     var isReconcile: Bool { if case .reconcile = self { true } else { false } }
     var desired: DesiredState? { if case .reconcile(let d, _) = self { d } else { nil } }
 }
+
+extension SideCarObservation {
+    var isShootClientSwitch: Bool { if case .shootClientSwitched = self { true } else { false } }
+    var isAddressConflict: Bool { if case .addressConflict = self { true } else { false } }
+    var isAddressConflictCount: Bool { if case .addressConflicts = self { true } else { false } }
+    var isApiserverPeersChange: Bool { if case .apiserverPeersChanged = self { true } else { false } }
+}
