@@ -11,8 +11,8 @@ struct ReconcileRecord: Hashable, Sendable {
     var error: String?
 }
 
-/// What the core shows of itself: readiness, the `/status` document, the probe statistics and the
-/// announcements sent it observes.
+/// What the core shows of itself: readiness and the `/status` document; the probe statistics and
+/// the announcements it sends, as observations.
 extension SideCarCore {
     var readiness: Readiness {
         var reasons: [String] = []

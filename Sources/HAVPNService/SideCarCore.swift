@@ -18,10 +18,11 @@ enum SideCarEffect: Sendable, Equatable {
 /// It composes HAVPNControl's machines (``ClientPathSupervisor``, ``ServerPathSupervisor``,
 /// ``ApiserverPeerSet``, the announcement scheduler, the reconcile trigger), where the policy
 /// lives, turns their decisions into planner inputs, and keeps the last good topology when a new
-/// file is invalid. It writes no logs and no metrics either: it records what happened as
-/// ``SideCarObservation``s, which the shell drains after every call (``takeObservations()``) and
-/// hands to ``SideCarObserver``. A buffer rather than a second return value, because the init and
-/// ``configRejected(_:)`` observe too and return no effects.
+/// file is invalid. No logger and no metrics either: it records what happened as
+/// ``SideCarObservation``s, which the loop drains after each turn (``takeObservations()``) and
+/// hands to ``SideCarObserver``. A buffer rather than a second return value: the init and
+/// ``configRejected(_:)`` observe too but return no effects, and the loop feeds several events per
+/// turn yet observes once, in order.
 struct SideCarCore {
     private(set) var topology: Topology
     let identity: Identity
@@ -100,10 +101,10 @@ struct SideCarCore {
         startedAt = now
         nextResync = now + topology.timings.resyncInterval
         setUpControllers(bootstrap: learned.apiserverPeers, at: now)
-        observations.append(.started(activeShootClient: inputs.activeShootClient))
+        record(.started(activeShootClient: inputs.activeShootClient))
     }
 
-    /// Notes what happened for the shell's observer.
+    /// Notes what happened, for the shell's observer.
     mutating func record(_ observation: SideCarObservation) { observations.append(observation) }
 
     /// What happened since the last call, oldest first; the shell logs and counts it.

@@ -4,7 +4,8 @@ import HAVPNReconcile
 import Logging
 import ServiceLifecycle
 
-/// The loop that feeds the core and carries out its effects.
+/// The loop that feeds the core, carries out its effects and hands its observations to the observer
+/// (the log lines and metrics).
 ///
 /// It sleeps until the earliest deadline of the core (``SideCarCore/nextDeadline``: the next
 /// probe, timeout, fail-back, expiry, announcement, coalesced reconcile or resync) or until
@@ -55,7 +56,8 @@ struct SideCarLoop: Service {
                     for case .reconciled(.success(let outcome), _) in batch.completions { io.afterReconcile(outcome) }
                     let step = Self.feed(batch, into: &core, at: t) { io.deviceName(ofInterface: $0) }
                     if case .snapshot? = batch.config { io.update(topology: core.topology) }
-                    // Before the effects: a line reads as cause, not as aftermath.
+                    // Before the effects are carried out, as when the core logged itself: a line
+                    // (a switch, a failure) precedes what it causes.
                     observer.observe(core.takeObservations())
                     for effect in step.effects { perform(effect, group: &group) }
                     if step.shutdown { break }
