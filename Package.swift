@@ -120,6 +120,7 @@ let package = Package(
             dependencies: [
                 "HAVPNModel", "HAVPNPlanner", "HAVPNReconcile", "HAVPNControl", "HAVPNService",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),

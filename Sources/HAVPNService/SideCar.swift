@@ -132,8 +132,6 @@ public struct SideCar {
             podIPs: podIPs,
             key: key,
             learned: learned,
-            logger: logger,
-            metrics: metrics,
             wallClockMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
             at: now()
         )
@@ -160,6 +158,7 @@ public struct SideCar {
             worker: worker,
             inbox: inbox,
             status: status,
+            observer: SideCarObserver(logger: logger, metrics: metrics),
             now: now,
             logger: logger
         )

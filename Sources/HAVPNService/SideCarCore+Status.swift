@@ -11,7 +11,8 @@ struct ReconcileRecord: Hashable, Sendable {
     var error: String?
 }
 
-/// What the core shows of itself: readiness, the `/status` document, the metrics it derives.
+/// What the core shows of itself: readiness and the `/status` document; the probe statistics and
+/// the announcements it sends, as observations.
 extension SideCarCore {
     var readiness: Readiness {
         var reasons: [String] = []
@@ -101,27 +102,34 @@ extension SideCarCore {
 
     /// Probe loss and RTT of every shoot client, after replies and timeouts alike (recording on
     /// replies only froze both at their last good values when a client died).
-    func recordProbeStatistics() {
+    mutating func recordProbeStatistics() {
         guard let controller = clientPaths?.controller else { return }
+        var samples: [ProbeSample] = []
         for client in 0..<topology.shootClients {
             guard let s = controller.statistics(of: client), s.replies + s.losses > 0 else { continue }
-            metrics.probe(
-                client: client,
-                rtt: controller.answeredLastProbe(client) ? s.lastRTT : nil,
-                lossRatio: s.lossRatio
+            samples.append(
+                ProbeSample(
+                    client: client,
+                    rtt: controller.answeredLastProbe(client) ? s.lastRTT : nil,
+                    lossRatio: s.lossRatio
+                )
             )
         }
+        // None judged yet: nothing to record (the series appear with the first judged probe).
+        if !samples.isEmpty { record(.probeStatistics(samples)) }
     }
 
     static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
-    func announcementEffect(_ action: AnnouncementScheduler.Action) -> SideCarEffect {
-        switch action {
-        case .send(let to, let payload):
-            metrics.announcementsSent.increment()
-            return .sendAnnouncement(to: to, payload: payload)
+    mutating func announcementEffects(_ actions: [AnnouncementScheduler.Action]) -> [SideCarEffect] {
+        actions.map { action in
+            switch action {
+            case .send(let to, let payload):
+                record(.announcementSent)
+                return .sendAnnouncement(to: to, payload: payload)
+            }
         }
     }
 }

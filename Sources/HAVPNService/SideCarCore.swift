@@ -2,7 +2,6 @@ import HAVPNControl
 import HAVPNModel
 import HAVPNPlanner
 import HAVPNReconcile
-import Logging
 
 /// What the side-car must do in the world after an event.
 enum SideCarEffect: Sendable, Equatable {
@@ -19,8 +18,11 @@ enum SideCarEffect: Sendable, Equatable {
 /// It composes HAVPNControl's machines (``ClientPathSupervisor``, ``ServerPathSupervisor``,
 /// ``ApiserverPeerSet``, the announcement scheduler, the reconcile trigger), where the policy
 /// lives, turns their decisions into planner inputs, and keeps the last good topology when a new
-/// file is invalid. Logs and metrics are still written here, through the injected logger and
-/// ``SideCarMetrics``, rather than returned as effects.
+/// file is invalid. No logger and no metrics either: it records what happened as
+/// ``SideCarObservation``s, which the loop drains after each turn (``takeObservations()``) and
+/// hands to ``SideCarObserver``. A buffer rather than a second return value: the init and
+/// ``configRejected(_:)`` observe too but return no effects, and the loop feeds several events per
+/// turn yet observes once, in order.
 struct SideCarCore {
     private(set) var topology: Topology
     let identity: Identity
@@ -29,11 +31,11 @@ struct SideCarCore {
     /// Milliseconds since 1970 when the process started, read by the shell: the announcement
     /// sequence must grow across restarts of the process, so it starts from the wall clock.
     let wallClockMilliseconds: Int64
-    let logger: Logger
-    let metrics: SideCarMetrics
 
     /// Set by the path supervision's decisions (SideCarCore+Paths.swift) as well.
     var inputs: ControllerInputs
+    /// What happened since the shell last drained; appended by the extensions too (``record(_:)``).
+    private(set) var observations: [SideCarObservation] = []
     private(set) var configError: String?
     private(set) var lastReconcileError: String?
     private(set) var converged = false
@@ -87,8 +89,6 @@ struct SideCarCore {
         podIPs: [IPAddress],
         key: AnnouncementKey?,
         learned: ControllerInputs,
-        logger: Logger,
-        metrics: SideCarMetrics,
         wallClockMilliseconds: Int64,
         at now: Instant
     ) {
@@ -97,16 +97,20 @@ struct SideCarCore {
         self.identity = identity
         self.podIPs = podIPs
         self.key = key
-        self.logger = logger
-        self.metrics = metrics
         inputs = ControllerInputs(activeShootClient: learned.activeShootClient)
         startedAt = now
         nextResync = now + topology.timings.resyncInterval
         setUpControllers(bootstrap: learned.apiserverPeers, at: now)
-        metrics.configValid.record(1)
-        metrics.reconcileBackoff.record(0)
-        // The client the routes use from the first reconcile on (the kernel's, or 0), until the controller chooses.
-        metrics.activeShootClient?.record(Double(inputs.activeShootClient))
+        record(.started(activeShootClient: inputs.activeShootClient))
+    }
+
+    /// Notes what happened, for the shell's observer.
+    mutating func record(_ observation: SideCarObservation) { observations.append(observation) }
+
+    /// What happened since the last call, oldest first; the shell logs and counts it.
+    mutating func takeObservations() -> [SideCarObservation] {
+        defer { observations.removeAll() }
+        return observations
     }
 
     /// - Parameter bootstrap: at start, the peers whose tunnels the kernel still has.
@@ -197,11 +201,12 @@ struct SideCarCore {
             let step = p.tick(at: now)
             peers = p
             if step.changed { peersChanged(at: now) }
-            metrics.apiserverAddressConflicts.record(Double(p.registry.conflicts(at: now).count))
+            record(.addressConflicts(count: p.registry.conflicts(at: now).count))
         }
         if var s = scheduler {
-            effects += s.tick(at: now).map(announcementEffect)
+            let actions = s.tick(at: now)
             scheduler = s
+            effects += announcementEffects(actions)
         }
         if now >= nextResync {
             nextResync = now + topology.timings.resyncInterval
@@ -224,14 +229,15 @@ struct SideCarCore {
                 )
             }
             configError = nil
-            metrics.configValid.record(1)
+            record(.topologyValid)
             guard new != topology else { return [] }
-            metrics.configReloads.increment()
-            logger.notice("topology changed", metadata: ["config.file": "\(file)"])
+            record(.topologyChanged(file: file))
             let old = topology
             topology = new
-            for client in new.shootClients..<max(new.shootClients, old.shootClients) { metrics.removeClient(client) }
-            for server in new.servers..<max(new.servers, old.servers) { metrics.removeServer(server) }
+            for client in new.shootClients..<max(new.shootClients, old.shootClients) {
+                record(.shootClientRemoved(client))
+            }
+            for server in new.servers..<max(new.servers, old.servers) { record(.serverRemoved(server)) }
             if old.shootClients != new.shootClients || old.servers != new.servers
                 || old.timings != new.timings || old.announcements != new.announcements
                 || old.transport != new.transport || old.devices != new.devices
@@ -250,12 +256,8 @@ struct SideCarCore {
     }
 
     mutating func configRejected(_ message: String) {
-        if configError != message {
-            logger.error("topology file rejected; keeping the last good topology", metadata: ["error": "\(message)"])
-        }
+        record(.topologyRejected(message: message, repeated: configError == message))
         configError = message
-        metrics.configReloadFailures.increment()
-        metrics.configValid.record(0)
     }
 
     mutating func kernelEvent(_ event: KernelEvent, at now: Instant) -> [SideCarEffect] {
@@ -313,9 +315,7 @@ struct SideCarCore {
             }
             serverPaths = sp
             if !hadPeers && sp.hasBeaconPeers(server) {
-                logger.info("VPN server path has beacon peers", metadata: ["path.server": "\(server)"])
-                metrics.serverPathBeaconPeers(server, true)
-                metrics.serverPathHealthy(server, sp.controller.health(of: server).isHealthy)
+                record(.serverPathBeaconPeersFound(server: server, healthy: sp.controller.health(of: server).isHealthy))
             }
             return apply(actions, at: now)
         }
@@ -328,21 +328,14 @@ struct SideCarCore {
         let step = p.announcement(from: .v6(source), device: device, payload: payload, at: now)
         peers = p
         if let rejection = step.rejection {
-            metrics.announcementRejected(rejection.rawValue)
-            logger.debug(
-                "announcement ignored",
-                metadata: ["announcement.source": "\(source)", "announcement.reason": "\(rejection.rawValue)"]
-            )
+            record(.announcementRejected(source: source, reason: rejection))
         } else {
-            metrics.announcementsReceived.increment()
+            record(.announcementAccepted)
         }
         if let conflict = step.conflict {
-            // Once per conflict; the gauge stays up while it lasts.
-            logger.warning(
-                "two kube-apiserver pods announce one bond address; give them distinct --index or --bond-address",
-                metadata: ["announcement.conflict": "\(conflict)"]
-            )
-            metrics.apiserverAddressConflicts.record(Double(p.registry.conflicts(at: now).count))
+            // Once per conflict; the count stays up while it lasts.
+            record(.addressConflict(conflict))
+            record(.addressConflicts(count: p.registry.conflicts(at: now).count))
         }
         if step.changed { peersChanged(at: now) }
         return startReconcileIfDue(at: now)
@@ -352,7 +345,6 @@ struct SideCarCore {
         -> [SideCarEffect]
     {
         reconcileInFlight = false
-        metrics.reconciles.increment()
         switch result {
         case .success(let outcome):
             backoff.succeeded()
@@ -363,10 +355,7 @@ struct SideCarCore {
                 actions: outcome.applied.count,
                 error: nil
             )
-            metrics.reconcileBackoff.record(0)
-            metrics.reconcileDuration.recordNanoseconds(outcome.duration.nanoseconds)
-            metrics.actions(outcome.applied)
-            if !outcome.applied.isEmpty && reasons.isDrift { metrics.driftRepairs.increment() }
+            record(.reconciled(reasons: reasons, applied: outcome.applied, duration: outcome.duration))
             converged = outcome.converged
             waiting = outcome.remaining.waiting
             lastReconcileError =
@@ -374,31 +363,18 @@ struct SideCarCore {
                 ? (outcome.plan.conflicts.isEmpty
                     ? nil : outcome.plan.conflicts.map(\.description).joined(separator: "; "))
                 : "not converged: " + outcome.remaining.actions.map(PlanRenderer.line).joined(separator: "; ")
-            if !outcome.applied.isEmpty {
-                logger.info(
-                    "reconciled",
-                    metadata: [
-                        "reconcile.reasons": "\(reasons)",
-                        "reconcile.actions": .stringConvertible(outcome.applied.count),
-                        "reconcile.duration": .stringConvertible(outcome.duration),
-                        "reconcile.changes": "\(outcome.applied.map(PlanRenderer.line).joined(separator: "; "))",
-                    ]
-                )
-            }
         case .failure(let error):
-            metrics.reconcileErrors.increment()
             converged = false
             lastReconcileError = "\(error)"
             lastReconcile = ReconcileRecord(at: now, reasons: reasons, outcome: "failed", actions: 0, error: "\(error)")
             let wait = backoff.failed(at: now)
-            metrics.reconcileBackoff.record(Self.seconds(wait))
-            logger.error(
-                "reconcile failed; retrying after a backoff",
-                metadata: [
-                    "error": "\(error)", "reconcile.reasons": "\(reasons)",
-                    "reconcile.backoff": .stringConvertible(wait),
-                    "reconcile.failures": .stringConvertible(backoff.consecutiveFailures),
-                ]
+            record(
+                .reconcileFailed(
+                    error: "\(error)",
+                    reasons: reasons,
+                    backoff: wait,
+                    failures: backoff.consecutiveFailures
+                )
             )
             // A partial apply converges on the next pass: retry (a full resync) once the backoff
             // ends rather than at the timer; triggers meanwhile wait for it too.
@@ -409,9 +385,9 @@ struct SideCarCore {
 
     mutating func shutdown(at now: Instant) -> [SideCarEffect] {
         guard var s = scheduler else { return [] }
-        let effects = s.shutdown(at: now).map(announcementEffect)
+        let actions = s.shutdown(at: now)
         scheduler = s
-        return effects
+        return announcementEffects(actions)
     }
 
     var currentPeers: [ApiserverPeer] { peers?.peers ?? [] }
@@ -434,7 +410,7 @@ struct SideCarCore {
     private mutating func peersChanged(at now: Instant) {
         inputs.apiserverPeers = currentPeers
         notePeers(at: now)
-        metrics.knownApiservers.record(Double(inputs.apiserverPeers.count))
+        record(.apiserverPeersChanged(count: inputs.apiserverPeers.count))
         trigger.trigger(.controllerInput, at: now)
     }
 
@@ -446,11 +422,11 @@ struct SideCarCore {
             reconcileInFlight = true
             let tunnels = desired.links.filter { if case .ip6tnl = $0.kind { true } else { false } }.map(\.name)
             tunnelsSince = Dictionary(uniqueKeysWithValues: tunnels.map { ($0, tunnelsSince[$0] ?? now) })
-            metrics.tunnels.record(Double(tunnels.count))
+            record(.reconcileStarted(tunnels: tunnels.count))
             return [.reconcile(desired, reasons: reasons)]
         } catch {
             lastReconcileError = "\(error)"
-            logger.error("cannot compute the desired state", metadata: ["error": "\(error)"])
+            record(.desiredStateFailed(error: "\(error)"))
             return []
         }
     }

@@ -4,7 +4,8 @@ import HAVPNReconcile
 import Logging
 import ServiceLifecycle
 
-/// The loop that feeds the core and carries out its effects.
+/// The loop that feeds the core, carries out its effects and hands its observations to the observer
+/// (the log lines and metrics).
 ///
 /// It sleeps until the earliest deadline of the core (``SideCarCore/nextDeadline``: the next
 /// probe, timeout, fail-back, expiry, announcement, coalesced reconcile or resync) or until
@@ -26,6 +27,8 @@ struct SideCarLoop: Service {
     let worker: KernelWorker
     let inbox: SideCarInbox
     let status: SideCarStatus
+    /// Logs and counts what the core observed, after every turn.
+    let observer: SideCarObserver
     let now: @Sendable () -> Instant
     let logger: Logger
 
@@ -43,7 +46,9 @@ struct SideCarLoop: Service {
                     if await worker.rulesetDrifted() { inbox.post(.ruleset) }
                 }
             }
-            for effect in core.start(at: now()) { perform(effect, group: &group) }
+            let started = core.start(at: now())
+            observer.observe(core.takeObservations())
+            for effect in started { perform(effect, group: &group) }
             await withGracefulShutdownHandler {
                 while true {
                     let t = now()
@@ -51,6 +56,9 @@ struct SideCarLoop: Service {
                     for case .reconciled(.success(let outcome), _) in batch.completions { io.afterReconcile(outcome) }
                     let step = Self.feed(batch, into: &core, at: t) { io.deviceName(ofInterface: $0) }
                     if case .snapshot? = batch.config { io.update(topology: core.topology) }
+                    // Before the effects are carried out, as when the core logged itself: a line
+                    // (a switch, a failure) precedes what it causes.
+                    observer.observe(core.takeObservations())
                     for effect in step.effects { perform(effect, group: &group) }
                     if step.shutdown { break }
                     status.lastTick.withLock { $0 = ContinuousClock.now }
@@ -59,7 +67,7 @@ struct SideCarLoop: Service {
                     status.readiness.withLock { $0 = readiness }
                     let document = core.status(at: t, version: status.version)
                     status.document.withLock { $0 = document }
-                    core.metrics.ready.record(readiness.ready ? 1 : 0)
+                    observer.metrics.ready.record(readiness.ready ? 1 : 0)
 
                     // Re-armed on every turn: the deadline moves with every event, and a task is
                     // cheaper than reasoning about a stale alarm.

@@ -16,24 +16,29 @@ import Testing
         sim.advance(by: .seconds(40))
         let paths = try #require(sim.core.serverPaths)
         #expect(paths.status(of: 0) == .noBeaconPeers && paths.status(of: 1) == .noBeaconPeers)
-        #expect(metricValue(sim.metrics, "havpn_server_path_beacon_peers{server=\"0\"}") == 0)
-        #expect(metricValue(sim.metrics, "havpn_server_path_healthy{server=\"0\"}") == nil)
+        #expect(sim.observations.contains(.serverPathWithoutBeaconPeers(0)))
+        #expect(!sim.observations.contains { if case .serverPathHealthChanged = $0 { true } else { false } })
         #expect(sim.core.readiness == Readiness(ready: true))
         #expect(sim.reconciles.allSatisfy { $0.desired.bondPrimary == "tap0" })
+        sim.clearObservations()
 
         // A havpn peer turns up on server 0: the path is judged from then on.
         answering = [0]
         sim.advance(by: .seconds(2))
         #expect(sim.core.serverPaths?.status(of: 0) == .healthy)
         #expect(sim.core.serverPaths?.status(of: 1) == .noBeaconPeers)
-        #expect(metricValue(sim.metrics, "havpn_server_path_beacon_peers{server=\"0\"}") == 1)
-        #expect(metricValue(sim.metrics, "havpn_server_path_healthy{server=\"0\"}") == 1)
+        #expect(sim.observations.contains(.serverPathBeaconPeersFound(server: 0, healthy: false)))
+        #expect(sim.observations.contains(.serverPathHealthChanged(server: 0, health: .healthy)))
+        #expect(!sim.observations.contains { if case .serverPathBeaconPeersFound(1, _) = $0 { true } else { false } })
 
         // ... and once it answered, its silence is a partition.
         answering = []
         sim.advance(by: .seconds(2))
         #expect(sim.core.serverPaths?.status(of: 0) == .dead)
-        #expect(metricValue(sim.metrics, "havpn_server_path_healthy{server=\"0\"}") == 0)
+        #expect(
+            sim.observations.last { if case .serverPathHealthChanged(0, _) = $0 { true } else { false } }
+                == .serverPathHealthChanged(server: 0, health: .dead)
+        )
     }
 
     @Test func aPathWithoutBeaconPeersStartsNoSwitchHold() throws {

@@ -28,8 +28,17 @@ import Testing
         ]
         for (gap, wait) in zip(gaps, expected) { #expect(gap == wait, "gap \(gap), backoff \(wait)") }
         #expect(sim.core.backoff.consecutiveFailures == 9)
-        #expect(metricValue(sim.metrics, "havpn_reconcile_backoff_seconds") == 30)
-        #expect(metricValue(sim.metrics, "havpn_reconcile_errors_total") == 9)
+        let failures = sim.observations.filter { if case .reconcileFailed = $0 { true } else { false } }
+        #expect(failures.count == 9)
+        #expect(
+            failures.last
+                == .reconcileFailed(
+                    error: "\(Self.readOnlyProc)",
+                    reasons: [.timer],
+                    backoff: .seconds(30),
+                    failures: 9
+                )
+        )
         let readiness = sim.core.readiness
         #expect(!readiness.ready)
         #expect(readiness.reasons.contains("reconcile failed 9 times in a row; next attempt after a 30.0 s backoff"))
@@ -69,7 +78,10 @@ import Testing
             sim.reconciles[seen...].contains { $0.reasons.contains(.configChanged) && $0.at <= .milliseconds(10_200) }
         )
         #expect(sim.core.backoff.consecutiveFailures == 0 && sim.core.backoff.retryAt == nil)
-        #expect(metricValue(sim.metrics, "havpn_reconcile_backoff_seconds") == 0)
+        #expect(
+            sim.observations.last { if case .reconciled = $0 { true } else { false } }
+                == .reconciled(reasons: [.configChanged, .timer], applied: [], duration: .milliseconds(1))
+        )
         #expect(sim.core.readiness.ready)
     }
 }

@@ -50,9 +50,11 @@ import Testing
         #expect(sim.core.readiness == Readiness(ready: true))
     }
 
-    @Test func configIsValidFromTheStart() throws {
-        let sim = try Simulation(role: .server, index: 0)
-        #expect(metricValue(sim.metrics, "havpn_config_valid") == 1)
+    @Test func startIsTheFirstObservationAndNamesTheRoutedClient() throws {
+        let server = try Simulation(role: .server, index: 0)
+        #expect(server.observations == [.started(activeShootClient: 0)])
+        let routedThrough1 = try Simulation(role: .apiserver, index: 1, learned: ControllerInputs(activeShootClient: 1))
+        #expect(routedThrough1.observations.first == .started(activeShootClient: 1))
     }
 }
 
@@ -63,6 +65,7 @@ import Testing
         sim.answerBeacon = { _ in true }
         sim.start()
         sim.advance(by: .seconds(1))
+        sim.clearObservations()
 
         let changed = Fixture.exampleYAML(
             replacing: "nodes: [10.250.0.0/16]",
@@ -72,10 +75,10 @@ import Testing
         let reload = sim.advance(until: { $0.reasons.contains(.configChanged) }, within: .milliseconds(200))
         let good = try #require(reload?.desired)
         #expect(good.routes.contains { $0.destination.description == "10.251.0.0/16" && $0.device == "bond0-ip6tnl0" })
-        #expect(metricValue(sim.metrics, "havpn_config_reloads_total") == 1)
-        #expect(metricValue(sim.metrics, "havpn_config_valid") == 1)
+        #expect(sim.observations.starts(with: [.topologyValid, .topologyChanged(file: "topology.yaml")]))
         #expect(sim.core.configError == nil)
         #expect(sim.core.readiness.ready)
+        sim.clearObservations()
 
         let invalid = Fixture.exampleYAML(replacing: "servers: 2 ", with: "servers: 99 ")
         let seen = sim.reconciles.count
@@ -89,20 +92,47 @@ import Testing
         #expect(sim.core.readiness.reasons.contains { $0.contains("last good") })
         #expect(try sim.core.desiredState() == good)
         #expect(sim.core.topology.servers == 2)
-        #expect(metricValue(sim.metrics, "havpn_config_valid") == 0)
-        #expect(metricValue(sim.metrics, "havpn_config_reload_failures_total") == 1)
-        #expect(metricValue(sim.metrics, "havpn_config_reloads_total") == 1)
+        let rejected = try #require(sim.core.configError)
+        #expect(rejected.contains("servers"))
+        #expect(sim.observations.first == .topologyRejected(message: rejected, repeated: false))
+        #expect(!sim.observations.contains(.topologyValid))
+        sim.clearObservations()
 
+        // The same rejection again is marked repeated (logged once); another one is new.
+        sim.process(sim.core.configChanged(yaml: invalid, file: "topology.yaml", at: sim.now))
         let brokenSyntax = "apiVersion: havpn/v1\nservers: [\n"
         #expect(
             !sim.core.configChanged(yaml: brokenSyntax, file: "topology.yaml", at: sim.now).contains { $0.isReconcile }
         )
-        #expect(metricValue(sim.metrics, "havpn_config_reload_failures_total") == 2)
+        let broken = try #require(sim.core.configError)
+        #expect(
+            sim.observations == [
+                .topologyRejected(message: rejected, repeated: true),
+                .topologyRejected(message: broken, repeated: false),
+            ]
+        )
+        sim.clearObservations()
 
+        // Valid again but what already runs: valid, no change.
         #expect(sim.core.configChanged(yaml: changed, file: "topology.yaml", at: sim.now).isEmpty)
         #expect(sim.core.configError == nil)
-        #expect(metricValue(sim.metrics, "havpn_config_valid") == 1)
-        #expect(metricValue(sim.metrics, "havpn_config_reloads_total") == 1)
+        #expect(sim.observations == [.topologyValid])
+    }
+
+    @Test func aTopologyThatShrinksRemovesTheSeriesOfTheClientsAndServersItDropped() throws {
+        let three = Fixture.exampleYAML(replacing: "shootClients: 2", with: "shootClients: 3")
+            .replacingOccurrences(of: "servers: 2 ", with: "servers: 3 ")
+        let sim = try Simulation(role: .apiserver, index: 1, yaml: three)
+        sim.start()
+        sim.clearObservations()
+        let smaller = Fixture.exampleYAML(replacing: "servers: 2 ", with: "servers: 1 ")  // and 2 clients
+        sim.process(sim.core.configChanged(yaml: smaller, file: "topology.yaml", at: sim.now))
+        #expect(
+            sim.observations.prefix(5) == [
+                .topologyValid, .topologyChanged(file: "topology.yaml"), .shootClientRemoved(2), .serverRemoved(1),
+                .serverRemoved(2),
+            ]
+        )
     }
 
     @Test func identityInvalidInTheNewTopologyIsRejected() throws {
@@ -177,7 +207,7 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
                 if case .sendProbe(let to, _) = $0.effect { to == sim.plan.shootClientBondAddress(1) } else { false }
             }
         )
-        #expect(metricValue(sim.metrics, "havpn_path_switches_total") == 0)
+        #expect(sim.observations.filter(\.isShootClientSwitch).isEmpty)
 
         live.clients = [1]
         let died = sim.now
@@ -187,9 +217,8 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         #expect(switched.at - died <= .seconds(2))
         #expect(switched.desired.routes.count == 3)
         #expect(sim.core.clientPaths?.controller.active == 1)
-        #expect(metricValue(sim.metrics, "havpn_path_switches_total") == 1)
-        #expect(metricValue(sim.metrics, "havpn_active_shoot_client") == 1)
-        #expect(metricValue(sim.metrics, "havpn_shoot_client_healthy{client=\"0\"}") == 0)
+        #expect(sim.observations.filter(\.isShootClientSwitch) == [.shootClientSwitched(from: 0, to: 1)])
+        #expect(sim.observations.contains(.shootClientHealthChanged(client: 0, health: .dead)))
         #expect(sim.core.readiness.ready)
     }
 
@@ -204,7 +233,9 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         live.clients = [0, 1]
         #expect(sim.advance(until: { $0.desired.routeDevices == ["bond0-ip6tnl1"] }, within: .seconds(5)) == nil)
         #expect(sim.core.inputs.activeShootClient == 0)
-        #expect(metricValue(sim.metrics, "havpn_path_switches_total") == 0)
+        #expect(sim.observations.filter(\.isShootClientSwitch).isEmpty)
+        #expect(sim.observations.contains(.shootClientSwitchHeld(from: 0, to: 1)))
+        #expect(sim.observations.contains(.shootClientKeptAfterHold(0)))
     }
 
     /// Same, but client 0 never comes back: the switch happens when the hold ends.
@@ -255,185 +286,6 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         let hit = try #require(repair)
         #expect(hit.at - at <= .milliseconds(100))
         #expect(sim.reconciles[seen...].count == 1)
-    }
-}
-
-@Suite struct SideCarCoreAnnouncementTests {
-    /// The example with `announcements.format: vpn2`: the shoot side accepts only the configured format.
-    static let vpn2YAML = Fixture.exampleYAML(replacing: "format: havpn", with: "format: vpn2")
-
-    @Test func theOtherFormatIsRejected() throws {
-        let sim = try Simulation(role: .shoot, index: 0)  // format: havpn
-        sim.start()
-        sim.process(
-            sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.9".utf8), at: sim.now)
-        )
-        #expect(
-            sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(500)) == nil
-        )
-        #expect(metricValue(sim.metrics, "havpn_announcements_received_total") == 0)
-    }
-
-    @Test func apiserversDeclaredInTheFileCountAsKnown() throws {
-        let sim = try Simulation(role: .shoot, index: 0)
-        sim.start()
-        sim.advance(by: .milliseconds(200))
-        #expect(!sim.core.readiness.reasons.contains("no apiserver known yet"))
-    }
-
-    let apiserver = IPv6Address("fd8f:6d53:b97a:1::a:7")!
-    let podIP = IPAddress("10.1.0.9")!
-
-    @Test func twoPodsAnnouncingOneBondAddressShowInTheMetrics() throws {
-        let yaml = Self.vpn2YAML.replacingOccurrences(
-            of: "apiservers:\n  - index: 1\n    podIPs: [10.1.0.5]\n",
-            with: ""
-        )
-        let sim = try Simulation(role: .shoot, index: 0, yaml: yaml)
-        sim.start()
-        for ip in ["10.1.0.9", "10.1.0.10", "10.1.0.9"] {
-            sim.process(sim.core.announcement(from: apiserver, device: "bond0", payload: Array(ip.utf8), at: sim.now))
-            sim.advance(by: .milliseconds(100))
-        }
-        #expect(metricValue(sim.metrics, "havpn_apiserver_address_conflicts") == 0)
-        sim.process(
-            sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.10".utf8), at: sim.now)
-        )
-        #expect(metricValue(sim.metrics, "havpn_apiserver_address_conflicts") == 1)
-        sim.advance(by: .seconds(61), step: .milliseconds(500))
-        #expect(metricValue(sim.metrics, "havpn_apiserver_address_conflicts") == 0)
-    }
-
-    @Test func vpn2AnnouncementCreatesATunnelUntilItsLifetimeEnds() throws {
-        // No apiserver declared in the file: the shoot pod knows only what is announced.
-        let yaml = Self.vpn2YAML.replacingOccurrences(
-            of: "apiservers:\n  - index: 1\n    podIPs: [10.1.0.5]\n",
-            with: ""
-        )
-        let sim = try Simulation(role: .shoot, index: 0, yaml: yaml)
-        sim.start()
-        sim.advance(by: .milliseconds(200))
-        #expect(sim.core.readiness.reasons.contains("no apiserver known yet"))
-        #expect(!sim.core.readiness.ready)
-
-        sim.process(
-            sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.9".utf8), at: sim.now)
-        )
-        let learned = try #require(
-            sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(200))
-        )
-        let route = try #require(learned.desired.routes.first { $0.destination == IPNetwork(host: podIP) })
-        #expect(route.device == "bond0ip6tnl0007")
-        #expect(route.destination.prefixLength == 32)
-        #expect(metricValue(sim.metrics, "havpn_announcements_received_total") == 1)
-        #expect(metricValue(sim.metrics, "havpn_known_apiservers") == 1)
-        #expect(sim.core.readiness == Readiness(ready: true))
-
-        sim.advance(by: .seconds(61), step: .milliseconds(500))
-        let last = try #require(sim.reconciles.last)
-        #expect(!last.desired.linkNames.contains("bond0ip6tnl0007"))
-        #expect(!last.desired.routes.contains { $0.destination == IPNetwork(host: podIP) })
-        #expect(sim.core.currentPeers.isEmpty)
-        #expect(!sim.core.readiness.ready)
-    }
-
-    @Test func announcementsFromOutsideTheBondNetworkOrOnAnotherDeviceAreRejected() throws {
-        let sim = try Simulation(role: .shoot, index: 0)
-        sim.start()
-        let payload = Array("10.1.0.9".utf8)
-        sim.process(
-            sim.core.announcement(from: IPv6Address("fd00::a:7")!, device: "bond0", payload: payload, at: sim.now)
-        )
-        sim.process(sim.core.announcement(from: apiserver, device: "eth0", payload: payload, at: sim.now))
-        sim.process(
-            sim.core.announcement(
-                from: IPv6Address("fd8f:6d53:b97a:1::b:1")!,
-                device: "bond0",
-                payload: payload,
-                at: sim.now
-            )
-        )
-        let seen = sim.reconciles.count
-        sim.advance(by: .milliseconds(300))
-        #expect(
-            sim.reconciles[seen...].allSatisfy {
-                !$0.desired.linkNames.contains("bond0ip6tnl0007") && !$0.reasons.contains(.controllerInput)
-            }
-        )
-        #expect(sim.core.currentPeers.isEmpty)
-        #expect(
-            metricValue(sim.metrics, "havpn_announcements_rejected_total{reason=\"sourceOutsideBondNetwork\"}") == 1
-        )
-        #expect(metricValue(sim.metrics, "havpn_announcements_rejected_total{reason=\"wrongDevice\"}") == 1)
-        #expect(metricValue(sim.metrics, "havpn_announcements_rejected_total{reason=\"sourceNotApiserver\"}") == 1)
-        #expect(metricValue(sim.metrics, "havpn_announcements_received_total") == 0)
-    }
-
-    @Test func apiserverSendsAnnouncementsToEveryShootClient() throws {
-        let sim = try Simulation(role: .apiserver, index: 1, podIPs: [IPAddress("10.1.0.5")!])
-        sim.start()
-        let targets = sim.effects.compactMap { if case .sendAnnouncement(let to, _) = $0.effect { to } else { nil } }
-        #expect(targets == [sim.plan.shootClientBondAddress(0), sim.plan.shootClientBondAddress(1)])
-        #expect(metricValue(sim.metrics, "havpn_announcements_sent_total") == 2)
-        let withdraws = sim.core.shutdown(at: sim.now)
-        #expect(withdraws.count == 2)
-    }
-
-    @Test func learnedPeersSurviveAReloadThatRebuildsTheRegistry() throws {
-        let sim = try Simulation(role: .shoot, index: 0, yaml: Self.vpn2YAML)
-        sim.start()
-        sim.process(
-            sim.core.announcement(from: apiserver, device: "bond0", payload: Array("10.1.0.9".utf8), at: sim.now)
-        )
-        #expect(
-            sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(200)) != nil
-        )
-
-        let longer = Self.vpn2YAML.replacingOccurrences(of: "lifetime: 60s", with: "lifetime: 90s")
-        sim.process(sim.core.configChanged(yaml: longer, file: "t", at: sim.now))
-        let reload = try #require(
-            sim.advance(until: { $0.reasons.contains(.configChanged) }, within: .milliseconds(200))
-        )
-        #expect(reload.desired.linkNames.contains("bond0ip6tnl0007"))
-        #expect(sim.core.readiness.ready)
-        sim.advance(by: .seconds(91), step: .milliseconds(500))
-        #expect(sim.reconciles.last?.desired.linkNames.contains("bond0ip6tnl0007") == false)
-    }
-
-    @Test func renamedBondAcceptsAnnouncementsOnTheNewDevice() throws {
-        let sim = try Simulation(role: .shoot, index: 0, yaml: Self.vpn2YAML)
-        sim.start()
-        let renamed = Self.vpn2YAML.replacingOccurrences(of: "  bond: bond0\n", with: "  bond: bond1\n")
-        sim.process(sim.core.configChanged(yaml: renamed, file: "t", at: sim.now))
-        #expect(sim.advance(until: { $0.desired.linkNames.contains("bond1") }, within: .milliseconds(200)) != nil)
-        sim.process(
-            sim.core.announcement(from: apiserver, device: "bond1", payload: Array("10.1.0.9".utf8), at: sim.now)
-        )
-        #expect(
-            sim.advance(until: { $0.desired.linkNames.contains("bond0ip6tnl0007") }, within: .milliseconds(200)) != nil
-        )
-    }
-
-    @Test func announcementSequenceStartsAboveThePreviousProcess() throws {
-        let sim = try Simulation(role: .apiserver, index: 1, podIPs: [IPAddress("10.1.0.5")!])
-        sim.start()
-        let payload = try #require(
-            sim.effects.lazy.compactMap { if case .sendAnnouncement(_, let p) = $0.effect { p } else { nil } }.first
-        )
-        guard case .success(.havpn(let message, _)) = AnnouncementCodec.decode(payload) else {
-            Issue.record("not a havpn announcement")
-            return
-        }
-        #expect(message.sequence >= UInt64(sim.wallClockMilliseconds) << 16)
-    }
-
-    @Test func learnedPeersSurviveARestartForOneLifetime() throws {
-        let peer = ApiserverPeer(bondAddress: apiserver, podIPs: [podIP])
-        let sim = try Simulation(role: .shoot, index: 0, learned: ControllerInputs(apiserverPeers: [peer]))
-        sim.start()
-        #expect(sim.reconciles.first?.desired.linkNames.contains("bond0ip6tnl0007") == true)
-        sim.advance(by: .seconds(61), step: .milliseconds(500))
-        #expect(sim.reconciles.last?.desired.linkNames.contains("bond0ip6tnl0007") == false)
     }
 }
 
@@ -498,9 +350,10 @@ private func settledServerPaths(role: Role, yaml: String = Fixture.exampleYAML, 
         let died = sim.now
         let moved = try #require(sim.advance(until: { $0.desired.bondPrimary == "tap1" }, within: .seconds(2)))
         #expect(moved.at - died <= .seconds(2))
-        #expect(metricValue(sim.metrics, "havpn_server_path_switches_total") == 1)
-        #expect(metricValue(sim.metrics, "havpn_preferred_server") == 1)
-        #expect(metricValue(sim.metrics, "havpn_server_path_healthy{server=\"0\"}") == 0)
+        #expect(
+            sim.observations.filter { if case .bondMoved = $0 { true } else { false } } == [.bondMoved(from: 0, to: 1)]
+        )
+        #expect(sim.observations.contains(.serverPathHealthChanged(server: 0, health: .dead)))
     }
 
     @Test func shootSideAlsoMovesTheBond() throws {

@@ -55,10 +55,13 @@ struct RecordedReconcile {
 }
 
 /// Drives a `SideCarCore` in simulated time and plays the world: answers probes and beacons as
-/// told, records effects, completes reconciles (at once, converged) unless told not to.
+/// told, records effects, completes reconciles (at once, converged) unless told not to. Plays the
+/// loop's observer too: ``observations`` and ``metrics`` first drain what the core recorded since.
 final class Simulation {
     var core: SideCarCore
-    let metrics = TestMetrics()
+    private let testMetrics = TestMetrics()
+    private let observer: SideCarObserver
+    private var drained: [SideCarObservation] = []
     var now: Instant = .zero
     /// The wall clock the shell would read at start (28 Nov 2026).
     let wallClockMilliseconds: Int64 = 1_795_900_000_000
@@ -85,11 +88,37 @@ final class Simulation {
             podIPs: podIPs,
             key: nil,
             learned: learned,
-            logger: Fixture.silentLogger,
-            metrics: SideCarMetrics(factory: metrics, role: role),
             wallClockMilliseconds: wallClockMilliseconds,
             at: now
         )
+        observer = SideCarObserver(
+            logger: Fixture.silentLogger,
+            metrics: SideCarMetrics(factory: testMetrics, role: role)
+        )
+    }
+
+    /// Every observation the core recorded so far, oldest first.
+    var observations: [SideCarObservation] {
+        drain()
+        return drained
+    }
+
+    /// The metrics as the observer recorded them from the observations so far.
+    var metrics: TestMetrics {
+        drain()
+        return testMetrics
+    }
+
+    /// Forgets the observations so far (after the observer saw them): a test then reads what follows.
+    func clearObservations() {
+        drain()
+        drained.removeAll()
+    }
+
+    private func drain() {
+        let new = core.takeObservations()
+        observer.observe(new)
+        drained += new
     }
 
     var plan: AddressPlan { core.plan }
@@ -205,4 +234,11 @@ extension DesiredState {
 extension SideCarEffect {
     var isReconcile: Bool { if case .reconcile = self { true } else { false } }
     var desired: DesiredState? { if case .reconcile(let d, _) = self { d } else { nil } }
+}
+
+extension SideCarObservation {
+    var isShootClientSwitch: Bool { if case .shootClientSwitched = self { true } else { false } }
+    var isAddressConflict: Bool { if case .addressConflict = self { true } else { false } }
+    var isAddressConflictCount: Bool { if case .addressConflicts = self { true } else { false } }
+    var isApiserverPeersChange: Bool { if case .apiserverPeersChanged = self { true } else { false } }
 }
