@@ -51,6 +51,7 @@ struct SideCarCore {
     let startedAt: Instant
     /// What `/status` shows of the last pass.
     private(set) var lastReconcile: ReconcileRecord?
+    private var lastConflictCount: Int?
     /// When each tunnel device and each apiserver peer first appeared (their ages on `/status`).
     private(set) var tunnelsSince: [String: Instant] = [:]
     private(set) var peersSince: [IPv6Address: Instant] = [:]
@@ -106,6 +107,14 @@ struct SideCarCore {
 
     /// Notes what happened, for the shell's observer.
     mutating func record(_ observation: SideCarObservation) { observations.append(observation) }
+
+    /// The conflict count is checked at every tick (conflicts expire with time) but observed only
+    /// when it changes: the gauge keeps its value, and the stream stays quiet.
+    private mutating func noteConflictCount(_ count: Int) {
+        guard count != lastConflictCount else { return }
+        lastConflictCount = count
+        record(.addressConflicts(count: count))
+    }
 
     /// What happened since the last call, oldest first; the shell logs and counts it.
     mutating func takeObservations() -> [SideCarObservation] {
@@ -201,7 +210,7 @@ struct SideCarCore {
             let step = p.tick(at: now)
             peers = p
             if step.changed { peersChanged(at: now) }
-            record(.addressConflicts(count: p.registry.conflicts(at: now).count))
+            noteConflictCount(p.registry.conflicts(at: now).count)
         }
         if var s = scheduler {
             let actions = s.tick(at: now)
@@ -335,7 +344,7 @@ struct SideCarCore {
         if let conflict = step.conflict {
             // Once per conflict; the count stays up while it lasts.
             record(.addressConflict(conflict))
-            record(.addressConflicts(count: p.registry.conflicts(at: now).count))
+            noteConflictCount(p.registry.conflicts(at: now).count)
         }
         if step.changed { peersChanged(at: now) }
         return startReconcileIfDue(at: now)
