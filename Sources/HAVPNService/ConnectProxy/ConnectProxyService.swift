@@ -26,6 +26,8 @@ public struct ConnectProxyService: Service {
     /// Receives the bound address (port 0 in tests).
     let onBound: (@Sendable (SocketAddress) -> Void)?
     let connections: ProxyConnections
+    /// Set by ``run()`` when it serves without TLS.
+    private let spliced = SpliceHandle()
 
     /// Reads the TLS files at once, so a missing certificate stops `havpn run` at start with one line.
     /// `ownAddresses` (the pod IP) are never a target.
@@ -55,6 +57,7 @@ public struct ConnectProxyService: Service {
     }
 
     public func run() async throws {
+        guard tls != nil else { return try await runSpliced() }
         let server = try await bind()
         if let address = server.localAddress { onBound?(address) }
         logger.info(
@@ -75,6 +78,39 @@ public struct ConnectProxyService: Service {
             server.close(promise: nil)
         }
         connections.closeAll()
+    }
+
+    /// Without TLS the bytes need no user-space processing: ``SpliceProxy`` relays them in the kernel.
+    private func runSpliced() async throws {
+        let proxy = try SpliceProxy(
+            host: settings.address,
+            port: settings.port,
+            settings: SpliceSettings(
+                policy: policy,
+                timings: timings,
+                connections: connections,
+                metrics: metrics,
+                logger: logger
+            )
+        )
+        spliced.set(proxy)
+        onBound?(proxy.address)
+        logger.info(
+            "CONNECT proxy listening",
+            metadata: [
+                "proxy.address": "\(settings.address):\(proxy.address.port ?? settings.port)",
+                "proxy.tls": "false", "proxy.maxTunnels": "\(settings.maxTunnels)", "proxy.relay": "splice",
+            ]
+        )
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await proxy.run()
+            } onCancel: {
+                proxy.stop()
+            }
+        } onGracefulShutdown: {
+            proxy.stop()
+        }
     }
 
     private func bind() async throws(HAVPNError) -> any Channel {
@@ -144,4 +180,7 @@ public struct ConnectProxyService: Service {
 
     /// Tunnels relaying now (for tests and the benchmark).
     public var openTunnels: Int { connections.openTunnels }
+
+    /// The running splice relay (plain proxy), for tests.
+    var splice: SpliceProxy? { spliced.current }
 }
