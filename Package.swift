@@ -65,7 +65,8 @@ let package = Package(
         .target(
             name: "HAVPNService",
             dependencies: [
-                "CSplice", "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNReconcile", "HAVPNControl", "HAVPNFirewall",
+                "CSplice", "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNReconcile", "HAVPNControl",
+                "HAVPNFirewall",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

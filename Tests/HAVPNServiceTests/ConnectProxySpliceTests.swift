@@ -135,7 +135,9 @@ final class HalfClosingTarget: Sendable {
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { child in
-                child.eventLoop.makeCompletedFuture { try child.pipeline.syncOperations.addHandler(Greeter(sink: sink)) }
+                child.eventLoop.makeCompletedFuture {
+                    try child.pipeline.syncOperations.addHandler(Greeter(sink: sink))
+                }
             }
             .bind(host: "127.0.0.2", port: 0).get()
     }

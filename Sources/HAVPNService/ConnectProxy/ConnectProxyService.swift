@@ -12,8 +12,10 @@ import ServiceLifecycle
 /// the proxy judges it with ``ConnectPolicy``, dials the target within `connectTimeout`, answers `200`,
 /// and relays bytes both ways (backpressure, half-close, idle timeout) until either side closes.
 ///
-/// Handlers, not async sequences, carry the bytes: a tunnel is two channels on one event loop glued
-/// together (``TunnelGlue``), so relaying costs no task hop or copy per buffer.
+/// Without `proxy.tls`, ``SpliceProxy`` serves: one epoll thread of its own, bytes relayed in the kernel
+/// with splice(2). With TLS the bytes must pass through user space anyway, and NIO serves: handlers, not
+/// async sequences, carry them, a tunnel being two channels on one event loop glued together
+/// (``TunnelGlue``), so relaying costs no task hop per buffer.
 public struct ConnectProxyService: Service {
     let settings: Topology.ConnectProxy
     let policy: ConnectPolicy

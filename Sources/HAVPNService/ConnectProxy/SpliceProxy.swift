@@ -77,6 +77,7 @@ final class SpliceProxy: Sendable {
         _ = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
+        // sin_port and sin6_port sit at the same offset.
         let boundPort = withUnsafePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
         }
@@ -104,6 +105,13 @@ final class SpliceProxy: Sendable {
     func run() async {
         // splice(2) has no MSG_NOSIGNAL: a write into a socket its peer reset must be EPIPE, not death.
         signal(SIGPIPE, SIG_IGN)
+        // A spliced tunnel holds six descriptors (two sockets, two pipes), three times NIO's two, so the
+        // soft limit goes up to the hard one, as Go's runtime does at start (nothing here uses select).
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             startThread(name: "havpn-proxy") {
                 SpliceLoop(proxy: self).run()
@@ -134,7 +142,9 @@ func withSockaddr<Result>(
     case .v6(let v6):
         var raw = v6.address
         return withUnsafePointer(to: &raw) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                body($0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+            }
         }
     default:
         return nil
