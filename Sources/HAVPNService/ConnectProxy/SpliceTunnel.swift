@@ -80,6 +80,14 @@ extension SpliceLoop {
         if result != 0 && errno != EINPROGRESS {
             return dialFailed(connection, .refused, target: target, started: started)
         }
+        // A target on this host completes the handshake within connect(2); asking again says so (0, or
+        // EISCONN) and saves a round through epoll. Across a network it says EALREADY, and epoll reports.
+        if result == 0 || withSockaddr(address, { Glibc.connect(fd, $0, $1) }) == 0 || errno == EISCONN {
+            return finishDial(connection, target: target, started: started)
+        }
+        if errno != EALREADY && errno != EINPROGRESS {
+            return dialFailed(connection, .refused, target: target, started: started)
+        }
         // Until the target answers, the client's further bytes stay in its socket.
         connection.phase = .dialing(target, started: started)
         connection.deadline = now + settings.timings.connect.nanoseconds.asUInt64
