@@ -60,10 +60,13 @@ let package = Package(
         .target(name: "HAVPNReconcile", dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNFirewall"]),
 
         // MARK: - Services (reconcile loop, controllers' I/O, HTTP)
+        // epoll, splice(2) and friends for the CONNECT proxy's kernel-space relay (Glibc's module lacks them).
+        .target(name: "CSplice"),
         .target(
             name: "HAVPNService",
             dependencies: [
-                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNReconcile", "HAVPNControl", "HAVPNFirewall",
+                "CSplice", "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNReconcile", "HAVPNControl",
+                "HAVPNFirewall",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -213,7 +213,9 @@ struct ConnectProxyTests {
                 #expect(proxy.refusals(.tunnelLimit) == 1)
                 #expect(target.acceptedConnections == 2)
                 firstOutbound.finish()
-                try await first.connection.channel.close()
+                // The half-close may already have travelled there and back (the echo target closes on
+                // it), and NIO then closed the channel itself: either way the first tunnel ends.
+                try? await first.connection.channel.close()
                 #expect(await eventually { proxy.service.openTunnels == 1 })
                 try await proxy.exchange(head) { exchange in #expect(exchange.status == 200) }
             }

@@ -12,8 +12,10 @@ import ServiceLifecycle
 /// the proxy judges it with ``ConnectPolicy``, dials the target within `connectTimeout`, answers `200`,
 /// and relays bytes both ways (backpressure, half-close, idle timeout) until either side closes.
 ///
-/// Handlers, not async sequences, carry the bytes: a tunnel is two channels on one event loop glued
-/// together (``TunnelGlue``), so relaying costs no task hop or copy per buffer.
+/// Without `proxy.tls`, ``SpliceProxy`` serves: one epoll thread of its own, bytes relayed in the kernel
+/// with splice(2). With TLS the bytes must pass through user space anyway, and NIO serves: handlers, not
+/// async sequences, carry them, a tunnel being two channels on one event loop glued together
+/// (``TunnelGlue``), so relaying costs no task hop per buffer.
 public struct ConnectProxyService: Service {
     let settings: Topology.ConnectProxy
     let policy: ConnectPolicy
@@ -26,6 +28,8 @@ public struct ConnectProxyService: Service {
     /// Receives the bound address (port 0 in tests).
     let onBound: (@Sendable (SocketAddress) -> Void)?
     let connections: ProxyConnections
+    /// Set by ``run()`` when it serves without TLS.
+    private let spliced = SpliceHandle()
 
     /// Reads the TLS files at once, so a missing certificate stops `havpn run` at start with one line.
     /// `ownAddresses` (the pod IP) are never a target.
@@ -55,6 +59,7 @@ public struct ConnectProxyService: Service {
     }
 
     public func run() async throws {
+        guard tls != nil else { return try await runSpliced() }
         let server = try await bind()
         if let address = server.localAddress { onBound?(address) }
         logger.info(
@@ -75,6 +80,39 @@ public struct ConnectProxyService: Service {
             server.close(promise: nil)
         }
         connections.closeAll()
+    }
+
+    /// Without TLS the bytes need no user-space processing: ``SpliceProxy`` relays them in the kernel.
+    private func runSpliced() async throws {
+        let proxy = try SpliceProxy(
+            host: settings.address,
+            port: settings.port,
+            settings: SpliceSettings(
+                policy: policy,
+                timings: timings,
+                connections: connections,
+                metrics: metrics,
+                logger: logger
+            )
+        )
+        spliced.set(proxy)
+        onBound?(proxy.address)
+        logger.info(
+            "CONNECT proxy listening",
+            metadata: [
+                "proxy.address": "\(settings.address):\(proxy.address.port ?? settings.port)",
+                "proxy.tls": "false", "proxy.maxTunnels": "\(settings.maxTunnels)", "proxy.relay": "splice",
+            ]
+        )
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await proxy.run()
+            } onCancel: {
+                proxy.stop()
+            }
+        } onGracefulShutdown: {
+            proxy.stop()
+        }
     }
 
     private func bind() async throws(HAVPNError) -> any Channel {
@@ -144,4 +182,7 @@ public struct ConnectProxyService: Service {
 
     /// Tunnels relaying now (for tests and the benchmark).
     public var openTunnels: Int { connections.openTunnels }
+
+    /// The running splice relay (plain proxy), for tests.
+    var splice: SpliceProxy? { spliced.current }
 }

@@ -9,6 +9,8 @@ final class ProxyConnections: Sendable {
     private struct State {
         var channels: [ObjectIdentifier: any Channel] = [:]
         var tunnels = 0
+        /// Connections of the splice relay (plain proxy), which are no NIO channels.
+        var raw = 0
         var closing = false
     }
 
@@ -36,6 +38,17 @@ final class ProxyConnections: Sendable {
         return true
     }
 
+    /// Counts a connection the splice relay accepted; false (and it is to be closed) once shutdown began.
+    func admitRaw() -> Bool {
+        state.withLock { state in
+            guard !state.closing else { return false }
+            state.raw += 1
+            return true
+        }
+    }
+
+    func leaveRaw() { state.withLock { $0.raw -= 1 } }
+
     /// Takes a tunnel slot, or returns false when `maxTunnels` are open.
     func acquireTunnel() -> Bool {
         let open: Int? = state.withLock { state in
@@ -57,7 +70,7 @@ final class ProxyConnections: Sendable {
     }
 
     var openTunnels: Int { state.withLock { $0.tunnels } }
-    var openConnections: Int { state.withLock { $0.channels.count } }
+    var openConnections: Int { state.withLock { $0.channels.count + $0.raw } }
 
     /// Refuses new connections and closes the open ones.
     func closeAll() {
