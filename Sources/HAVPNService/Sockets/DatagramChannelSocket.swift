@@ -53,6 +53,8 @@ final class DatagramChannelSocket: Sendable {
                 }
             }
         if packetInfo { bootstrap = bootstrap.channelOption(.receivePacketInfo, value: true) }
+        // A send-only socket is never read, as before: what arrives there is nobody's business.
+        if onDatagram == nil { bootstrap = bootstrap.channelOption(.autoRead, value: false) }
         do {
             // NIO owns the descriptor from here on, also when registering fails (it closes it).
             channel = try bootstrap.withBoundSocket(fd).wait()
@@ -60,7 +62,6 @@ final class DatagramChannelSocket: Sendable {
             throw HAVPNError(.io, "cannot register the socket with swift-nio: \(error)", object: what)
         }
         self.fd = fd
-        if onDatagram == nil { channel.setOption(.autoRead, value: false).whenComplete { _ in } }
     }
 
     deinit { channel.close(promise: nil) }
