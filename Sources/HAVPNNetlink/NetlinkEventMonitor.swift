@@ -110,7 +110,7 @@ public final class NetlinkEventMonitor: Sendable {
     public func start(_ handler: @escaping @Sendable (KernelEvent) -> Void) {
         guard let socket = state.withLock({ s in s.closed ? nil : s.socket.take() }) else { return }
         let tapPrefix = tapPrefix
-        startThread { [self] in
+        startThread(name: "havpn-netlink") { [self] in
             defer { stopped() }
             var fds = [
                 pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0),
@@ -205,19 +205,31 @@ public final class NetlinkEventMonitor: Sendable {
     }
 }
 
-/// Runs `body` on a new detached thread.
-func startThread(_ body: @escaping @Sendable () -> Void) {
+/// Runs `body` on a new detached thread called `name` (15 bytes are kept): unnamed, it would take
+/// the name of whichever thread started it (the kernel worker's, a cooperative-pool thread's).
+func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
     final class Body: Sendable {
+        let name: String
         let run: @Sendable () -> Void
-        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+        init(_ name: String, _ run: @escaping @Sendable () -> Void) {
+            self.name = name
+            self.run = run
+        }
     }
-    let context = Unmanaged.passRetained(Body(body)).toOpaque()
+    let context = Unmanaged.passRetained(Body(name, body)).toOpaque()
     var thread = pthread_t()
     let result = pthread_create(
         &thread,
         nil,
         { context in
-            Unmanaged<Body>.fromOpaque(context!).takeRetainedValue().run()
+            let body = Unmanaged<Body>.fromOpaque(context!).takeRetainedValue()
+            let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+            if fd >= 0 {
+                let bytes = Array(body.name.utf8.prefix(15))
+                _ = write(fd, bytes, bytes.count)
+                _ = close(fd)
+            }
+            body.run()
             return nil
         },
         context
