@@ -141,7 +141,9 @@ let package = Package(
         // Runs only inside the real-kernel lab (lab/run); skipped elsewhere.
         .testTarget(
             name: "HAVPNKernelTests",
-            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNFirewall", "HAVPNTestSupport"]
+            dependencies: [
+                "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNFirewall", "HAVPNService", "HAVPNTestSupport",
+            ]
         ),
         // nftables on the host kernel, each test in a fresh network namespace; skipped without nf_tables.
         .testTarget(

@@ -10,7 +10,7 @@ final class LibnlSocket: @unchecked Sendable {
     // init and freed once in deinit (no reference remains by then). libnl's `nl_sock` is not thread
     // safe, so every use is confined to one thread at a time: NetlinkClient's socket is used only on
     // the kernel worker's single thread, and the event monitor's socket only by its receive thread
-    // (the monitor's `close()` sets an atomic flag and never touches the socket). Sendable is needed
+    // (the monitor's `close()` only takes it back when no thread was started). Sendable is needed
     // only to hand the socket to that one thread, which then holds the last reference.
     let handle: OpaquePointer
 
@@ -71,6 +71,9 @@ final class LibnlSocket: @unchecked Sendable {
         return setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0
     }
 
+    /// Receives then fail at once with `.timeout` (EAGAIN) when nothing is queued.
+    func setNonBlocking() { _ = nl_socket_set_nonblocking(handle) }
+
     func setReceiveTimeout(seconds: Int) {
         var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -91,7 +94,7 @@ final class LibnlSocket: @unchecked Sendable {
     enum Received {
         /// A datagram in a buffer libnl allocated; `free` it after use.
         case datagram(UnsafeMutableRawPointer, count: Int)
-        /// SO_RCVTIMEO expired.
+        /// SO_RCVTIMEO expired, or nothing is queued on a non-blocking socket.
         case timeout
         /// ENOBUFS: the receive buffer overflowed and messages were lost.
         case overflow

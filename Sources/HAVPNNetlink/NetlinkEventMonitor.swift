@@ -28,9 +28,26 @@ public enum KernelEvent: Sendable, Hashable {
 /// The socket is libnl's (`nl_socket_add_membership` for the groups, `nl_recv`), and messages
 /// are read with the same libnl parsing as dumps.
 public final class NetlinkEventMonitor: Sendable {
-    private let socket: LibnlSocket
+    private struct State {
+        /// Held here until ``start(_:)`` hands it to the receive thread, which then holds the last
+        /// reference: the descriptor is released when that thread stops (or at ``close()`` when it
+        /// never started), never under a pending receive.
+        var socket: LibnlSocket?
+        var closed = false
+        /// The wake pipe is open until the receive thread stops (it closes both ends then), or
+        /// until ``close()`` when no thread was started.
+        var pipeOpen = true
+        /// The receive thread sleeps in `poll` (tests wait for it before closing).
+        var waiting = false
+    }
+    private let state: Mutex<State>
     private let tapPrefix: String
-    private let closed = Atomic<Bool>(false)
+    /// A pipe whose write end ends the receive thread's `poll` at ``close()`` (Glibc's module does
+    /// not import <sys/eventfd.h>).
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    /// The socket's descriptor number, for tests that check it is released.
+    package let descriptor: Int32
 
     private static let groups: [Int32] = [
         Int32(RTNLGRP_LINK.rawValue), Int32(RTNLGRP_IPV4_IFADDR.rawValue), Int32(RTNLGRP_IPV4_ROUTE.rawValue),
@@ -49,7 +66,7 @@ public final class NetlinkEventMonitor: Sendable {
                 what: "rtnetlink monitor"
             )
         }
-        self.init(socket: socket, tapPrefix: tapPrefix)
+        try self.init(socket: socket, tapPrefix: tapPrefix)
     }
 
     /// Subscribes in the namespace behind an open fd, e.g. a test's fresh, unnamed namespace.
@@ -63,24 +80,43 @@ public final class NetlinkEventMonitor: Sendable {
                 what: "rtnetlink monitor"
             )
         }
-        self.init(socket: socket, tapPrefix: tapPrefix)
+        try self.init(socket: socket, tapPrefix: tapPrefix)
     }
 
-    private init(socket: LibnlSocket, tapPrefix: String) {
-        self.socket = socket
+    private init(socket: LibnlSocket, tapPrefix: String) throws(HAVPNError) {
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else {
+            throw KernelErrors.error(KernelErrors.current, "cannot create a pipe", object: "rtnetlink monitor")
+        }
+        for fd in ends {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        // Non-blocking: the thread reads until nothing is queued, then waits in `poll` for the
+        // socket or the wake pipe. An idle monitor does not wake at all.
+        socket.setNonBlocking()
+        wakeRead = ends[0]
+        wakeWrite = ends[1]
+        descriptor = socket.fd
+        state = Mutex(State(socket: socket))
         self.tapPrefix = tapPrefix
-        // Wake up every second to notice `close()`.
-        socket.setReceiveTimeout(seconds: 1)
     }
 
-    /// Calls `handler` from a dedicated thread (never the cooperative pool: `nl_recv` blocks)
-    /// for every event, until `close()`. The thread keeps the socket alive until it stops, so
-    /// its descriptor is never closed under a pending receive.
+    deinit { close() }
+
+    /// Calls `handler` from a dedicated thread (never the cooperative pool; a storm of route
+    /// events is read there without pause and delays nothing else) for every event, until
+    /// `close()`.
     public func start(_ handler: @escaping @Sendable (KernelEvent) -> Void) {
-        let socket = socket
+        guard let socket = state.withLock({ s in s.closed ? nil : s.socket.take() }) else { return }
         let tapPrefix = tapPrefix
-        startThread { [self] in
-            while !closed.load(ordering: .acquiring) {
+        startThread(name: "havpn-netlink") { [self] in
+            defer { stopped() }
+            var fds = [
+                pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+            ]
+            while !isClosed {
                 switch socket.receive() {
                 case .datagram(let buffer, let count):
                     var events: [KernelEvent] = []
@@ -88,15 +124,19 @@ public final class NetlinkEventMonitor: Sendable {
                         events += Self.classify($0, tapPrefix: tapPrefix)
                     }
                     free(buffer)
-                    if closed.load(ordering: .acquiring) { return }
+                    if isClosed { return }
                     for event in events { handler(event) }
                 case .overflow:
                     handler(.overflow)
                 case .timeout:
-                    continue
+                    // Nothing queued: sleep until a datagram arrives or close() writes to the pipe.
+                    fds[0].revents = 0
+                    fds[1].revents = 0
+                    state.withLock { $0.waiting = true }
+                    _ = poll(&fds, 2, -1)
+                    state.withLock { $0.waiting = false }
                 case .failure(let code):
-                    // EBADF and the like cannot heal; anything else is retried after a pause
-                    // the receive timeout would have cost anyway.
+                    // EBADF and the like cannot heal; anything else is retried after a pause.
                     if code == EBADF || code == ENOTSOCK { return }
                     usleep(100_000)
                 }
@@ -104,8 +144,35 @@ public final class NetlinkEventMonitor: Sendable {
         }
     }
 
-    /// Stops the receive thread (within its one-second receive timeout).
-    public func close() { closed.store(true, ordering: .releasing) }
+    private var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// The receive thread waits in `poll` for a datagram or ``close()``.
+    package var isWaiting: Bool { state.withLock { $0.waiting } }
+
+    /// The receive thread's last step; its socket reference goes when the thread ends.
+    private func stopped() {
+        state.withLock { s in
+            guard s.pipeOpen else { return }
+            s.pipeOpen = false
+            _ = Glibc.close(wakeRead)
+            _ = Glibc.close(wakeWrite)
+        }
+    }
+
+    /// Stops the receive thread at once (it is woken out of `poll`), which then releases the
+    /// socket; without a started thread, releases it here.
+    public func close() {
+        let unstarted = state.withLock { s -> LibnlSocket? in
+            guard !s.closed else { return nil }
+            s.closed = true
+            if s.socket == nil, s.pipeOpen {
+                var one: UInt8 = 1
+                _ = Glibc.write(wakeWrite, &one, 1)
+            }
+            return s.socket.take()
+        }
+        if unstarted != nil { stopped() }
+    }
 
     /// Classifies each message of one datagram. Pure, so it is tested without a kernel.
     package static func parse(_ bytes: ArraySlice<UInt8>, tapPrefix: String? = nil) -> [KernelEvent] {
@@ -138,19 +205,31 @@ public final class NetlinkEventMonitor: Sendable {
     }
 }
 
-/// Runs `body` on a new detached thread.
-func startThread(_ body: @escaping @Sendable () -> Void) {
+/// Runs `body` on a new detached thread called `name` (15 bytes are kept): unnamed, it would take
+/// the name of whichever thread started it (the kernel worker's, a cooperative-pool thread's).
+func startThread(name: String, _ body: @escaping @Sendable () -> Void) {
     final class Body: Sendable {
+        let name: String
         let run: @Sendable () -> Void
-        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+        init(_ name: String, _ run: @escaping @Sendable () -> Void) {
+            self.name = name
+            self.run = run
+        }
     }
-    let context = Unmanaged.passRetained(Body(body)).toOpaque()
+    let context = Unmanaged.passRetained(Body(name, body)).toOpaque()
     var thread = pthread_t()
     let result = pthread_create(
         &thread,
         nil,
         { context in
-            Unmanaged<Body>.fromOpaque(context!).takeRetainedValue().run()
+            let body = Unmanaged<Body>.fromOpaque(context!).takeRetainedValue()
+            let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+            if fd >= 0 {
+                let bytes = Array(body.name.utf8.prefix(15))
+                _ = write(fd, bytes, bytes.count)
+                _ = close(fd)
+            }
+            body.run()
             return nil
         },
         context

@@ -82,5 +82,16 @@ public final class KernelWorker: Sendable {
         }
     }
 
+    /// Runs `body` on the worker's thread and waits for it: for opening sockets inside the pod's
+    /// namespace, which enters it on the calling thread (never a cooperative-pool thread).
+    func onKernelThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await pool.runIfActive(body)
+    }
+
+    /// Queues `body` on the worker's thread, after any pass in progress, without waiting.
+    func perform(_ body: @escaping @Sendable () -> Void) {
+        pool.submit { if case .active = $0 { body() } }
+    }
+
     public func shutdown() async { try? await pool.shutdownGracefully() }
 }

@@ -144,14 +144,17 @@ public struct SideCar {
         )
 
         let inbox = SideCarInbox()
-        let io = try SideCarIO(
-            options: options,
-            identity: identity,
-            topology: topology,
-            inbox: inbox,
-            now: now,
-            logger: logger
-        )
+        let io = try await worker.onKernelThread { [options, logger] in
+            try SideCarIO(
+                options: options,
+                identity: identity,
+                topology: topology,
+                inbox: inbox,
+                worker: worker,
+                now: now,
+                logger: logger
+            )
+        }
         let loop = SideCarLoop(
             core: core,
             io: io,

@@ -12,13 +12,18 @@ import Synchronization
 public typealias KernelEvent = HAVPNNetlink.KernelEvent
 
 /// The side-car's sockets, all opened inside the pod's network namespace: the rtnetlink
-/// monitor, the ICMPv6 prober (apiserver), the announcement socket (sender on the apiserver
-/// side, listener on the shoot side) and one beacon socket per tap.
+/// monitor (its own thread), the ICMPv6 prober (apiserver) and the announcement socket (sender on
+/// the apiserver side, listener on the shoot side), both held by swift-nio, and one beacon socket
+/// per tap (AF_PACKET, read by the ``SocketReader``).
+///
+/// Opening a socket in the namespace enters it on the calling thread, so this is created on the
+/// kernel worker's thread (``KernelWorker/onKernelThread(_:)``), never on the cooperative pool.
 final class SideCarIO: Sendable {
     private struct State {
         var topology: Topology
         var beacons: [Int: PacketSocket] = [:]
         var bondIndex: Int32 = 0
+        var closed = false
     }
 
     let netns: String?
@@ -27,6 +32,7 @@ final class SideCarIO: Sendable {
     private let monitor: NetlinkEventMonitor
     private let udp: UDP6Socket?
     private let inbox: SideCarInbox
+    private let worker: KernelWorker
     private let now: @Sendable () -> Instant
     private let logger: Logger
     private let state: Mutex<State>
@@ -36,12 +42,14 @@ final class SideCarIO: Sendable {
         identity: Identity,
         topology: Topology,
         inbox: SideCarInbox,
+        worker: KernelWorker,
         now: @escaping @Sendable () -> Instant,
         logger: Logger
     ) throws(HAVPNError) {
         netns = options.netns
         self.identity = identity
         self.inbox = inbox
+        self.worker = worker
         self.now = now
         self.logger = logger
         state = Mutex(State(topology: topology))
@@ -60,9 +68,9 @@ final class SideCarIO: Sendable {
             udp = nil
         case .shoot:
             prober = nil
-            let socket = try UDP6Socket(netns: netns, bindTo: nil, port: UInt16(topology.announcements.port))
-            socket.startReceiving { inbox.post(.datagram($0, at: now())) }
-            udp = socket
+            udp = try UDP6Socket(netns: netns, bindTo: nil, port: UInt16(topology.announcements.port)) {
+                inbox.post(.datagram($0, at: now()))
+            }
         case .server:
             prober = nil
             udp = nil
@@ -92,7 +100,8 @@ final class SideCarIO: Sendable {
     }
 
     /// Taps are created (or recreated, with a new ifindex) by reconciles; reopen their beacon
-    /// sockets then, and forget the bond's ifindex so it is looked up again.
+    /// sockets then (on the kernel worker's thread: opening enters the namespace), and forget the
+    /// bond's ifindex so it is looked up again.
     func afterReconcile(_ outcome: ReconcileOutcome) {
         let recreated = Set(
             outcome.applied.compactMap { action -> String? in
@@ -104,10 +113,16 @@ final class SideCarIO: Sendable {
             }
         )
         state.withLock { s in
-            // Single mode has no taps: no server paths to beacon on.
-            guard s.topology.mode == .ha else { return }
-            let plan = AddressPlan(topology: s.topology)
             if recreated.contains(s.topology.devices.bond) { s.bondIndex = 0 }
+        }
+        worker.perform { self.reopenBeacons(recreated: recreated) }
+    }
+
+    private func reopenBeacons(recreated: Set<String>) {
+        state.withLock { s in
+            // Single mode has no taps: no server paths to beacon on.
+            guard s.topology.mode == .ha, !s.closed else { return }
+            let plan = AddressPlan(topology: s.topology)
             for server in 0..<s.topology.servers {
                 let tap = plan.tapName(server: server)
                 if s.beacons[server] != nil && !recreated.contains(tap) { continue }
@@ -138,6 +153,7 @@ final class SideCarIO: Sendable {
         prober?.close()
         udp?.close()
         state.withLock { s in
+            s.closed = true
             for socket in s.beacons.values { socket.close() }
             s.beacons = [:]
         }

@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 
 @testable import HAVPNNetlink
@@ -84,5 +85,52 @@ private func rtmsg(protocol: UInt8) -> [UInt8] { [2, 24, 0, 0, 254, `protocol`, 
         #expect(NetlinkEventMonitor.parse(message(type: 24, body: [2, 24, 0, 0, 254])[...]).isEmpty)
         #expect(NetlinkEventMonitor.parse(message(type: 16, body: ifinfomsg, length: 8)[...]).isEmpty)
         #expect(NetlinkEventMonitor.parse(message(type: 16, body: ifinfomsg, length: 0xffff_ffff)[...]).isEmpty)
+    }
+}
+
+/// The receive thread sleeps in `poll` with no timeout; `close()` must wake it at once so that it
+/// stops and the socket's descriptor is released. Runs in the test's own namespace (joining
+/// rtnetlink groups needs no privilege).
+@Suite struct NetlinkEventMonitorCloseTests {
+    @Test func closeWakesTheIdleThreadWhichReleasesTheSocket() throws {
+        let monitor = try NetlinkEventMonitor(netns: nil, tapPrefix: "tap")
+        let fd = monitor.descriptor
+        var status = stat()
+        try #require(fstat(fd, &status) == 0)
+        let socketInode = status.st_ino
+        monitor.start { _ in }
+        #expect(eventually { monitor.isWaiting }, "the receive thread sleeps in poll")
+
+        let closing = ContinuousClock.now
+        monitor.close()
+        #expect(ContinuousClock.now - closing < .milliseconds(100), "close() does not wait for the thread")
+        // The number may already belong to another test's descriptor, but not to this socket. Without
+        // the wake the thread would sleep forever and keep it.
+        #expect(
+            eventually(within: .seconds(2)) { fstat(fd, &status) != 0 || status.st_ino != socketInode },
+            "the woken thread stopped and released the netlink socket"
+        )
+        monitor.close()
+    }
+
+    @Test func closeBeforeStartReleasesTheSocket() throws {
+        let monitor = try NetlinkEventMonitor(netns: nil, tapPrefix: "tap")
+        let fd = monitor.descriptor
+        var status = stat()
+        try #require(fstat(fd, &status) == 0)
+        let socketInode = status.st_ino
+        monitor.close()
+        #expect(fstat(fd, &status) != 0 || status.st_ino != socketInode)
+        monitor.start { _ in }  // after close: no thread, nothing to read
+    }
+
+    /// Polls `condition` every 5 ms until `limit`; true when it held.
+    private func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
+        let end = ContinuousClock.now + limit
+        while ContinuousClock.now < end {
+            if condition() { return true }
+            usleep(5_000)
+        }
+        return condition()
     }
 }

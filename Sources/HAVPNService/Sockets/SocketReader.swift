@@ -1,9 +1,11 @@
 import Glibc
 import Synchronization
 
-/// One thread that waits on every receive descriptor of the process at once (`poll`) and runs a
-/// descriptor's reader when it is readable: the ICMPv6 prober, the beacon socket of every tap, the
-/// announcement socket and the topology directory's inotify watch.
+/// One thread that waits on the receive descriptors swift-nio cannot hold at once (`poll`) and runs
+/// a descriptor's reader when it is readable: the beacon socket of every tap (AF_PACKET: NIO's
+/// datagram channel knows only IP and Unix addresses, and its reader converts every sender address)
+/// and the topology directory's inotify watch (not a socket). The ICMPv6 prober and the
+/// announcement socket are NIO datagram channels (``DatagramChannelSocket``).
 ///
 /// It replaces a thread per descriptor, each of which woke every second from a receive timeout
 /// only to notice whether it had been stopped. Here an idle side-car does not wake at all: closing
