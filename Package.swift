@@ -95,8 +95,9 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        // What several test targets share: running a tool (posix_spawn, also inside the UML lab) and a
-        // throw-away network namespace. A regular target that only test targets depend on.
+        // What several test targets share: running a tool (posix_spawn, also inside the UML lab), a
+        // throw-away network namespace and polling with a deadline. A regular target that only test
+        // targets depend on.
         .target(name: "HAVPNTestSupport", path: "Tests/HAVPNTestSupport"),
         .testTarget(
             name: "HAVPNModelTests",
@@ -121,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "HAVPNServiceTests",
             dependencies: [
-                "HAVPNModel", "HAVPNPlanner", "HAVPNReconcile", "HAVPNControl", "HAVPNService",
+                "HAVPNModel", "HAVPNPlanner", "HAVPNReconcile", "HAVPNControl", "HAVPNService", "HAVPNTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
@@ -136,7 +137,7 @@ let package = Package(
         // Host-only: parsing and message construction through libnl, no kernel needed.
         .testTarget(
             name: "HAVPNNetlinkTests",
-            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink"]
+            dependencies: ["HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNTestSupport"]
         ),
         // Runs only inside the real-kernel lab (lab/run); skipped elsewhere.
         .testTarget(

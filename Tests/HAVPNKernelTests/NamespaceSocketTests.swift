@@ -22,16 +22,6 @@ struct NamespaceSocketTests {
         return ns
     }
 
-    /// Polls `condition` every 10 ms until `limit`; true when it held.
-    private func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
-        let end = ContinuousClock.now + limit
-        while ContinuousClock.now < end {
-            if condition() { return true }
-            usleep(10_000)
-        }
-        return condition()
-    }
-
     @Test func announcementSocketIsOpenedInTheNamespace() throws {
         let ns = try namespaceWithAddress()
         let local = try #require(IPv6Address(Self.address))
@@ -47,7 +37,7 @@ struct NamespaceSocketTests {
         let sender = try UDP6Socket(netns: ns.name, bindTo: local, port: 0)
         defer { sender.close() }
         sender.send(Array("hello".utf8), to: local, port: port)
-        #expect(eventually { received.withLock { $0.count } == 1 })
+        #expect(pollUntil { received.withLock { $0.count } == 1 })
         let datagram = try #require(received.withLock { $0.first })
         #expect(datagram.payload == Array("hello".utf8))
         #expect(datagram.source == local)
@@ -63,6 +53,6 @@ struct NamespaceSocketTests {
         }
         defer { prober.close() }
         prober.send(to: local, sequence: 42)
-        #expect(eventually { replies.withLock { $0.contains(42) } }, "the echo reply came back inside the namespace")
+        #expect(pollUntil { replies.withLock { $0.contains(42) } }, "the echo reply came back inside the namespace")
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import HAVPNTestSupport
 import Testing
 
 @testable import HAVPNNetlink
@@ -99,7 +100,7 @@ private func rtmsg(protocol: UInt8) -> [UInt8] { [2, 24, 0, 0, 254, `protocol`, 
         try #require(fstat(fd, &status) == 0)
         let socketInode = status.st_ino
         monitor.start { _ in }
-        #expect(eventually { monitor.isWaiting }, "the receive thread sleeps in poll")
+        #expect(pollUntil { monitor.isWaiting }, "the receive thread sleeps in poll")
 
         let closing = ContinuousClock.now
         monitor.close()
@@ -107,7 +108,7 @@ private func rtmsg(protocol: UInt8) -> [UInt8] { [2, 24, 0, 0, 254, `protocol`, 
         // The number may already belong to another test's descriptor, but not to this socket. Without
         // the wake the thread would sleep forever and keep it.
         #expect(
-            eventually(within: .seconds(2)) { fstat(fd, &status) != 0 || status.st_ino != socketInode },
+            pollUntil(within: .seconds(2)) { fstat(fd, &status) != 0 || status.st_ino != socketInode },
             "the woken thread stopped and released the netlink socket"
         )
         monitor.close()
@@ -122,15 +123,5 @@ private func rtmsg(protocol: UInt8) -> [UInt8] { [2, 24, 0, 0, 254, `protocol`, 
         monitor.close()
         #expect(fstat(fd, &status) != 0 || status.st_ino != socketInode)
         monitor.start { _ in }  // after close: no thread, nothing to read
-    }
-
-    /// Polls `condition` every 5 ms until `limit`; true when it held.
-    private func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
-        let end = ContinuousClock.now + limit
-        while ContinuousClock.now < end {
-            if condition() { return true }
-            usleep(5_000)
-        }
-        return condition()
     }
 }

@@ -1,5 +1,6 @@
 import Glibc
 import HAVPNModel
+import HAVPNTestSupport
 import NIOCore
 import Synchronization
 import Testing
@@ -10,16 +11,6 @@ import Testing
 /// arrival interface from IPV6_PKTINFO), that a datagram the kernel refuses leaves the socket
 /// working, and that closing gives the descriptor back.
 @Suite struct DatagramChannelSocketTests {
-    /// Polls `condition` every 5 ms until `limit`; true when it held.
-    private func eventually(within limit: Duration = .seconds(5), _ condition: () -> Bool) -> Bool {
-        let end = ContinuousClock.now + limit
-        while ContinuousClock.now < end {
-            if condition() { return true }
-            usleep(5_000)
-        }
-        return condition()
-    }
-
     /// The inode of the socket behind `fd`, nil once the number is closed.
     private func inode(_ fd: Int32) -> ino_t? {
         var status = stat()
@@ -36,7 +27,7 @@ import Testing
         defer { sender.close() }
 
         sender.send(Array("one".utf8), to: loopback, port: port)
-        #expect(eventually { received.withLock { $0.count } == 1 })
+        #expect(pollUntil { received.withLock { $0.count } == 1 })
         let first = try #require(received.withLock { $0.first })
         #expect(first.payload == Array("one".utf8))
         #expect(first.source == loopback)
@@ -59,7 +50,7 @@ import Testing
 
         sender.send(Array("lost".utf8), to: try #require(IPv6Address("::ffff:192.0.2.1")), port: port)
         sender.send(Array("kept".utf8), to: loopback, port: port)
-        #expect(eventually { received.withLock { $0 } == [Array("kept".utf8)] })
+        #expect(pollUntil { received.withLock { $0 } == [Array("kept".utf8)] })
         #expect(sender.channel.isActive, "the refused datagram did not close the sender")
     }
 
@@ -71,7 +62,7 @@ import Testing
         socket.close()
         try socket.channel.closeFuture.wait()
         // The number may already belong to another test's descriptor, but not to this socket.
-        #expect(eventually { inode(fd) != original }, "NIO closed the socket's descriptor")
+        #expect(pollUntil { inode(fd) != original }, "NIO closed the socket's descriptor")
     }
 
     /// An echo request to ::1 comes back (ping socket, or raw socket where ping sockets are not
@@ -84,6 +75,6 @@ import Testing
         }
         defer { prober.close() }
         prober.send(to: loopback, sequence: 7)
-        #expect(eventually { replies.withLock { $0.contains(7) } })
+        #expect(pollUntil { replies.withLock { $0.contains(7) } })
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import HAVPNTestSupport
 import Synchronization
 import Testing
 
@@ -7,16 +8,6 @@ import Testing
 /// The one reader thread: it reads a registered socket when a datagram arrives, and closing the
 /// socket wakes it out of `poll` (which has no timeout) so that the descriptor is given back.
 @Suite struct SocketReaderTests {
-    /// Polls `condition` every 5 ms until `limit`; true when it held.
-    private func eventually(within limit: Duration = .seconds(2), _ condition: () -> Bool) -> Bool {
-        let end = ContinuousClock.now + limit
-        while ContinuousClock.now < end {
-            if condition() { return true }
-            usleep(5_000)
-        }
-        return condition()
-    }
-
     /// A UDP socket on ::1 and an ephemeral port (the reader reads any datagram descriptor).
     private func loopbackSocket() throws -> (PosixSocket, UInt16) {
         let socket = try PosixSocket(
@@ -67,11 +58,14 @@ import Testing
             }
         }
         #expect(sent == payload.count)
-        #expect(eventually { received.withLock { $0 } == payload }, "the reader read the datagram")
+        #expect(pollUntil(within: .seconds(2)) { received.withLock { $0 } == payload }, "the reader read the datagram")
 
         // The reader holds the descriptor while it waits in poll; closing must wake it to let go.
-        #expect(eventually { socket.isInUse }, "the reader polls the socket")
+        #expect(pollUntil(within: .seconds(2)) { socket.isInUse }, "the reader polls the socket")
         socket.close()
-        #expect(eventually { socket.isReleased }, "closing woke the reader, which gave the descriptor back")
+        #expect(
+            pollUntil(within: .seconds(2)) { socket.isReleased },
+            "closing woke the reader, which gave the descriptor back"
+        )
     }
 }
