@@ -99,12 +99,15 @@ final class IptablesBackend {
     static let tables = ["filter", "mangle", "nat"]
 
     /// Whether every table of `family` holds only its built-in chains' policies (one entry per hook
-    /// and the final error entry: any rule or user chain adds entries), so there is nothing of
-    /// havpn's to read and `*-save` need not run. A table that cannot be read is not pristine.
+    /// and the final error entry: any rule or user chain adds entries), or does not exist (ENOENT;
+    /// ENOPROTOOPT: ip_tables itself is not loaded), so there is nothing of havpn's to read and
+    /// `*-save` need not run. A table that cannot be read otherwise (EPERM) is not pristine.
     static func isPristine(_ family: Family) -> Bool {
         tables.allSatisfy { table in
-            guard case .success(let info) = tableInfo(family, table) else { return false }
-            return info.entries == info.hooks + 1
+            switch tableInfo(family, table) {
+            case .success(let info): info.entries == info.hooks + 1
+            case .failure(let error): error.code == ENOENT || error.code == ENOPROTOOPT
+            }
         }
     }
 

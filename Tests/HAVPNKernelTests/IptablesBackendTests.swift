@@ -49,6 +49,8 @@ struct IptablesBackendTests {
     /// lab): drift in IPv4 alone costs one save and one restore, and its verification one save.
     @Test func onlyTheFamilyThatChangedIsReadAndLoaded() throws {
         let ns = try TestNamespace()
+        // In a fresh kernel the first probe loads ip_tables through an `iptables -S` child; later ones ask in-process.
+        _ = try FirewallClient(netns: ns.name, backend: .iptables).resolvedBackend()
         let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
         let desired = Self.ruleset(.apiserver)
         #expect(try Self.children(firewall) { _ = try firewall.resolvedBackend() } == 0, "probed in-process")
@@ -75,6 +77,7 @@ struct IptablesBackendTests {
         let ns = try TestNamespace()
         let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
         let desired = Self.ruleset(.apiserver)
+        _ = try firewall.resolvedBackend()  // in a fresh kernel, its probe loads ip_tables (a child)
         func children(_ body: () throws -> Void) rethrows -> Int { try Self.children(firewall, body) }
         var plan: [PlanAction] = []
         #expect(try children { plan = try Self.plan(desired, firewall) } == 0)
