@@ -44,6 +44,18 @@ holds() {
   while (( ${EPOCHREALTIME/./} < end )); do "$@" >/dev/null 2>&1 || return 1; nap 0.1; done
 }
 not() { ! "$@"; }
+# within_bound "POD:1.234s ..." N: N pods listed and each at most DECISION_BOUND_S (e2e/run sets it with two
+# guests, where the fabric runs at havpn's default timings; unset: no bound)
+within_bound() {
+  [ -n "${DECISION_BOUND_S:-}" ] || return 0
+  local e n=0
+  for e in $1; do n=$((n + 1)); awk -v v="${e#*:}" -v b="$DECISION_BOUND_S" 'BEGIN{sub(/s$/, "", v); exit !(v + 0 <= b + 0)}' || return 1; done
+  [ "$n" -ge "$2" ]
+}
+# cpu_sample: "busy total" jiffies of the guest's one CPU from /proc/stat (busy: all but idle and iowait)
+cpu_sample() { local c u n s i w q sq st; read -r c u n s i w q sq st _ < /proc/stat; echo "$((u+n+s+q+sq+st)) $((u+n+s+i+w+q+sq+st))"; }
+# cpu_busy "BUSY0 TOTAL0" "BUSY1 TOTAL1": percent of the CPU busy between two samples
+cpu_busy() { local b0 t0 b1 t1; read -r b0 t0 <<< "$1"; read -r b1 t1 <<< "$2"; if (( t1 > t0 )); then echo $(( 100 * (b1 - b0) / (t1 - t0) )); else echo 0; fi; }
 nsx() { local n=$1; shift; ip netns exec "$n" "$@"; }
 count() { local n; n=$(grep -c -- "$1" "$2" 2>/dev/null); echo "${n:-0}"; }
 

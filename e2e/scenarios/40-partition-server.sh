@@ -12,6 +12,14 @@ scenario_partition_server() {
   T=$(now); ip -n seednet link set srv0 nomaster
   poll "${PARTITION_DEADLINE_S:-5}" all_active tap1 $PODS || { ip -n seednet link set srv0 master br0; stop_probes part; fail partition-server "bonds not off tap0 ${POLL_S}s after the cut (keepalive alone needs ~6 s)"; return; }
   res part_detect_s "$POLL_S"
+  # each pod's own decision (havpn's log) and its bond's move (bondmon), apart from this harness's polling
+  local p x decided="" moved=""
+  for p in $PODS; do
+    x=$(logged_at "$p" "moving bond to VPN server path" "$T") && decided+=" $p:$(dt "$T" "$x")s"
+    x=$(bond_switch_at "$p" "$T" tap1); [ -n "$x" ] && moved+=" $p:$(dt "$T" "$x")s"
+  done
+  res part_decided "${decided# }"; res part_moved "${moved# }"
+  within_bound "${moved# }" 4 || { ip -n seednet link set srv0 master br0; stop_probes part; fail partition-server "moved:$moved: not every bond within ${DECISION_BOUND_S}s"; return; }
   poll 3 all_wl_ok $APIS || { ip -n seednet link set srv0 master br0; stop_probes part; fail partition-server "no path during the partition"; return; }
   # The stream must survive the failover itself: keep it running through 3 s of partition.
   sleep 3
@@ -24,6 +32,6 @@ scenario_partition_server() {
   poll 60 healthy && poll 20 all_wl_ok $APIS || { fail partition-server "no recovery after healing"; return; }
   poll 30 holds 8 stable_fabric || { fail partition-server "fabric did not settle after healing (flapping)"; return; }
   res part_settled_s "$(dt "$T" "$(now)")"
-  d="detected+failed over in $(grep part_detect_s "$R" | cut -d= -f2)s; TCP through the failover survived=$(probe part survived) max gap $(probe part max_gap_s)s; settled $(grep part_settled_s "$R" | cut -d= -f2)s after healing"
+  d="detected+failed over in $(grep part_detect_s "$R" | cut -d= -f2)s (decided:$decided; moved:$moved); TCP through the failover survived=$(probe part survived) max gap $(probe part max_gap_s)s; settled $(grep part_settled_s "$R" | cut -d= -f2)s after healing"
   [ "$(probe part survived)" = True ] && pass partition-server "$d" || fail partition-server "$d"
 }

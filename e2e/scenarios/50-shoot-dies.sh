@@ -17,6 +17,7 @@ scenario_shoot_dies() {
   local decided=""
   for p in $APIS; do x=$(logged_at "$p" "switching active shoot client" "$T") && decided+=" $p:$(dt "$T" "$x")s"; done
   res shoot_decided "${decided# }"
+  within_bound "${decided# }" 2 || { fail shoot-dies "decided:$decided: not every apiserver pod within ${DECISION_BOUND_S}s"; return; }
   poll 3 all_wl_ok $APIS || { fail shoot-dies "no path via shoot$k"; return; }
   res shoot_e2e_s "$(dt "$T" "$(now)")"
   start_client shoot$j 0; start_client shoot$j 1
