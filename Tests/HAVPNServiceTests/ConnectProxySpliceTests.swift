@@ -68,20 +68,8 @@ struct ConnectProxySpliceTests {
     /// SYN is dropped until the queue has room and the SYN is sent again): the proxy learns the outcome
     /// from epoll and answers 200 then. A loopback target otherwise completes within the call.
     @Test func relaysOnceAHandshakeCompletesLater() async throws {
-        let blackhole = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 0)
-            .serverChannelOption(.autoRead, value: false)
-            .bind(host: "127.0.0.3", port: 0).get()
-        let address = try #require(blackhole.localAddress)
-        let port = try #require(address.port)
-        var fillers: [any Channel] = []
-        for _ in 0..<8 {
-            guard
-                let filler = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                    .connectTimeout(.milliseconds(200)).connect(to: address).get()
-            else { break }  // this one timed out: the queue is full
-            fillers.append(filler)
-        }
+        let blackhole = try await FullAcceptQueue()
+        let port = blackhole.port
         let proxy = try await RunningProxy(topology: proxyTopology { $0.connectTimeout = .seconds(10) })
         let client = try await ProxyClient.connect(to: proxy.address)
         let answer = try await client.connection.executeThenClose { inbound, outbound in
@@ -89,13 +77,12 @@ struct ConnectProxySpliceTests {
             try await outbound.write(ByteBuffer(string: "CONNECT 127.0.0.3:\(port) HTTP/1.1\r\n\r\n"))
             // The proxy's SYN is out and unanswered; an accept makes room for its retransmission.
             #expect(await eventually { synSent(toPort: port) }, "\(debugTable(port))")
-            blackhole.read()
+            blackhole.listener.read()
             return try await read(&reader, until: "\r\n\r\n")
         }
         #expect(answer == "HTTP/1.1 200 Connection established\r\n\r\n")
         #expect(proxy.counter("havpn_proxy_tunnels_total") == 1)
-        for filler in fillers { try? await filler.close() }
-        try? await blackhole.close()
+        await blackhole.close()
         await proxy.stop()
     }
 

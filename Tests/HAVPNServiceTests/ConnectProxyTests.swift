@@ -167,20 +167,8 @@ struct ConnectProxyTests {
     /// A listener that never accepts and whose accept queue is full: the kernel drops further SYNs, so a
     /// connect to it neither succeeds nor fails until the proxy's connect timeout.
     @Test func answers504AfterTheConnectTimeout() async throws {
-        let blackhole = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 0)
-            .serverChannelOption(.autoRead, value: false)
-            .bind(host: "127.0.0.3", port: 0).get()
-        let address = try #require(blackhole.localAddress)
-        let blackholePort = try #require(address.port)
-        var fillers: [any Channel] = []
-        for _ in 0..<8 {
-            guard
-                let filler = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                    .connectTimeout(.milliseconds(200)).connect(to: address).get()
-            else { break }  // this one timed out: the queue is full
-            fillers.append(filler)
-        }
+        let blackhole = try await FullAcceptQueue()
+        let blackholePort = blackhole.port
         let proxy = try await RunningProxy(topology: proxyTopology { $0.connectTimeout = .milliseconds(300) })
         let started = ContinuousClock.now
         try await proxy.exchange("CONNECT 127.0.0.3:\(blackholePort) HTTP/1.1\r\n\r\n") { exchange in
@@ -189,8 +177,7 @@ struct ConnectProxyTests {
         #expect(ContinuousClock.now - started >= .milliseconds(300))
         #expect(proxy.counter("havpn_proxy_connect_failures_total", [("reason", "timeout")]) == 1)
         #expect(await eventually { proxy.service.openTunnels == 0 })
-        for filler in fillers { try? await filler.close() }
-        try? await blackhole.close()
+        await blackhole.close()
         await proxy.stop()
     }
 

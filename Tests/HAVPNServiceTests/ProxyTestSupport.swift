@@ -217,3 +217,34 @@ func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async 
     }
     return condition()
 }
+
+/// A listener on 127.0.0.3 that never accepts, its accept queue filled: the kernel drops further SYNs,
+/// so a connect to it neither succeeds nor fails until the listener reads (accepts one).
+struct FullAcceptQueue {
+    let listener: any Channel
+    let port: Int
+    private let fillers: [any Channel]
+
+    init() async throws {
+        listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 0)
+            .serverChannelOption(.autoRead, value: false)
+            .bind(host: "127.0.0.3", port: 0).get()
+        let address = try #require(listener.localAddress)
+        port = try #require(address.port)
+        var fillers: [any Channel] = []
+        for _ in 0..<8 {
+            guard
+                let filler = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connectTimeout(.milliseconds(200)).connect(to: address).get()
+            else { break }  // this one timed out: the queue is full
+            fillers.append(filler)
+        }
+        self.fillers = fillers
+    }
+
+    func close() async {
+        for filler in fillers { try? await filler.close() }
+        try? await listener.close()
+    }
+}
