@@ -80,13 +80,15 @@ let package = Package(
         ),
 
         // MARK: - CLI
+        // malloc settings and one pre-faulted heap block for the short-lived commands (plan, apply, validate).
+        .target(name: "COneShotHeap"),
         // The git commit, captured at build time for `--version` and `havpn_build_info`.
         .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
         .executableTarget(
             name: "havpn",
             dependencies: [
                 "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink", "HAVPNReconcile", "HAVPNControl", "HAVPNOpenVPN",
-                "HAVPNService", "HAVPNFirewall",
+                "HAVPNService", "HAVPNFirewall", "COneShotHeap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -47,7 +47,11 @@ extension Planner {
         state.routes = destinations.filter { seen.insert($0).inserted }.map {
             RouteSpec(destination: $0, device: tun, metric: kernelDefaultMetric($0.family))
         }
-        state.routes.sort()
+        // RouteSpec's order: destination, metric, device.
+        state.routes = state.routes.sortedByIndices(
+            key: { RouteOrderKey($0.destination, metric: $0.metric) },
+            tieBreak: { $0.device < $1.device }
+        )
         state.sysctls.sort()
         state.ruleset = desiredRuleset(topology: topology, role: role)
         return state

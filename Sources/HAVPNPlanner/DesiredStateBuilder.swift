@@ -92,7 +92,11 @@ extension Planner {
         }
         state.links.sort { $0.name < $1.name }
         state.addresses.sort()
-        state.routes.sort()
+        // RouteSpec's order: destination, metric, device.
+        state.routes = state.routes.sortedByIndices(
+            key: { RouteOrderKey($0.destination, metric: $0.metric) },
+            tieBreak: { $0.device < $1.device }
+        )
         state.sysctls.sort()
         state.ruleset = desiredRuleset(topology: topology, role: identity.role)
         return state

@@ -17,20 +17,20 @@ extension ControllerInputs {
     /// with the pod IPs of their owned back routes. A one-shot `apply` keeps them instead of
     /// pruning what the tunnel-controller learned. A declared apiserver's peer also has its declared pod IPs.
     public static func learnedApiserverPeers(in observed: ObservedState, plan: AddressPlan) -> [ApiserverPeer] {
+        // Owned host routes by device, gathered once: one scan of 10,000 routes per tunnel was
+        // a sixth of a no-op plan's instructions at 100 tunnels.
+        var hostRoutes: [String: [IPAddress]] = [:]
+        for route in observed.routes
+        where route.owned && route.spec.destination.prefixLength == route.spec.destination.address.bitWidth {
+            hostRoutes[route.spec.device, default: []].append(route.spec.destination.address)
+        }
         var peers: [ApiserverPeer] = []
         for link in observed.links where link.owned {
             guard case .ip6tnl(let tunnel) = link.spec.kind,
                 let index = plan.apiserverIndex(ofBondAddress: tunnel.remote),
                 link.spec.name == plan.shootTunnelName(peer: tunnel.remote)
             else { continue }
-            var podIPs = Set(
-                observed.routes
-                    .filter {
-                        $0.owned && $0.spec.device == link.spec.name
-                            && $0.spec.destination.prefixLength == $0.spec.destination.address.bitWidth
-                    }
-                    .map(\.spec.destination.address)
-            )
+            var podIPs = Set(hostRoutes[link.spec.name] ?? [])
             guard !podIPs.isEmpty else { continue }
             // A peer replaces the topology's entry for its bond address, so a declared apiserver keeps its declared
             // pod IPs: an apply or side-car interrupted half-way through its back routes must not shrink it to

@@ -48,7 +48,7 @@ public enum Planner {
         let desiredRouteByKey = Dictionary(desiredRoutes.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         let ownedSurviving = observed.routes.filter { $0.owned && !doomedNames.contains($0.spec.device) }
         let ownedByKey = Dictionary(grouping: ownedSurviving, by: \.spec.key)
-        for key in ownedByKey.keys.sorted() {
+        for key in Array(ownedByKey.keys).sortedByIndices(key: RouteOrderKey.init, tieBreak: { _, _ in false }) {
             let group = ownedByKey[key]!
             let want = desiredRouteByKey[key]
             // Keep the exact match, else the first one (it will be replaced in place).
@@ -319,9 +319,12 @@ public enum Planner {
         let addresses = Array(Set(observed.addresses)).sorted {
             ($0.spec, $0.owned ? 0 : 1, $0.spec.nodad ? 0 : 1) < ($1.spec, $1.owned ? 0 : 1, $1.spec.nodad ? 0 : 1)
         }
-        let routes = Array(Set(observed.routes)).sorted {
-            ($0.spec, $0.routeProtocol) < ($1.spec, $1.routeProtocol)
-        }
+        // The order of `(spec, routeProtocol)`: destination, metric, device, protocol.
+        let routes = observed.routes.sortedUnique(
+            key: { RouteOrderKey($0.spec.destination, metric: $0.spec.metric) },
+            tieBreak: { ($0.spec.device, $0.routeProtocol) < ($1.spec.device, $1.routeProtocol) },
+            same: ==
+        )
         return ObservedState(
             links: links,
             addresses: addresses,
@@ -348,9 +351,13 @@ public enum Planner {
         return sysctls.sorted().filter { seen.insert($0.key).inserted }
     }
 
+    /// Sorted by key first, so the routes of one key are neighbours and the first of them is kept.
     private static func uniqueByRouteKey(_ routes: [RouteSpec]) -> [RouteSpec] {
-        var seen: Set<RouteKey> = []
-        return routes.sorted().filter { seen.insert($0.key).inserted }
+        routes.sortedUnique(
+            key: { RouteOrderKey($0.destination, metric: $0.metric) },
+            tieBreak: { $0.device < $1.device },
+            same: { $0.key == $1.key }
+        )
     }
 
     private static func uniqueBySlot(_ addresses: [AddressSpec]) -> [AddressSpec] {

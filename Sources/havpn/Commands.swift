@@ -13,7 +13,7 @@ struct ValidateCommand: ParsableCommand {
     @OptionGroup var file: TopologyFileOptions
 
     func run() throws {
-        let t = try file.load()
+        let t = try file.loadForOneShot()
         if t.mode == .single {
             print(
                 "\(file.file): ok (mode single: one server and one vpn-shoot on \(t.devices.tun), tun network \(t.transport.network))"

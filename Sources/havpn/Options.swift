@@ -17,6 +17,14 @@ struct TopologyFileOptions: ParsableArguments {
         let bytes = try FileContents.read(file, what: "topology file")
         return try TopologyDecoder.decode(yaml: String(decoding: bytes, as: UTF8.self), file: file)
     }
+
+    /// ``load()`` for a command that exits when done (validate, plan, apply): the heap is prepared
+    /// for the topology's size first (see ``OneShotHeap``). Not for `run` and `proxy`, which live long.
+    func loadForOneShot() throws(HAVPNError) -> Topology {
+        let bytes = try FileContents.read(file, what: "topology file")
+        OneShotHeap.prepare(topologyBytes: bytes.count)
+        return try TopologyDecoder.decode(yaml: String(decoding: bytes, as: UTF8.self), file: file)
+    }
 }
 
 /// Which pod this process configures, and where.

@@ -11,7 +11,7 @@ struct Session {
     let reconciler: Reconciler
 
     init(file: TopologyFileOptions, pod: PodOptions) throws(HAVPNError) {
-        topology = try file.load()
+        topology = try file.loadForOneShot()
         identity = try pod.identity(in: topology)
         reconciler = Reconciler(
             netlink: try NetlinkClient(netns: pod.netns),
