@@ -48,7 +48,32 @@ public struct IPv4Address: Hashable, Sendable, Comparable, CustomStringConvertib
         value = bytes.reduce(0) { $0 << 8 | UInt32($1) }
     }
 
-    public var description: String { bytes.map(String.init).joined(separator: ".") }
+    /// Dotted decimal, written digit by digit into one small string: an apply of 10,000 routes
+    /// prints each of them, and mapping the octets through an array of strings cost 3,000
+    /// instructions an address.
+    public var description: String {
+        String(unsafeUninitializedCapacity: 15) { text in
+            var n = 0
+            for shift in [24, 16, 8, 0] as [UInt32] {
+                if shift != 24 {
+                    text[n] = UInt8(ascii: ".")
+                    n += 1
+                }
+                let octet = UInt8(truncatingIfNeeded: value >> shift)
+                if octet >= 100 {
+                    text[n] = UInt8(ascii: "0") + octet / 100
+                    n += 1
+                }
+                if octet >= 10 {
+                    text[n] = UInt8(ascii: "0") + octet / 10 % 10
+                    n += 1
+                }
+                text[n] = UInt8(ascii: "0") + octet % 10
+                n += 1
+            }
+            return n
+        }
+    }
     public static func < (a: Self, b: Self) -> Bool { a.value < b.value }
 }
 

@@ -9,6 +9,20 @@ import Testing
         #expect(IPv4Address(bytes: address.bytes) == address)
     }
 
+    /// Every octet value in every position prints as plain decimal (the description is written
+    /// digit by digit) and parses back.
+    @Test func ipv4PrintsEveryOctetInEveryPosition() throws {
+        for octet in UInt32(0)...255 {
+            for shift in [UInt32(24), 16, 8, 0] {
+                let value = octet << shift | (shift == 0 ? 0x0A00_0000 : 7)
+                let address = IPv4Address(value)
+                let expected = address.bytes.map(String.init).joined(separator: ".")
+                #expect(address.description == expected)
+                #expect(IPv4Address(expected) == address)
+            }
+        }
+    }
+
     @Test(arguments: ["", "1.2.3", "1.2.3.4.5", "256.0.0.1", "01.2.3.4", "1.2.3.-4", "a.b.c.d", "1..2.3", " 1.2.3.4"])
     func ipv4Rejects(text: String) {
         #expect(IPv4Address(text) == nil)
