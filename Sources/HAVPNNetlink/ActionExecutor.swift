@@ -32,11 +32,13 @@ final class ActionExecutor {
         self.actions = actions
         let requestsBefore = socket.messagesSent
         let sendsBefore = socket.sendCalls
+        let receivesBefore = socket.receiveCalls
         defer {
             report.applied += self.report.applied
             report.failures += self.report.failures
             report.netlinkRequests += socket.messagesSent - requestsBefore
             report.netlinkSends += socket.sendCalls - sendsBefore
+            report.netlinkReceives += socket.receiveCalls - receivesBefore
         }
         for (index, action) in actions.enumerated() {
             do {

@@ -10,9 +10,11 @@ public struct ApplyReport: Sendable {
     public var failures: [ActionFailure] = []
     /// Wall-clock time of the whole call.
     public var duration: Duration = .zero
-    /// Netlink requests sent and `sendto` calls made (many requests share one call).
+    /// Netlink requests sent, `sendto` calls made (many requests share one call) and datagrams
+    /// received (one ack per send, plus one per failed request).
     public var netlinkRequests = 0
     public var netlinkSends = 0
+    public var netlinkReceives = 0
 
     public init() {}
 

@@ -14,14 +14,17 @@ struct NetlinkAcknowledgement {
 /// libnl's send-and-wait helpers cost one round trip per request. This socket instead sends
 /// whole batches of libnl-built requests (one `nl_sendto` per chunk), then collects the acks
 /// with `nl_recv`, matched by sequence number, so 10,000 routes cost a few dozen system calls.
-/// The kernel handles the messages of one send in order and goes on after a failed one, so
-/// every request gets its own ack.
+/// The kernel handles the messages of one send in order, goes on after a failed one, and
+/// answers a failed request whether it asked for an ack or not. So only the last request of a
+/// send asks for one: every error of that send is queued before it, and a request with no
+/// error before that ack succeeded. One ack per request would be one `recvmsg` per request.
 final class NetlinkSocket {
     private let socket: LibnlSocket
     private var nextSequence: UInt32 = 1
     /// Counters for the apply report.
     private(set) var sendCalls = 0
     private(set) var messagesSent = 0
+    private(set) var receiveCalls = 0
 
     /// Bounds of one send: below the socket send buffer, and few enough acks (each one
     /// costs roughly 1 KiB of receive-buffer accounting) to never overflow the receive buffer.
@@ -57,6 +60,7 @@ final class NetlinkSocket {
         precondition(batch.firstSequence == nextSequence, "batch built before another request")
         nextSequence = batch.firstSequence &+ UInt32(batch.count)
         var results = [NetlinkAcknowledgement?](repeating: nil, count: batch.count)
+        var bytes = batch.bytes
         var first = 0
         while first < batch.count {
             var last = first
@@ -66,21 +70,21 @@ final class NetlinkSocket {
                 last += 1
             }
             let range = batch.messageRange(first).lowerBound..<batch.messageRange(last).upperBound
-            try send(batch.bytes, range)
+            for index in first..<last { Self.clearAcknowledgeFlag(&bytes, at: batch.messageRange(index).lowerBound) }
+            try send(bytes, range)
             messagesSent += last - first + 1
-            var pending = last - first + 1
-            while pending > 0 {
+            while results[last] == nil {
                 try receive { (message: NetlinkMessage) in
                     let index = Int(message.sequence &- batch.firstSequence)
                     guard index >= first, index <= last else { return }  // stale, from an aborted call
                     if message.type == Int(NLMSG_ERROR) {
-                        if results[index] == nil { pending -= 1 }
                         results[index] = Self.acknowledgement(message)
                     } else if message.type != Int(NLMSG_DONE) {
                         onReply?(index, message)
                     }
                 }
             }
+            for index in first..<last where results[index] == nil { results[index] = NetlinkAcknowledgement(errno: 0) }
             first = last + 1
         }
         return results.map { $0! }
@@ -133,8 +137,19 @@ final class NetlinkSocket {
         sendCalls += 1
     }
 
+    /// Clears NLM_F_ACK in the header of the message at `offset` (every request of a batch is
+    /// built asking for an ack; the send decides which keep it).
+    private static func clearAcknowledgeFlag(_ bytes: inout [UInt8], at offset: Int) {
+        bytes.withUnsafeMutableBytes { raw in
+            let at = offset + MemoryLayout<nlmsghdr>.offset(of: \nlmsghdr.nlmsg_flags)!
+            let flags = raw.loadUnaligned(fromByteOffset: at, as: UInt16.self)
+            raw.storeBytes(of: flags & ~UInt16(NLM_F_ACK), toByteOffset: at, as: UInt16.self)
+        }
+    }
+
     /// Receives one datagram (`nl_recv`) and calls `body` for each message in it.
     private func receive(_ body: (NetlinkMessage) -> Void) throws(HAVPNError) {
+        receiveCalls += 1
         switch socket.receive() {
         case .datagram(let buffer, let count):
             defer { free(buffer) }

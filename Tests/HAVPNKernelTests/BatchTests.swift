@@ -33,12 +33,37 @@ struct BatchTests {
         #expect(error.object == "route 10.2.188.0/24 dev bond0-ip6tnl0")
         #expect(report.failures.map(\.action) == [.addRoute(duplicate)])
         #expect(report.applied.count == 2000)
-        // Batched: far fewer sends than requests.
+        // Batched: far fewer sends than requests, and one ack per send, not per request.
         #expect(report.netlinkRequests >= 2001 && report.netlinkSends < 20)
+        #expect(report.netlinkReceives < 20)
 
         let owned = try client.observe(declaredLinks: [], sysctlKeys: []).routes.filter(\.owned)
         #expect(owned.count == 2000 + ApiserverFixture.routes.count)
         #expect(Set(owned.map(\.spec)).isSuperset(of: routes))
+    }
+
+    /// Only a send's last request asks for an ack; the others are answered only when they fail.
+    /// Failures first, in the middle and last in one send all reach their own actions, and
+    /// every request between them counts as applied (and is in the kernel).
+    @Test func failuresAnywhereInOneSendReachTheirActions() throws {
+        let ns = try TestNamespace()
+        let client = try ns.client()
+        _ = try client.apply(ApiserverFixture.creation)
+        let fresh = Self.routes(298, device: "bond0-ip6tnl1")
+        let held = ApiserverFixture.routes  // in the kernel already: EEXIST
+        let actions =
+            [PlanAction.addRoute(held[0])] + fresh[..<150].map { .addRoute($0) } + [.addRoute(held[1])]
+            + fresh[150...].map { .addRoute($0) } + [.addRoute(held[0])]
+
+        var report = ApplyReport()
+        let error = try #require(throws: HAVPNError.self) { try client.apply(actions, report: &report) }
+        #expect(error.errno == EEXIST)
+        #expect(report.failures.map(\.action) == [.addRoute(held[0]), .addRoute(held[1]), .addRoute(held[0])])
+        #expect(report.failures.allSatisfy { $0.error.errno == EEXIST })
+        #expect(report.applied == fresh.map { .addRoute($0) })
+        #expect(report.netlinkSends == 1, "one send for the 301 requests")
+        let owned = try client.observe(declaredLinks: [], sysctlKeys: []).routes.filter(\.owned).map(\.spec)
+        #expect(Set(owned).isSuperset(of: fresh))
     }
 
     /// The benchmark's shape: 100 tunnels and 10,000 routes, havpn against `ip -batch`.
