@@ -51,9 +51,15 @@ let package = Package(
             pkgConfig: "libnftables",
             providers: [.apt(["libnftables-dev"])]
         ),
+        // iptables-legacy tables read in-process (IPT_SO_GET_ENTRIES) and walked in C, where the kernel's
+        // UAPI headers can be used without clashing with glibc's in Swift's module.
+        .target(name: "CXtables"),
         // The packet filter and NAT (issue 8): nftables through libnftables, or iptables-legacy. It
         // enters the target namespace through HAVPNNetlink's NetworkNamespace (one implementation).
-        .target(name: "HAVPNFirewall", dependencies: ["CNftables", "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink"]),
+        .target(
+            name: "HAVPNFirewall",
+            dependencies: ["CNftables", "CXtables", "HAVPNModel", "HAVPNPlanner", "HAVPNNetlink"]
+        ),
 
         // MARK: - One reconcile pass (observe → plan → apply → verify): the one-shot commands need
         // only this, not the side-car's NIO, metrics and service stack.

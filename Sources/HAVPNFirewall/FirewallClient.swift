@@ -12,15 +12,7 @@ public final class FirewallClient {
     private let namespace: NetworkNamespace?
     public let requestedBackend: FirewallBackend
     private var nftables: NftablesBackend?
-    private var iptables: IptablesBackend? {
-        didSet { iptables?.maxSaveAge = fullObservationInterval }
-    }
-    /// iptables only: how long a family's `*-save` reading is reused while its tables' sizes are
-    /// unchanged (reading spawns a child); a same-size edit (DROP replaced by ACCEPT) is caught
-    /// when the reading is older than this.
-    public var fullObservationInterval: Duration = .seconds(30) {
-        didSet { iptables?.maxSaveAge = fullObservationInterval }
-    }
+    private var iptables: IptablesBackend?
 
     /// `netns`: a name under /run/netns or an absolute path (e.g. /proc/self/fd/N); nil for the
     /// calling thread's namespace.

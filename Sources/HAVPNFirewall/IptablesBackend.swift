@@ -7,10 +7,12 @@ import HAVPNPlanner
 /// built-in chain, as kube-proxy and Calico own theirs. One `iptables-legacy-restore --noflush`
 /// per family loads every table at once (a table is committed atomically); declaring a chain
 /// flushes only that chain, so foreign chains and rules survive. The jump is checked on every
-/// observation and re-inserted at the top of the built-in chain when missing.
-/// Must be used inside the target namespace (the children inherit the thread's namespace).
+/// observation and re-inserted at the top of the built-in chain when missing. The tables are read
+/// in-process (`IPT_SO_GET_ENTRIES`, IptablesTableReader.swift); `*-save` only as a fallback.
+/// Must be used inside the target namespace (the sockets and children belong to the thread's namespace).
 final class IptablesBackend {
-    /// Child processes started (saves, restores, probes): what a pass costs in user-mode-linux.
+    /// Child processes started (restores; saves and probes only as fallbacks): what a pass costs in
+    /// user-mode-linux.
     private(set) var childProcesses = 0
 
     private func spawn(_ tool: String, _ arguments: [String], input: String = "") throws(HAVPNError) -> ChildResult {
@@ -111,29 +113,19 @@ final class IptablesBackend {
         }
     }
 
-    /// Each family's last `*-save` output and the fingerprint of its tables before it was read.
-    /// While the fingerprint holds (no rule or chain added or removed in that family), for at most
-    /// `maxSaveAge`, the text is reused: a pass whose drift is in one family reads and loads only
-    /// that family (each child costs 0.1 s and more in user-mode-linux). A same-size edit (DROP
-    /// swapped for ACCEPT) keeps the fingerprint and is found when the text is older than that.
-    private var saved: [Family: (fingerprint: String, text: String, at: ContinuousClock.Instant)] = [:]
-    var maxSaveAge: Duration = .seconds(30)
-
+    /// havpn's chains in `family`, read fresh each time: in-process (two getsockopt calls per
+    /// table, so a same-size edit such as DROP swapped for ACCEPT is seen at once), or through
+    /// `*-save` when that reading cannot be used (see ``readSnapshot(_:targets:)``).
     func snapshot(_ family: Family, expecting desired: Ruleset? = nil) throws(HAVPNError) -> Snapshot {
         // A family with no rule and no user chain anywhere (IPv6 on an IPv4-only pod): nothing to read.
         if Self.isPristine(family) { return Snapshot() }
-        let fingerprint = Self.fingerprint(family)
-        let now = ContinuousClock.now
-        if let s = saved[family], s.fingerprint == fingerprint, now - s.at < maxSaveAge {
-            return Self.parse(s.text, targets: Self.targets(desired))
-        }
+        let targets = Self.targets(desired)
+        if let snapshot = Self.readSnapshot(family, targets: targets) { return snapshot }
         let result = try spawn(family.save, [])
         guard result.status == 0 else {
-            saved[family] = nil
             throw HAVPNError(.kernel, "\(family.save) failed: \(firstLine(result))", object: family.save)
         }
-        saved[family] = (fingerprint, result.output, now)
-        return Self.parse(result.output, targets: Self.targets(desired))
+        return Self.parse(result.output, targets: targets)
     }
 
     /// The `-j` target each desired rule id must have: an edit that keeps a rule's comment but
@@ -191,14 +183,12 @@ final class IptablesBackend {
         }
     }
 
-    /// One `*-restore --noflush` per family that does not hold `ruleset` already (read fresh
-    /// unless its tables are unchanged since the last reading).
+    /// One `*-restore --noflush` per family that does not hold `ruleset` already.
     func apply(_ ruleset: Ruleset) throws(HAVPNError) {
         for family in Family.allCases {
             let current = try snapshot(family, expecting: ruleset)
             if Self.holds(ruleset, family: family, in: current) { continue }
             let document = Self.restoreDocument(ruleset, family: family, current: current)
-            saved[family] = nil
             let result = try spawn(family.restore, ["-w", "--noflush"], input: document)
             guard result.status == 0 else {
                 throw HAVPNError(

@@ -44,9 +44,9 @@ struct IptablesBackendTests {
         #expect(try FirewallClient(netns: ns.name, backend: .auto).resolvedBackend() == .iptables)
     }
 
-    /// A pass observes, applies and verifies. Each family's reading is reused while its tables are
-    /// unchanged, and only a family that differs is loaded (each child costs 0.1 s and more in this
-    /// lab): drift in IPv4 alone costs one save and one restore, and its verification one save.
+    /// A pass observes, applies and verifies. The tables are read in-process (no child), and only
+    /// a family that differs is loaded (each child costs 0.1 s and more in this lab): drift in IPv4
+    /// alone costs one restore.
     @Test func onlyTheFamilyThatChangedIsReadAndLoaded() throws {
         let ns = try TestNamespace()
         // In a fresh kernel the first probe loads ip_tables through an `iptables -S` child; later ones ask in-process.
@@ -56,23 +56,23 @@ struct IptablesBackendTests {
         #expect(try Self.children(firewall) { _ = try firewall.resolvedBackend() } == 0, "probed in-process")
         func children(_ body: () throws -> Void) rethrows -> Int { try Self.children(firewall, body) }
         #expect(try children { _ = try firewall.observe(expecting: desired) } == 0, "pristine tables: no save")
-        #expect(try children { try firewall.apply(desired) } == 2, "one restore per family, no second save")
+        #expect(try children { try firewall.apply(desired) } == 2, "one restore per family")
         var plan: [PlanAction] = []
-        #expect(try children { plan = try Self.plan(desired, firewall) } == 2, "verified: both read")
+        #expect(try children { plan = try Self.plan(desired, firewall) } == 0, "verified in-process")
         #expect(plan.isEmpty)
-        #expect(try children { try firewall.apply(desired) } == 0, "converged: nothing read, nothing loaded")
+        #expect(try children { try firewall.apply(desired) } == 0, "converged: nothing loaded")
 
         try iptables(ns, "-D", "HAVPN-INPUT", "1")  // drift in IPv4 only
-        #expect(try children { plan = try Self.plan(desired, firewall) } == 1, "IPv4 read again")
+        #expect(try children { plan = try Self.plan(desired, firewall) } == 0, "read in-process")
         #expect(!plan.isEmpty)
         #expect(try children { try firewall.apply(desired) } == 1, "IPv4 restored, IPv6 untouched")
-        #expect(try children { plan = try Self.plan(desired, firewall) } == 1, "and converged")
+        #expect(try children { plan = try Self.plan(desired, firewall) } == 0, "and converged")
         #expect(plan.isEmpty)
         #expect(try tables(ns).contains("HAVPN-INPUT"))
     }
 
-    /// A family whose tables hold only their built-in chains is known empty without `*-save` (an
-    /// IPv4-only pod's IPv6, a fresh pod); a foreign chain or rule anywhere in it makes it read.
+    /// Reading starts no child, whether a family's tables hold only their built-in chains (an
+    /// IPv4-only pod's IPv6, a fresh pod: not even read) or foreign chains and rules.
     @Test func onlyFamiliesWithRulesOrChainsAreRead() throws {
         let ns = try TestNamespace()
         let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
@@ -83,9 +83,9 @@ struct IptablesBackendTests {
         #expect(try children { plan = try Self.plan(desired, firewall) } == 0)
         #expect(!plan.isEmpty, "nothing there: every chain to add")
         try ip6tables(ns, "-t", "mangle", "-N", "FOREIGN")
-        #expect(try children { plan = try Self.plan(desired, firewall) } == 1, "IPv6 read: a user chain")
+        #expect(try children { plan = try Self.plan(desired, firewall) } == 0, "IPv6 read in-process: a user chain")
         try iptables(ns, "-t", "nat", "-A", "POSTROUTING", "-j", "ACCEPT")
-        #expect(try children { plan = try Self.plan(desired, firewall) } == 1, "IPv4 read: a rule (IPv6 unchanged)")
+        #expect(try children { plan = try Self.plan(desired, firewall) } == 0, "IPv4 read in-process: a rule")
         #expect(plan == Planner.plan(desired: DesiredState(ruleset: desired), observed: ObservedState()).actions)
     }
 
@@ -198,16 +198,12 @@ extension IptablesBackendTests {
 }
 
 extension IptablesBackendTests {
-    /// Observation reuses its last reading while the tables' sizes are unchanged, but never past
-    /// `fullObservationInterval`: a same-size edit (DROP replaced by ACCEPT) is found then.
-    @Test func aSameSizeEditIsFoundByTheNextFullObservation() throws {
+    /// Every observation reads the tables afresh: a same-size edit (DROP replaced by ACCEPT, which
+    /// keeps every table's entry count and size) is drift at the next plan.
+    @Test func aSameSizeEditIsFoundAtOnce() throws {
         let ns = try TestNamespace()
         let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
         let desired = Self.ruleset(.server)
-        try firewall.apply(desired)
-        #expect(try Self.plan(desired, firewall).isEmpty)
-        try iptables(ns, "-F", "HAVPN-INPUT")
-        #expect(try Self.plan(desired, firewall).count == 1, "a size change is seen at once")
         try firewall.apply(desired)
         #expect(try Self.plan(desired, firewall).isEmpty)
         let drop = try #require(
@@ -220,14 +216,17 @@ extension IptablesBackendTests {
         .replacingOccurrences(of: "\"", with: "")
         let rulesBefore = try tables(ns).split(separator: "\n").filter { $0.hasPrefix("-A HAVPN-INPUT") }
         let position = try #require(rulesBefore.firstIndex { $0.contains("-j DROP") }) + 1
+        let sizes = try firewall.changeFingerprint(expecting: nil)
         try run(
             "ip",
             ["netns", "exec", ns.name, "iptables-legacy", "-w", "-R", "HAVPN-INPUT", "\(position)"]
                 + accept.split(separator: " ").map(String.init)
         )
         #expect(!(try tables(ns)).contains("-j DROP"))
-        #expect(try Self.plan(desired, firewall).isEmpty, "same sizes: the cached reading stands until the interval")
-        firewall.fullObservationInterval = .zero
-        #expect(try Self.plan(desired, firewall).count == 1, "the edit keeps the comment, so it must be the content")
+        #expect(try firewall.changeFingerprint(expecting: nil) == sizes, "a same-size edit")
+        #expect(try Self.plan(desired, firewall).count == 1, "the edit keeps the comment, so it must be the target")
+        try firewall.apply(desired)
+        #expect(try Self.plan(desired, firewall).isEmpty)
+        #expect(try tables(ns).contains("-j DROP"))
     }
 }

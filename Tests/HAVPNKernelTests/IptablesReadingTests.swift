@@ -1,0 +1,158 @@
+import HAVPNModel
+import HAVPNNetlink
+import HAVPNPlanner
+import HAVPNTestSupport
+import Testing
+
+@testable import HAVPNFirewall
+
+/// The in-process reading of iptables-legacy tables (IPT_SO_GET_ENTRIES) against what
+/// iptables-save prints of the same tables, in the lab's kernel. In IptablesBackendTests's suite,
+/// so that `scripts/kernel-tests --filter IptablesBackendTests` runs them too.
+extension IptablesBackendTests {
+    func inside<T>(_ ns: TestNamespace, _ body: () -> T) throws -> T {
+        try inNamespace(NetworkNamespace(named: ns.name)) { body() }
+    }
+
+    /// Foreign chains and rules of many shapes in every table of `family`, and edits inside
+    /// havpn's own chains: a rule of havpn's id with another target, a rule without comment, a
+    /// goto carrying an id, an odd havpn-like comment, a second jump of havpn's form, and every
+    /// owned chain `desired` lacks, empty.
+    func addForeignRules(_ ns: TestNamespace, _ family: IptablesBackend.Family, _ desired: Ruleset) throws {
+        func t(_ arguments: String...) throws {
+            try run("ip", ["netns", "exec", ns.name, family.command, "-w"] + arguments)
+        }
+        let v4 = family == .ipv4
+        for table in IptablesBackend.tables { try t("-t", table, "-N", "FOREIGN") }
+        try t("-A", "FOREIGN", "-p", "tcp", "--dport", "443", "-j", "RETURN")
+        try t("-A", "FOREIGN", "-s", v4 ? "10.1.0.0/16" : "fd00:1::/64", "-j", "DROP")
+        try t("-A", "FOREIGN", "-p", "udp")  // no target
+        try t("-A", "FOREIGN", "-m", "comment", "--comment", "kube service: x", "-j", "ACCEPT")
+        try t("-A", "FOREIGN", "-m", "comment", "--comment", "havpn:not-in-an-owned-chain", "-j", "ACCEPT")
+        try t("-N", "EMPTY")
+        try t("-N", "CALLER")
+        try t("-A", "CALLER", "-j", "EMPTY")
+        try t("-A", "CALLER", "-i", "eth0", "-g", "FOREIGN")
+        try t("-A", "INPUT", "-p", "tcp", "-j", "FOREIGN")
+        try t("-A", "INPUT", "-g", "CALLER")
+        try t("-A", "OUTPUT", "-o", "lo", "-j", "ACCEPT")
+        try t("-t", "nat", "-A", "PREROUTING", "-j", "FOREIGN")
+        try t("-t", "nat", "-A", "POSTROUTING", "-o", "eth0", "-j", "MASQUERADE")
+        try t(
+            "-t",
+            "mangle",
+            "-A",
+            "FORWARD",
+            "-p",
+            "tcp",
+            "--tcp-flags",
+            "SYN,RST",
+            "SYN",
+            "-j",
+            "TCPMSS",
+            "--clamp-mss-to-pmtu"
+        )
+        let rule = try #require(desired.rules.first { IptablesBackend.applies($0, to: family) })
+        let place = IptablesBackend.placement(rule.chain)
+        try t("-t", place.table, "-I", place.chain, "1", "-m", "comment", "--comment", rule.id, "-j", "RETURN")
+        try t("-t", place.table, "-A", place.chain, "-j", "RETURN")
+        try t("-t", place.table, "-A", place.chain, "-m", "comment", "--comment", rule.id, "-g", "FOREIGN")
+        try t("-t", place.table, "-A", place.chain, "-m", "comment", "--comment", "havpn:odd id", "-j", "ACCEPT")
+        try t("-t", place.table, "-A", place.builtin, "-m", "comment", "--comment", "havpn:jump", "-j", place.chain)
+        try t("-t", place.table, "-A", place.builtin, "-g", place.chain)  // a goto: no jump to count
+        for chain in RulesetChain.allCases
+        where desired.rules(in: chain).allSatisfy({ !IptablesBackend.applies($0, to: family) }) {
+            let empty = IptablesBackend.placement(chain)
+            try t("-t", empty.table, "-N", empty.chain)
+        }
+    }
+
+    /// Per chain, each rule as `TARGET` (after `-j`), `-g TARGET` or nothing, with its havpn comment.
+    static func rulesInSave(_ text: String) -> (userChains: [String], rules: [String: [String]]) {
+        var chains: [String] = []
+        var rules: [String: [String]] = [:]
+        for line in text.split(separator: "\n").map(String.init) {
+            if line.hasPrefix(":") {
+                let name = String(line.dropFirst().prefix { $0 != " " })
+                if !XtablesReader.hooks.contains(name) { chains.append(name) }
+            }
+            guard line.hasPrefix("-A ") else { continue }
+            let words = line.split(separator: " ").map(String.init)
+            var target = ""
+            if let j = words.firstIndex(where: { $0 == "-j" || $0 == "-g" }), j + 1 < words.count {
+                target = (words[j] == "-g" ? "-g " : "") + words[j + 1]
+            }
+            rules[words[1], default: []].append("\(target) \(IptablesBackend.comment(in: words) ?? "-")")
+        }
+        return (chains, rules)
+    }
+
+    static func rulesWalked(_ table: XtablesTable) -> (userChains: [String], rules: [String: [String]]) {
+        var rules: [String: [String]] = [:]
+        for rule in table.rules {
+            let target = (rule.isGoto ? "-g " : "") + rule.target
+            let comment = rule.comment.flatMap(IptablesBackend.savedComment) ?? "-"
+            rules[rule.chain, default: []].append("\(target) \(comment)")
+        }
+        return (table.userChains, rules)
+    }
+
+    /// The differential test: varied tables (havpn's ruleset of each role and the foreign and
+    /// edited rules above), read in-process and through `*-save`, give the same Snapshot, and the
+    /// walker sees every rule's chain, target and comment as iptables-save prints them.
+    @Test(arguments: [Role.apiserver, .shoot, .server])
+    func theInProcessReadingMatchesTheSavedText(role: Role) throws {
+        let ns = try TestNamespace()
+        let desired = Self.ruleset(role)
+        try FirewallClient(netns: ns.name, backend: .iptables).apply(desired)
+        let targets = IptablesBackend.targets(desired)
+        for family in IptablesBackend.Family.allCases {
+            try addForeignRules(ns, family, desired)
+            let saved = IptablesBackend.parse(try tables(ns, family.save), targets: targets)
+            let read = try inside(ns) { IptablesBackend.readSnapshot(family, targets: targets) }
+            #expect(read == saved, "\(family)")
+            let ids = saved.chains.values.joined()
+            #expect(ids.contains { $0.hasPrefix("edited havpn:") }, "\(family): the test has an edited rule")
+            #expect(ids.filter { $0 == "unowned-rule" }.count == 2, "\(family): no comment, an odd comment")
+            #expect(saved.jumps.values.contains { $0.count == 2 }, "\(family): a second jump")
+            #expect(saved.chains.values.contains { $0.isEmpty }, "\(family): an empty owned chain")
+            for table in IptablesBackend.tables {
+                let walked = try #require(try inside(ns) { try? XtablesReader.read(family, table).get() })
+                let text = try run("ip", ["netns", "exec", ns.name, family.save, "-t", table])
+                let want = Self.rulesInSave(text)
+                let have = Self.rulesWalked(walked)
+                #expect(have.userChains.sorted() == want.userChains.sorted(), "\(family) \(table)")
+                #expect(have.rules == want.rules, "\(family) \(table)")
+            }
+        }
+    }
+
+    /// A jump to an owned chain that is not havpn's form (here with `-s`) is read through
+    /// `*-save`, whose line deletes it exactly; the foreign chain and its jump stay.
+    @Test func aForeignJumpToAnOwnedChainIsReadThroughSaveAndRemoved() throws {
+        let ns = try TestNamespace()
+        let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
+        let desired = Self.ruleset(.apiserver)
+        try firewall.apply(desired)
+        try iptables(ns, "-N", "FOREIGN")
+        try iptables(ns, "-A", "FOREIGN", "-p", "tcp", "--dport", "443", "-j", "RETURN")
+        try iptables(ns, "-A", "FOREIGN", "-j", "HAVPN-INPUT")  // not from the built-in chain: not havpn's to delete
+        try iptables(ns, "-A", "INPUT", "-j", "FOREIGN")
+        try iptables(ns, "-A", "INPUT", "-s", "10.9.0.0/16", "-j", "HAVPN-INPUT")
+        #expect(try inside(ns) { IptablesBackend.readSnapshot(.ipv4, targets: [:]) } == nil, "needs the save")
+        #expect(try inside(ns) { IptablesBackend.readSnapshot(.ipv6, targets: [:]) } != nil)
+        func children(_ body: () throws -> Void) rethrows -> Int { try Self.children(firewall, body) }
+        var plan: [PlanAction] = []
+        #expect(try children { plan = try Self.plan(desired, firewall) } == 1, "iptables-legacy-save for IPv4")
+        #expect(plan.count == 1, "two jumps: drift")
+        #expect(try children { try firewall.apply(desired) } == 2, "IPv4: its save and its restore")
+        #expect(try children { plan = try Self.plan(desired, firewall) } == 0, "havpn's form again: in-process")
+        #expect(plan.isEmpty)
+        let save = try tables(ns)
+        #expect(!save.contains("10.9.0.0/16"))
+        #expect(save.contains("-A FOREIGN -p tcp -m tcp --dport 443 -j RETURN"))
+        #expect(save.contains("-A FOREIGN -j HAVPN-INPUT"))
+        #expect(save.contains("-A INPUT -j FOREIGN"))
+        #expect(save.components(separatedBy: "-A INPUT -m comment --comment \"havpn:jump\" -j HAVPN-INPUT").count == 2)
+    }
+}
