@@ -235,6 +235,18 @@ public enum IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
         }
     }
 
+    /// One or two words into the hasher, instead of the synthesized case tag and fields: a plan
+    /// of 10,000 routes hashes each destination several times. An IPv4 address and an IPv6
+    /// address with the same low word may collide, which only costs a comparison.
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .v4(let a): hasher.combine(UInt64(a.value))
+        case .v6(let a):
+            hasher.combine(a.high)
+            hasher.combine(a.low)
+        }
+    }
+
     public static func < (a: Self, b: Self) -> Bool {
         switch (a, b) {
         case (.v4(let x), .v4(let y)): x < y

@@ -125,6 +125,12 @@ public struct RouteSpec: Hashable, Sendable, Comparable {
 public struct RouteKey: Hashable, Sendable, Comparable {
     public var destination: IPNetwork
     public var metric: Int
+
+    /// The address, and prefix length and metric in one word (see ``IPAddress/hash(into:)``).
+    public func hash(into hasher: inout Hasher) {
+        destination.address.hash(into: &hasher)
+        hasher.combine(destination.prefixLength << 48 ^ metric)
+    }
     public static func < (a: Self, b: Self) -> Bool { (a.destination, a.metric) < (b.destination, b.metric) }
 }
 
