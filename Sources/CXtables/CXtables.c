@@ -20,11 +20,23 @@ _Static_assert(sizeof(struct ip6t_get_entries) == sizeof(struct ipt_get_entries)
 _Static_assert(IP6T_SO_GET_INFO == IPT_SO_GET_INFO && IP6T_SO_GET_ENTRIES == IPT_SO_GET_ENTRIES, "sockopts");
 _Static_assert(sizeof(struct ipt_ip) == 84, "ipt_ip has no padding (compared whole)");
 
+int havpn_xt_socket(int family) {
+    int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+    return fd < 0 ? -errno : fd;
+}
+
 int havpn_xt_read(int family, const char *table, havpn_xt_info *out, uint8_t **blob) {
     *blob = NULL;
+    int fd = havpn_xt_socket(family);
+    if (fd < 0) return fd;
+    int rc = havpn_xt_read_on(fd, family, table, out, blob);
+    close(fd);
+    return rc;
+}
+
+int havpn_xt_read_on(int fd, int family, const char *table, havpn_xt_info *out, uint8_t **blob) {
+    *blob = NULL;
     int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
-    int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-    if (fd < 0) return -errno;
     int rc = -EAGAIN;
     // The kernel answers EAGAIN when the table's size changed since GET_INFO (a rule added in
     // between): ask again, a few times.
@@ -62,7 +74,6 @@ int havpn_xt_read(int family, const char *table, havpn_xt_info *out, uint8_t **b
         *blob = (uint8_t *)get;
         rc = 0;
     }
-    close(fd);
     return rc;
 }
 

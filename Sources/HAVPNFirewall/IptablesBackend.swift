@@ -117,10 +117,10 @@ final class IptablesBackend {
     /// table, so a same-size edit such as DROP swapped for ACCEPT is seen at once), or through
     /// `*-save` when that reading cannot be used (see ``readSnapshot(_:targets:)``).
     func snapshot(_ family: Family, expecting desired: Ruleset? = nil) throws(HAVPNError) -> Snapshot {
-        // A family with no rule and no user chain anywhere (IPv6 on an IPv4-only pod): nothing to read.
-        if Self.isPristine(family) { return Snapshot() }
         let targets = Self.targets(desired)
         if let snapshot = Self.readSnapshot(family, targets: targets) { return snapshot }
+        // Not readable in-process, but holding no rule and no user chain anywhere: nothing to read.
+        if Self.isPristine(family) { return Snapshot() }
         let result = try spawn(family.save, [])
         guard result.status == 0 else {
             throw HAVPNError(.kernel, "\(family.save) failed: \(firstLine(result))", object: family.save)

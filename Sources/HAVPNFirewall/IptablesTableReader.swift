@@ -43,10 +43,19 @@ enum XtablesReader {
 
     /// `table` of `family` in the calling thread's namespace; nil when it does not exist (ENOENT;
     /// ENOPROTOOPT: ip_tables is not loaded), as iptables-save then prints nothing of it.
-    static func read(_ family: IptablesBackend.Family, _ table: String) -> Result<XtablesTable?, Failure> {
+    /// `socket`: one from `havpn_xt_socket` to read on, else one of its own.
+    static func read(
+        _ family: IptablesBackend.Family,
+        _ table: String,
+        socket: Int32? = nil
+    ) -> Result<XtablesTable?, Failure> {
         var info = havpn_xt_info()
         var blob: UnsafeMutablePointer<UInt8>?
-        let rc = havpn_xt_read(family == .ipv4 ? AF_INET : AF_INET6, table, &info, &blob)
+        let domain = family == .ipv4 ? AF_INET : AF_INET6
+        let rc =
+            if let socket { havpn_xt_read_on(socket, domain, table, &info, &blob) } else {
+                havpn_xt_read(domain, table, &info, &blob)
+            }
         defer { free(blob) }
         if rc == -ENOENT || rc == -ENOPROTOOPT { return .success(nil) }
         guard rc == 0 else { return .failure(Failure(code: rc)) }
@@ -146,9 +155,12 @@ extension IptablesBackend {
     /// jump to an owned chain is not havpn's plain form, so that only `*-save` can spell it exactly
     /// for its deletion (`restoreDocument`'s `-D`), and a foreign rule is never mistaken.
     static func readSnapshot(_ family: Family, targets: [String: String]) -> Snapshot? {
+        let socket = havpn_xt_socket(family == .ipv4 ? AF_INET : AF_INET6)
+        guard socket >= 0 else { return nil }
+        defer { close(socket) }
         var tables: [(String, XtablesTable)] = []
         for table in Self.tables {
-            switch XtablesReader.read(family, table) {
+            switch XtablesReader.read(family, table, socket: socket) {
             case .success(let read?): tables.append((table, read))
             case .success(nil): continue
             case .failure: return nil
