@@ -90,6 +90,7 @@ public final class FirewallClient {
         case .auto:
             var nftablesError: HAVPNError
             do {
+                try NftablesBackend.precheck()
                 let backend = try NftablesBackend()
                 try backend.probe()
                 nftables = backend

@@ -36,6 +36,23 @@ final class NftablesBackend {
         return output
     }
 
+    /// See `havpn_nft_inet_table_probe` (CNftables): 0, or the kernel's -errno.
+    static func havpnNftInetTableProbeResult() -> Int32 { havpn_nft_inet_table_probe() }
+
+    /// Throws when the kernel plainly has no nf_tables for the inet family (or no nfnetlink), asked
+    /// with one raw netfilter batch that is never committed. Cheaper than ``probe()`` where it fails
+    /// (iptables-legacy hosts, the lab), which first loads libnftables' parser and cache; any other
+    /// answer leaves the decision to ``probe()``.
+    static func precheck() throws(HAVPNError) {
+        let rc = havpnNftInetTableProbeResult()
+        guard rc == -EOPNOTSUPP || rc == -EAFNOSUPPORT || rc == -EPROTONOSUPPORT else { return }
+        throw HAVPNError(
+            .missingKernelFeature,
+            "the kernel's nf_tables cannot hold an inet table: \(String(cString: strerror(-rc)))",
+            object: "nftables"
+        )
+    }
+
     /// Whether this kernel can hold havpn's table: an inet table with a NAT chain, created and
     /// deleted again as a dry run. The kernel checks every command (chain type, hook, masquerade
     /// expression) and then aborts the batch, so nothing is committed: no new ruleset generation, no

@@ -1,3 +1,4 @@
+import Glibc
 import HAVPNModel
 import HAVPNNetlink
 import HAVPNPlanner
@@ -154,5 +155,20 @@ extension IptablesBackendTests {
         #expect(save.contains("-A FOREIGN -j HAVPN-INPUT"))
         #expect(save.contains("-A INPUT -j FOREIGN"))
         #expect(save.components(separatedBy: "-A INPUT -m comment --comment \"havpn:jump\" -j HAVPN-INPUT").count == 2)
+    }
+}
+
+extension IptablesBackendTests {
+    /// The lab's nf_tables has no inet family: the raw precheck says so (EOPNOTSUPP) before
+    /// libnftables is loaded, and `auto` takes iptables-legacy.
+    @Test func nftablesPrecheckFindsNoInetFamily() throws {
+        let ns = try TestNamespace()
+        let rc = try inNamespace(NetworkNamespace(named: ns.name)) { NftablesBackend.havpnNftInetTableProbeResult() }
+        #expect(rc == -EOPNOTSUPP)
+        #expect(throws: HAVPNError.self) {
+            try inNamespace(NetworkNamespace(named: ns.name)) { () throws(HAVPNError) in try NftablesBackend.precheck()
+            }
+        }
+        #expect(try FirewallClient(netns: ns.name, backend: .auto).resolvedBackend() == .iptables)
     }
 }
