@@ -16,9 +16,11 @@ int havpn_prepare_one_shot_heap(size_t prefault_bytes) {
        from a fresh mmap (above M_MMAP_THRESHOLD) and unmaps it on free, so every page of every
        such array is faulted anew. Where a page fault is expensive (user-mode-linux, where it is a
        round trip through the host; gVisor) those faults are most of a plan's cost. */
-    mallopt(M_MMAP_THRESHOLD, 64 << 20);
-    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+    /* 32 MiB is the largest threshold mallopt accepts on 64-bit; a refused one would leave the
+       pre-faulted block to a fresh mmap that free unmaps again, so the rest is skipped then. */
+    if (mallopt(M_MMAP_THRESHOLD, 32 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, 64 << 20) != 1) return -EINVAL;
     if (prefault_bytes == 0) return 0;
+    if (prefault_bytes > 16 << 20) prefault_bytes = 16 << 20; /* well below the threshold */
     /* One block from the top of the heap, faulted in by a single call, then returned to the top
        chunk (kept: below the trim threshold), where the command's allocations find it. */
     char *block = malloc(prefault_bytes);

@@ -70,7 +70,11 @@ final class NetlinkSocket {
                 last += 1
             }
             let range = batch.messageRange(first).lowerBound..<batch.messageRange(last).upperBound
-            for index in first..<last { Self.clearAcknowledgeFlag(&bytes, at: batch.messageRange(index).lowerBound) }
+            for index in first..<last {
+                Self.setAcknowledgeFlag(false, &bytes, at: batch.messageRange(index).lowerBound)
+            }
+            // The wait below ends at the last request's answer, so it must ask for one.
+            Self.setAcknowledgeFlag(true, &bytes, at: batch.messageRange(last).lowerBound)
             try send(bytes, range)
             messagesSent += last - first + 1
             while results[last] == nil {
@@ -137,13 +141,14 @@ final class NetlinkSocket {
         sendCalls += 1
     }
 
-    /// Clears NLM_F_ACK in the header of the message at `offset` (every request of a batch is
-    /// built asking for an ack; the send decides which keep it).
-    private static func clearAcknowledgeFlag(_ bytes: inout [UInt8], at offset: Int) {
+    /// Sets or clears NLM_F_ACK in the header of the message at `offset`: the send decides which
+    /// requests ask for an ack, whatever they were built with.
+    private static func setAcknowledgeFlag(_ on: Bool, _ bytes: inout [UInt8], at offset: Int) {
         bytes.withUnsafeMutableBytes { raw in
             let at = offset + MemoryLayout<nlmsghdr>.offset(of: \nlmsghdr.nlmsg_flags)!
             let flags = raw.loadUnaligned(fromByteOffset: at, as: UInt16.self)
-            raw.storeBytes(of: flags & ~UInt16(NLM_F_ACK), toByteOffset: at, as: UInt16.self)
+            let ack = UInt16(NLM_F_ACK)
+            raw.storeBytes(of: on ? flags | ack : flags & ~ack, toByteOffset: at, as: UInt16.self)
         }
     }
 

@@ -4,8 +4,9 @@
 
 /* Prepares malloc for a short-lived command (plan, apply, validate): large blocks come from the heap
    instead of a fresh mmap each, freed memory stays for reuse, and `prefault_bytes` of heap are
-   faulted in by one madvise(MADV_POPULATE_WRITE) call. Returns 0, or -errno of that madvise
-   (the heap is then faulted page by page as usual, which is only slower). */
+   faulted in by one madvise(MADV_POPULATE_WRITE) call (at most 16 MiB). Returns 0, or -errno: of
+   that madvise, or -EINVAL when malloc refused the settings (nothing pre-faulted then). Either way
+   the heap is then faulted page by page as usual, which is only slower. */
 int havpn_prepare_one_shot_heap(size_t prefault_bytes);
 
 #endif
