@@ -25,29 +25,6 @@ extern int pipe2(int pipefd[2], int flags);
 #include <sys/socket.h>
 #include <netinet/in.h>
 
-/* Entry count, blob size and hook count of one iptables-legacy table (IPT_SO_GET_INFO /
-   IP6T_SO_GET_INFO, both 64, on a raw socket of the calling thread's namespace): a cheap change
-   detector without spawning iptables-save. A table with one entry per hook (the built-in chains'
-   policies) plus the final error entry holds no rule and no user chain. Returns 0, or -errno
-   (ENOENT: the table does not exist). The struct mirrors ipt_getinfo/ip6t_getinfo, which have the
-   same layout. */
-static inline int havpn_xt_table_info(int family, const char *table, unsigned int *entries, unsigned int *size,
-                                      unsigned int *hooks) {
-    struct { char name[32]; unsigned int valid_hooks, hook_entry[5], underflow[5], num_entries, size; } info;
-    memset(&info, 0, sizeof info);
-    strncpy(info.name, table, sizeof info.name - 1);
-    int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-    if (fd < 0) return -errno;
-    socklen_t len = sizeof info;
-    int rc = getsockopt(fd, family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP, 64, &info, &len);
-    int err = errno;
-    close(fd);
-    if (rc < 0) return -err;
-    *entries = info.num_entries;
-    *size = info.size;
-    *hooks = (unsigned int)__builtin_popcount(info.valid_hooks);
-    return 0;
-}
 
 /* Whether the kernel's nf_tables can create an inet table, asked with one raw netfilter batch of two
    messages (batch begin, NEWTABLE inet "havpn-probe" with an ack) and no batch end, so the kernel

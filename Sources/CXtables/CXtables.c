@@ -25,6 +25,23 @@ int havpn_xt_socket(int family) {
     return fd < 0 ? -errno : fd;
 }
 
+int havpn_xt_table_info(int family, const char *table, uint32_t *entries, uint32_t *size, uint32_t *hooks) {
+    int fd = havpn_xt_socket(family);
+    if (fd < 0) return fd;
+    struct ipt_getinfo info;
+    memset(&info, 0, sizeof info);
+    strncpy(info.name, table, sizeof info.name - 1);
+    socklen_t len = sizeof info;
+    int rc = getsockopt(fd, family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP, IPT_SO_GET_INFO, &info, &len);
+    int err = errno;
+    close(fd);
+    if (rc < 0) return -err;
+    *entries = info.num_entries;
+    *size = info.size;
+    *hooks = (uint32_t)__builtin_popcount(info.valid_hooks);
+    return 0;
+}
+
 int havpn_xt_read(int family, const char *table, havpn_xt_info *out, uint8_t **blob) {
     *blob = NULL;
     int fd = havpn_xt_socket(family);

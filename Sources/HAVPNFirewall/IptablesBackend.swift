@@ -1,4 +1,4 @@
-internal import CNftables
+internal import CXtables
 import Glibc
 import HAVPNModel
 import HAVPNPlanner

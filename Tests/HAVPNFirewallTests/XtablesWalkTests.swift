@@ -1,3 +1,5 @@
+import CXtables
+import Glibc
 import Testing
 
 @testable import HAVPNFirewall
@@ -139,6 +141,50 @@ struct XtablesWalkTests {
                 blob[Int.random(in: 0..<blob.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
             }
             _ = walk(blob)
+        }
+    }
+}
+
+extension XtablesWalkTests {
+    /// The C walker itself, without the Swift wrapper's entry-count guard (which refuses short
+    /// blobs first): every truncation of the table, with room for every record, is an error.
+    @Test func theCWalkerRefusesEveryTruncationItself() {
+        var info = havpn_xt_info()
+        info.valid_hooks = Self.layout.validHooks
+        info.num_entries = Self.layout.entries
+        withUnsafeMutableBytes(of: &info.hook_entry) { raw in
+            for (i, v) in Self.layout.hookEntry.enumerated() {
+                raw.storeBytes(of: v, toByteOffset: 4 * i, as: UInt32.self)
+            }
+        }
+        withUnsafeMutableBytes(of: &info.underflow) { raw in
+            for (i, v) in Self.layout.underflow.enumerated() {
+                raw.storeBytes(of: v, toByteOffset: 4 * i, as: UInt32.self)
+            }
+        }
+        for length in 0...Self.table.count {
+            info.size = UInt32(length)
+            var chains = [havpn_xt_chain](repeating: havpn_xt_chain(), count: 6)
+            var rules = [havpn_xt_rule](repeating: havpn_xt_rule(), count: 6)
+            var chainCount: UInt32 = 0
+            var ruleCount: UInt32 = 0
+            let rc = Array(Self.table[..<length]).withUnsafeBufferPointer { blob in
+                havpn_xt_walk(
+                    AF_INET,
+                    blob.baseAddress,
+                    UInt32(length),
+                    &info,
+                    &chains,
+                    &chainCount,
+                    &rules,
+                    &ruleCount
+                )
+            }
+            if length == Self.table.count {
+                #expect(rc == 0 && ruleCount == 2, "the whole table walks")
+            } else {
+                #expect(rc == -EINVAL, "\(length) bytes")
+            }
         }
     }
 }

@@ -57,6 +57,11 @@ typedef struct {
 /// changing between the size query and the read.
 int havpn_xt_read(int family, const char *table, havpn_xt_info *info, uint8_t **blob);
 
+/// Entry count, blob size and hook count of one table (IPT_SO_GET_INFO alone): a cheap change
+/// detector. A table with one entry per hook (the built-in chains' policies) plus the final error
+/// entry holds no rule and no user chain. Returns 0, or -errno (ENOENT: no such table).
+int havpn_xt_table_info(int family, const char *table, uint32_t *entries, uint32_t *size, uint32_t *hooks);
+
 /// A raw socket of `family` in the calling thread's namespace for ``havpn_xt_read_on`` (one for all
 /// the tables of a reading: a system call costs about 9 µs in user-mode-linux), or -errno.
 int havpn_xt_socket(int family);
