@@ -86,7 +86,7 @@ let package = Package(
         ),
 
         // MARK: - CLI
-        // malloc settings and one pre-faulted heap block for the short-lived commands (plan, apply, validate).
+        // malloc settings and one pre-faulted heap block for the short-lived commands that read the kernel (plan, apply).
         .target(name: "COneShotHeap"),
         // The git commit, captured at build time for `--version` and `havpn_build_info`.
         .plugin(name: "BuildInfoPlugin", capability: .buildTool()),

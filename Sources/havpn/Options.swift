@@ -18,7 +18,7 @@ struct TopologyFileOptions: ParsableArguments {
         return try TopologyDecoder.decode(yaml: String(decoding: bytes, as: UTF8.self), file: file)
     }
 
-    /// ``load()`` for a command that exits when done (validate, plan, apply): the heap is prepared
+    /// ``load()`` for a command that exits when done and reads the kernel (plan, apply): the heap is prepared
     /// for the topology's size first (see ``OneShotHeap``). Not for `run` and `proxy`, which live long.
     func loadForOneShot() throws(HAVPNError) -> Topology {
         let bytes = try FileContents.read(file, what: "topology file")

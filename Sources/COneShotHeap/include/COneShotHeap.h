@@ -2,7 +2,7 @@
 #define HAVPN_ONE_SHOT_HEAP_H
 #include <stddef.h>
 
-/* Prepares malloc for a short-lived command (plan, apply, validate): large blocks come from the heap
+/* Prepares malloc for a short-lived command (plan, apply): large blocks come from the heap
    instead of a fresh mmap each, freed memory stays for reuse, and `prefault_bytes` of heap are
    faulted in by one madvise(MADV_POPULATE_WRITE) call (at most 16 MiB). Returns 0, or -errno: of
    that madvise, or -EINVAL when malloc refused the settings (nothing pre-faulted then). Either way
