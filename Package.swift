@@ -7,6 +7,32 @@ import PackageDescription
 // HAVPNModel, HAVPNPlanner and HAVPNControl are pure: no Glibc, no libnl, no NIO. The two C libraries they
 // use stay behind one file each: libyaml (CYAML) in HAVPNModel's YAML reader, swift-crypto's HMAC in the
 // announcement codec.
+// MARK: - The shipping link
+// A short-lived `havpn plan` in a small pod costs mostly start-up: mapping, relocating and resolving
+// symbols. The shipping build (scripts/lib/deps.sh sets HAVPN_SHIPPING_BUILD=1 beside
+// --static-swift-stdlib) links it with lld and:
+// - libnl-3, libnl-route-3, libyaml and libstdc++ from their static archives (Debian's -dev packages ship
+//   them): Linker/static-archives holds linker scripts named like the shared libraries, found first on
+//   the search path, so every -lnl-3 (the module maps', pkg-config's, the toolchain's -lstdc++) links the
+//   archive and no shared copy is loaded at start-up;
+// - --no-export-dynamic: the static Swift runtime's link arguments export every symbol (27,000, 2.4 MB
+//   of symbol tables the dynamic loader searches for each library's imports); havpn needs none exported;
+// - -z pack-relative-relocs (DT_RELR, glibc 2.36): the 72,000 relative relocations in 14 kB, not 1.7 MB.
+// The executable stays position-independent (ASLR). Other builds (tests, fuzzing) link as before.
+// pkg-config is not asked in the shipping build: its -L/usr/lib/<triple> would come first on the search
+// path and find the shared libraries; the module maps' own `link` names are enough, and libnl's headers
+// are in their standard place.
+let shippingBuild = Context.environment["HAVPN_SHIPPING_BUILD"] == "1"
+let shippingLink: [LinkerSetting]? =
+    shippingBuild
+    ? [
+        .unsafeFlags([
+            "-use-ld=lld", "-L", Context.packageDirectory + "/Linker/static-archives",
+            "-Xlinker", "--no-export-dynamic", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+        ])
+    ] : nil
+let libnlHeaders: [SwiftSetting]? = shippingBuild ? [.unsafeFlags(["-Xcc", "-I/usr/include/libnl3"])] : nil
+
 let package = Package(
     name: "havpn",
     products: [
@@ -28,7 +54,7 @@ let package = Package(
         // MARK: - Pure core
         .systemLibrary(
             name: "CYAML",
-            pkgConfig: "yaml-0.1",
+            pkgConfig: shippingBuild ? nil : "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
         .target(name: "HAVPNModel", dependencies: ["CYAML"]),
@@ -42,15 +68,17 @@ let package = Package(
         // MARK: - Kernel
         .systemLibrary(
             name: "CNetlink",
-            pkgConfig: "libnl-route-3.0",
+            pkgConfig: shippingBuild ? nil : "libnl-route-3.0",
             providers: [.apt(["libnl-route-3-dev"])]
         ),
-        .target(name: "HAVPNNetlink", dependencies: ["CNetlink", "HAVPNModel", "HAVPNPlanner"]),
-        .systemLibrary(
-            name: "CNftables",
-            pkgConfig: "libnftables",
-            providers: [.apt(["libnftables-dev"])]
+        .target(
+            name: "HAVPNNetlink",
+            dependencies: ["CNetlink", "HAVPNModel", "HAVPNPlanner"],
+            swiftSettings: libnlHeaders
         ),
+        // libnftables, opened with dlopen on first use (see its header): no process pays for loading it
+        // and its five libraries unless it programs nftables.
+        .target(name: "CNftables"),
         // iptables-legacy tables read in-process (IPT_SO_GET_ENTRIES) and walked in C, where the kernel's
         // UAPI headers can be used without clashing with glibc's in Swift's module.
         .target(name: "CXtables"),
@@ -99,6 +127,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
+            linkerSettings: shippingLink,
             plugins: ["BuildInfoPlugin"]
         ),
 

@@ -11,29 +11,54 @@ final class NftablesBackend {
     static let table = "inet havpn"
     private let context: OpaquePointer
 
-    /// Opens libnftables' netlink socket in the calling thread's namespace.
+    /// Loads libnftables (once per process) and opens its netlink socket in the calling thread's namespace.
     init() throws(HAVPNError) {
-        guard let context = nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else {
+        try Self.loadLibrary()
+        guard let context = havpn_nft_ctx_new(UInt32(NFT_CTX_DEFAULT)) else {
             throw HAVPNError(.missingKernelFeature, "libnftables could not open its netlink socket", object: "nftables")
         }
-        nft_ctx_buffer_output(context)
-        nft_ctx_buffer_error(context)
+        havpn_nft_ctx_buffer_output(context)
+        havpn_nft_ctx_buffer_error(context)
         self.context = context
     }
 
-    deinit { nft_ctx_free(context) }
+    deinit { havpn_nft_ctx_free(context) }
 
     /// Runs `script` as one transaction; returns the output, or throws with libnftables' first error line.
     @discardableResult
     func run(_ script: String, what: String) throws(HAVPNError) -> String {
-        let rc = nft_run_cmd_from_buffer(context, script)
-        let output = nft_ctx_get_output_buffer(context).map { String(cString: $0) } ?? ""
-        let errorText = nft_ctx_get_error_buffer(context).map { String(cString: $0) } ?? ""
+        let rc = havpn_nft_run_cmd_from_buffer(context, script)
+        let output = havpn_nft_ctx_get_output_buffer(context).map { String(cString: $0) } ?? ""
+        let errorText = havpn_nft_ctx_get_error_buffer(context).map { String(cString: $0) } ?? ""
         guard rc == 0 else {
             let first = errorText.split(separator: "\n").first.map(String.init) ?? "failed"
             throw HAVPNError(.kernel, "nftables: cannot \(what): \(first)", object: "table \(Self.table)")
         }
         return output
+    }
+
+    /// libnftables is opened on first use, not linked (see CNftables.h): a host without it can still
+    /// run havpn with the iptables backend, and `auto` falls back to iptables with this reason.
+    static func loadLibrary() throws(HAVPNError) {
+        var reason = [CChar](repeating: 0, count: 256)
+        guard havpn_nft_load(&reason, reason.count) != 0 else { return }
+        throw HAVPNError(
+            .missingKernelFeature,
+            "libnftables cannot be loaded (Debian package libnftables1): \(text(reason))",
+            object: "nftables"
+        )
+    }
+
+    /// What ``loadLibrary()`` checks, for any library: `nil` when `soname` opens and has every call
+    /// havpn makes, or the reason it does not.
+    static func libraryProblem(soname: String) -> String? {
+        var reason = [CChar](repeating: 0, count: 256)
+        return havpn_nft_check_library(soname, &reason, reason.count) == 0 ? nil : text(reason)
+    }
+
+    /// A C string the loader wrote into `buffer`, up to its terminating zero.
+    private static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// See `havpn_nft_inet_table_probe` (CNftables): 0, or the kernel's -errno.
@@ -58,8 +83,8 @@ final class NftablesBackend {
     /// expression) and then aborts the batch, so nothing is committed: no new ruleset generation, no
     /// event for other listeners, and an apply stays one transaction.
     func probe() throws(HAVPNError) {
-        nft_ctx_set_dry_run(context, true)
-        defer { nft_ctx_set_dry_run(context, false) }
+        havpn_nft_ctx_set_dry_run(context, true)
+        defer { havpn_nft_ctx_set_dry_run(context, false) }
         try run(
             """
             add table inet havpn-probe

@@ -27,8 +27,9 @@ havpn_require_swift() {
 }
 
 # The shipping build: release, Swift runtime linked statically (a side-car image needs no Swift
-# runtime, and process start-up halves under user-mode-linux). Prints the binary's path.
+# runtime, and process start-up halves under user-mode-linux), and the shipping link of Package.swift
+# (HAVPN_SHIPPING_BUILD: lld, static libnl, libyaml and libstdc++). Prints the binary's path.
 havpn_build_release() {
-    swift build -c release --product havpn --static-swift-stdlib --scratch-path .build-static >&2
-    echo "$(swift build -c release --static-swift-stdlib --scratch-path .build-static --show-bin-path)/havpn"
+    HAVPN_SHIPPING_BUILD=1 swift build -c release --product havpn --static-swift-stdlib --scratch-path .build-static >&2
+    echo "$(HAVPN_SHIPPING_BUILD=1 swift build -c release --static-swift-stdlib --scratch-path .build-static --show-bin-path)/havpn"
 }

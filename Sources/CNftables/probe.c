@@ -1,42 +1,14 @@
-/* libnftables.h defines _GNU_SOURCE before it includes <stdio.h>, which gives glibc's types another
-   shape in this module than in Swift's Glibc module: a clean build then fails ("'__fds_bits' from module
-   'SwiftGlibc' is not present in definition of 'fd_set'"). So the shim declares the few calls havpn
-   makes, with the library's own signatures (libnftables 1.0.6, stable API), and links the library. */
-#include <stdint.h>
-struct nft_ctx;
-#define NFT_CTX_DEFAULT 0
-struct nft_ctx *nft_ctx_new(uint32_t flags);
-void nft_ctx_free(struct nft_ctx *ctx);
-int nft_ctx_buffer_output(struct nft_ctx *ctx);
-const char *nft_ctx_get_output_buffer(struct nft_ctx *ctx);
-int nft_ctx_buffer_error(struct nft_ctx *ctx);
-const char *nft_ctx_get_error_buffer(struct nft_ctx *ctx);
-int nft_run_cmd_from_buffer(struct nft_ctx *nft, const char *buf);
-/* Dry run: the batch goes to the kernel without its end message, so the kernel validates every
-   command and aborts (NFNL_ABORT_VALIDATE): errors are real, nothing is committed. */
-void nft_ctx_set_dry_run(struct nft_ctx *ctx, _Bool dry);
-
-/* glibc declares pipe2 only under _GNU_SOURCE, which Swift's Glibc module does not set */
-extern int pipe2(int pipefd[2], int flags);
+/* The inet-table probe: one raw netfilter batch, no libnftables (see CNftables.h). */
+#include "CNftables.h"
 
 #include <errno.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-
-
-/* Whether the kernel's nf_tables can create an inet table, asked with one raw netfilter batch of two
-   messages (batch begin, NEWTABLE inet "havpn-probe" with an ack) and no batch end, so the kernel
-   checks the command and then aborts the batch: nothing is committed. Returns 0 when it can, or the
-   kernel's -errno (-EOPNOTSUPP: nf_tables without the inet family, as in the user-mode-linux lab;
-   -EPROTONOSUPPORT: no nfnetlink). Cheaper than libnftables' own probe where nftables cannot be
-   used: that one first touches libnftables' parser and cache, 60 ms of page faults in the lab.
-   Constants from linux/netlink.h, nfnetlink.h and nf_tables.h, spelled out to keep kernel headers
-   out of this module. Runs in the calling thread's network namespace. */
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
-static inline int havpn_nft_inet_table_probe(void) {
+#include <unistd.h>
+
+int havpn_nft_inet_table_probe(void) {
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 12 /* NETLINK_NETFILTER */);
     if (fd < 0) return -errno;
     struct timeval timeout = {1, 0};
