@@ -17,7 +17,10 @@ import PackageDescription
 //   archive and no shared copy is loaded at start-up;
 // - --no-export-dynamic: the static Swift runtime's link arguments export every symbol (27,000, 2.4 MB
 //   of symbol tables the dynamic loader searches for each library's imports); havpn needs none exported;
-// - -z pack-relative-relocs (DT_RELR, glibc 2.36): the 72,000 relative relocations in 14 kB, not 1.7 MB.
+// - -z pack-relative-relocs (DT_RELR, glibc 2.36): the 72,000 relative relocations in 14 kB, not 1.7 MB;
+// - Linker/startup-order.txt (scripts/startup-order writes it): the ~2,500 functions that --version,
+//   validate and plan execute, placed together at the start of .text (every package is compiled with
+//   -function-sections for it, see deps.sh): they spread over 758 pages of code before, 399 now.
 // The executable stays position-independent (ASLR). Other builds (tests, fuzzing) link as before.
 // pkg-config is not asked in the shipping build: its -L/usr/lib/<triple> would come first on the search
 // path and find the shared libraries; the module maps' own `link` names are enough, and libnl's headers
@@ -29,6 +32,8 @@ let shippingLink: [LinkerSetting]? =
         .unsafeFlags([
             "-use-ld=lld", "-L", Context.packageDirectory + "/Linker/static-archives",
             "-Xlinker", "--no-export-dynamic", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+            "-Xlinker", "--symbol-ordering-file=" + Context.packageDirectory + "/Linker/startup-order.txt",
+            "-Xlinker", "--no-warn-symbol-ordering",
         ])
     ] : nil
 let libnlHeaders: [SwiftSetting]? = shippingBuild ? [.unsafeFlags(["-Xcc", "-I/usr/include/libnl3"])] : nil
