@@ -109,7 +109,7 @@ struct TopologyValidator {
     private func validateApiservers() throws(HAVPNError) {
         var indexOwners: [Int: Int] = [:]
         // Owners by position, not by key path: paths are spelled only for an error (10,000 pod IPs).
-        var ipOwners = PodIPOwners(capacity: topology.apiservers.reduce(0) { $0 + $1.podIPs.count })
+        var ipOwners = PodIPOwners(apiservers: topology.apiservers)
         for (i, apiserver) in topology.apiservers.enumerated() {
             if let owner = indexOwners[apiserver.index] {
                 throw error(
@@ -176,32 +176,33 @@ struct TopologyValidator {
 
 /// Pod IPs seen so far and where each was listed, for the duplicate check. Open addressing over a mix of the
 /// address bits: a `Dictionary` hashes each of 10,000 addresses with SipHash, which cost more than parsing them.
-/// The mix is seeded per process, so a crafted file cannot know which addresses collide.
+/// The mix is seeded per process, so a crafted file cannot know which addresses collide. A slot holds only where
+/// an address is listed, (apiserver + 1) << 32 | podIP, and the address is read from there: 8 bytes an address,
+/// at most two thirds full. Every page a short-lived `validate` or `plan` touches costs a page fault.
 private struct PodIPOwners {
-    /// Index into `entries` plus one; 0 is an empty slot.
-    private var slots: [Int]
-    private var entries: [(address: IPAddress, apiserver: Int, podIP: Int)] = []
+    private let apiservers: [Topology.ApiserverInstance]
+    private var slots: [UInt64]
     private let mask: Int
     private let seed = UInt64.random(in: .min ... .max)
 
-    init(capacity: Int) {
+    init(apiservers: [Topology.ApiserverInstance]) {
+        let capacity = apiservers.reduce(0) { $0 + $1.podIPs.count }
         var size = 16
-        while size < capacity * 2 { size <<= 1 }
+        while size < capacity + capacity / 2 { size <<= 1 }
+        self.apiservers = apiservers
         slots = Array(repeating: 0, count: size)
         mask = size - 1
-        entries.reserveCapacity(capacity)
     }
 
     /// Notes `address` as listed at `apiserver`, `podIP`, unless it was listed before: then returns where.
     mutating func insert(_ address: IPAddress, apiserver: Int, podIP: Int) -> (apiserver: Int, podIP: Int)? {
         var slot = hash(address) & mask
         while slots[slot] != 0 {
-            let entry = entries[slots[slot] - 1]
-            if entry.address == address { return (entry.apiserver, entry.podIP) }
+            let owner = (apiserver: Int(slots[slot] >> 32) - 1, podIP: Int(slots[slot] & 0xFFFF_FFFF))
+            if apiservers[owner.apiserver].podIPs[owner.podIP] == address { return owner }
             slot = (slot + 1) & mask
         }
-        entries.append((address, apiserver, podIP))
-        slots[slot] = entries.count
+        slots[slot] = UInt64(apiserver + 1) << 32 | UInt64(podIP)
         return nil
     }
 
