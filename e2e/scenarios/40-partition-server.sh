@@ -9,7 +9,17 @@ scenario_partition_server() {
   # (5 s), and the previous scenario has just restarted a shoot pod's clients.
   poll 40 holds 6 healthy && poll 10 all_wl_ok $APIS || { fail partition-server "fabric not healthy before"; return; }
   start_probes part api0 || { fail partition-server "tcp probe did not start: $PROBE_ERROR"; return; }
-  T=$(now); ip -n seednet link set srv0 nomaster
+  # The cut is timed from the moment the kernel is asked: an `ip` started for it would spend 60-150 ms
+  # of the measured time starting up (UML). So an `ip -batch` runs first, and its answer to a `link
+  # show` proves it is reading its input when T is taken.
+  local cut_in cut_out cut_pid line
+  coproc CUT { exec ip -n seednet -batch - 2>&1; }
+  # bash unsets CUT and CUT_PID once the coprocess is reaped: keep copies
+  cut_in=${CUT[1]}; cut_out=${CUT[0]}; cut_pid=$CUT_PID
+  echo "link show dev srv0" >&"$cut_in"; IFS= read -r -t 10 line <&"$cut_out" || true
+  case $line in *srv0*) ;; *) exec {cut_in}>&-; fail partition-server "ip -batch for the cut did not answer: $line"; return;; esac
+  T=$(now); echo "link set srv0 nomaster" >&"$cut_in"
+  exec {cut_in}>&-; wait "$cut_pid" 2>/dev/null || true
   poll "${PARTITION_DEADLINE_S:-5}" all_active tap1 $PODS || { ip -n seednet link set srv0 master br0; stop_probes part; fail partition-server "bonds not off tap0 ${POLL_S}s after the cut (keepalive alone needs ~6 s)"; return; }
   res part_detect_s "$POLL_S"
   # each pod's own decision (havpn's log) and its bond's move (bondmon), apart from this harness's polling
