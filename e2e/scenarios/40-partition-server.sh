@@ -14,12 +14,18 @@ scenario_partition_server() {
   # show` proves it is reading its input when T is taken.
   local cut_in cut_out cut_pid line
   coproc CUT { exec ip -n seednet -batch - 2>&1; }
-  # bash unsets CUT and CUT_PID once the coprocess is reaped: keep copies
-  cut_in=${CUT[1]}; cut_out=${CUT[0]}; cut_pid=$CUT_PID
+  # bash unsets CUT and CUT_PID once the coprocess is reaped (an ip that exits at once): keep copies
+  cut_in=${CUT[1]-}; cut_pid=${CUT_PID-}
+  [ -n "$cut_in" ] && [ -n "$cut_pid" ] || { fail partition-server "ip -batch for the cut exited at once"; return; }
+  # and a copy of its output that bash does not close when it reaps ip (ip exits once its input is closed)
+  exec {cut_out}<&"${CUT[0]}"
   echo "link show dev srv0" >&"$cut_in"; IFS= read -r -t 10 line <&"$cut_out" || true
-  case $line in *srv0*) ;; *) exec {cut_in}>&-; fail partition-server "ip -batch for the cut did not answer: $line"; return;; esac
+  case $line in *srv0*) ;; *) exec {cut_in}>&- {cut_out}<&-; fail partition-server "ip -batch for the cut did not answer: $line"; return;; esac
   T=$(now); echo "link set srv0 nomaster" >&"$cut_in"
-  exec {cut_in}>&-; wait "$cut_pid" 2>/dev/null || true
+  exec {cut_in}>&-
+  # ip -batch exits non-zero when the cut failed; what it said is still in the pipe (one line of `link show` read)
+  wait "$cut_pid" || { line=$(cat <&"$cut_out"); exec {cut_out}<&-; ip -n seednet link set srv0 master br0; stop_probes part; fail partition-server "the cut failed: $line"; return; }
+  exec {cut_out}<&-
   poll "${PARTITION_DEADLINE_S:-5}" all_active tap1 $PODS || { ip -n seednet link set srv0 master br0; stop_probes part; fail partition-server "bonds not off tap0 ${POLL_S}s after the cut (keepalive alone needs ~6 s)"; return; }
   res part_detect_s "$POLL_S"
   # each pod's own decision (havpn's log) and its bond's move (bondmon), apart from this harness's polling

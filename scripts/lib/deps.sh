@@ -30,9 +30,10 @@ havpn_require_swift() {
 # runtime, and process start-up halves under user-mode-linux), and the shipping link of Package.swift
 # (HAVPN_SHIPPING_BUILD: lld, static libnl, libyaml and libstdc++). Prints the binary's path.
 # -function-sections (every package, dependencies included) lets the linker place each function
-# by Linker/startup-order.txt. (An object built before without it is kept as long as its code is the
-# same: swiftc skips code generation when the module's hash matches. A fresh clone is not affected.)
-havpn_shipping_flags="-c release --static-swift-stdlib -Xswiftc -Xfrontend -Xswiftc -function-sections --scratch-path .build-static"
+# by Linker/startup-order.txt. Its own scratch path: swiftc keeps an object whose module hash is
+# unchanged, so objects built before without the flag would otherwise stay. --disable-local-rpath:
+# the binary needs no library beside itself, so dlopen(libnftables) looks only where the system's are.
+havpn_shipping_flags="-c release --static-swift-stdlib -Xswiftc -Xfrontend -Xswiftc -function-sections --disable-local-rpath --scratch-path .build-shipping"
 havpn_build_release() {
     # shellcheck disable=SC2086 # the flags are words
     HAVPN_SHIPPING_BUILD=1 swift build --product havpn $havpn_shipping_flags >&2
