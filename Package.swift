@@ -7,6 +7,7 @@ import PackageDescription
 // HAVPNModel, HAVPNPlanner and HAVPNControl are pure: no Glibc, no libnl, no NIO. The two C libraries they
 // use stay behind one file each: libyaml (CYAML) in HAVPNModel's YAML reader, swift-crypto's HMAC in the
 // announcement codec.
+
 // MARK: - The shipping link
 // A short-lived `havpn plan` in a small pod costs mostly start-up: mapping, relocating and resolving
 // symbols. The shipping build (scripts/lib/deps.sh sets HAVPN_SHIPPING_BUILD=1 beside

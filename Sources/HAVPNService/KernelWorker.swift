@@ -43,8 +43,8 @@ public final class KernelWorker: Sendable {
     /// observation and this reading would be taken for havpn's own state and wait for the resync
     /// (30 s; seen in user-mode-linux, where an iptables pass takes 0.1–3 s). So the chains are
     /// compared with `ruleset` once more after the reading (for iptables an in-process reading of
-    /// the tables, no child), and a mismatch leaves
-    /// a baseline no reading equals: the next check reconciles.
+    /// the tables, no child), and a mismatch leaves a baseline no reading equals: the next check
+    /// reconciles.
     private static func baseline(_ ruleset: Ruleset?, firewall: FirewallClient?) -> String? {
         guard let firewall, let ruleset,
             let fingerprint = try? firewall.changeFingerprint(expecting: ruleset),

@@ -1,6 +1,8 @@
 # Sourced by scripts/*: installs what havpn needs on a fresh Debian 12 machine (idempotent).
-# Swift itself is expected on PATH (the machine image ships /opt/swift).
-havpn_apt_packages="libnl-route-3-dev libnl-3-dev libyaml-dev libnftables-dev nftables pkg-config user-mode-linux vde2 iproute2 kmod openvpn openssl socat iptables iputils-ping python3 python3-yaml python3-jsonschema python3-pip curl procps time prometheus"
+# Swift itself is expected on PATH (the machine image ships /opt/swift). The shipping link takes libnl,
+# libyaml and libstdc++ from their static archives (the -dev packages ship them) and is checked with readelf
+# (binutils); Swift's own Debian dependencies bring both, but they are named here rather than assumed.
+havpn_apt_packages="libnl-route-3-dev libnl-3-dev libyaml-dev libnftables-dev nftables pkg-config libstdc++-12-dev binutils user-mode-linux vde2 iproute2 kmod openvpn openssl socat iptables iputils-ping python3 python3-yaml python3-jsonschema python3-pip curl procps time prometheus"
 # scripts/check-operability: promtool comes with the Debian package prometheus (installing it starts no server
 # where policy-rc.d or the absence of systemd forbids it, as in CI's container); kubernetes-validate from PyPI.
 havpn_kubernetes_validate_version="1.37.0"
