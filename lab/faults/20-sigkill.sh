@@ -37,7 +37,8 @@ log "learnt $LEARNT_IP via $LEARNT_DEV in ${POLL_S}s"
 # T1 in place (atomic rename, as an editor or kubelet would); havpn picks it up and creates 10,000 routes.
 t1_routes() { owned_routes $P root 10.64.0.0/16; }
 # /proc/net/route of P: 10.64.0.1 (T0) and the learnt 10.99.0.1 before; 10,000 + 1 after. The poller renames T1
-# into place itself once it polls, so that even a quick reconcile cannot finish unseen. It can still miss all the
+# into place itself once it polls, so that even a quick reconcile cannot finish unseen, and it stops havpn and counts
+# again before the SIGKILL (a count read while havpn runs is stale by the batches sent since). It can still miss all the
 # intermediate states (scheduling in the one-CPU guest): then T0 goes back in place and it tries again, 3 times.
 proc_routes() { ip netns exec $P awk 'END { print NR - 1 }' /proc/net/route; }
 attempt=1

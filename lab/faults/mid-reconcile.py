@@ -5,8 +5,11 @@ usage: mid-reconcile.py [--ready FILE] [--rename SRC DST] BASE TARGET DEADLINE_S
        mid-reconcile.py [--ready FILE] [--rename SRC DST] BASE TARGET DEADLINE_S swap CONFIGMAP_DIR VERSION_DIR
 Run inside the pod's namespace (ip netns exec). Polls the IPv4 main table (/proc/net/route) without forking and
 acts as soon as the route count is strictly between BASE and TARGET: a reconcile caught half-way (havpn sends
-its routes in netlink batches of ~1,000). `kill` sends SIGKILL to PID; `swap` points CONFIGMAP_DIR/..data at
-VERSION_DIR with a symlink rename, as kubelet does. --ready touches FILE once polling has begun; --rename
+its routes in netlink batches of ~1,000). `kill` first stops PID (SIGSTOP), waits until every thread of it is
+stopped and counts again: a count read while havpn kept sending is stale by the batches sent since (reading
+/proc/net/route of 8,000 routes is slow in the guest), so only the count of a stopped havpn proves a kill
+mid-reconcile. Still between BASE and TARGET: SIGKILL; otherwise SIGCONT and exit 1, as if missed. `swap`
+points CONFIGMAP_DIR/..data at VERSION_DIR with a symlink rename, as kubelet does. --ready touches FILE once polling has begun; --rename
 renames SRC to DST then (the change that starts the reconcile), so no reconcile is missed while this starts.
 Prints "SECONDS ROUTES TUNNELS" at the action. Exit 1 when the deadline passes or the routes reach TARGET
 first (the reconcile finished before it could be caught).
@@ -32,15 +35,44 @@ def tunnels():
     return sum(1 for n in os.listdir("/sys/class/net") if n.startswith("bond0ip6tnl"))
 
 
-def act():
+def stopped(pid):
+    """True when every thread of pid is stopped (state T or t), or the process is gone."""
+    try:
+        for task in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/stat" % (pid, task), "rb") as f:
+                # The state follows the command name, which is in parentheses and may hold spaces.
+                if f.read().rsplit(b")", 1)[1].split()[0] not in (b"T", b"t"):
+                    return False
+    except FileNotFoundError:
+        pass
+    return True
+
+
+def act(seen):
+    """Acts on the reconcile; returns the route count to report, or None when it was over after all."""
     if action == "kill":
-        os.kill(int(args[4]), signal.SIGKILL)
+        pid = int(args[4])
+        os.kill(pid, signal.SIGSTOP)
+        give_up = time.monotonic() + 10
+        while not stopped(pid):
+            if time.monotonic() > give_up:
+                os.kill(pid, signal.SIGCONT)
+                print("havpn did not stop within 10 s of SIGSTOP", file=sys.stderr)
+                sys.exit(1)
+            time.sleep(0.001)
+        r = routes()
+        if not base < r < target:
+            os.kill(pid, signal.SIGCONT)
+            return None
+        os.kill(pid, signal.SIGKILL)
+        return r
     else:
         tmp = os.path.join(args[4], "..data_tmp")
         if os.path.lexists(tmp):
             os.unlink(tmp)
         os.symlink(args[5], tmp)
         os.rename(tmp, os.path.join(args[4], "..data"))
+        return seen
 
 
 routes()
@@ -52,9 +84,11 @@ t0 = time.monotonic()
 while time.monotonic() - t0 < deadline:
     r = routes()
     if base < r < target:
-        act()
-        print("%.3f %d %d" % (time.monotonic() - t0, r, tunnels()))
-        sys.exit(0)
+        acted = act(r)
+        if acted is not None:
+            print("%.3f %d %d" % (time.monotonic() - t0, acted, tunnels()))
+            sys.exit(0)
+        r = routes()
     if r >= target:
         print("reconcile finished before it could be caught: %d routes, %d tunnels" % (r, tunnels()), file=sys.stderr)
         sys.exit(1)
