@@ -6,7 +6,20 @@
 public enum TopologyDecoder {
     /// Decodes and validates one YAML document. `file` is only used in error messages.
     public static func decode(yaml: String, file: String) throws(HAVPNError) -> Topology {
-        guard let document = try YAMLDocument.parse(yaml, file: file) else {
+        try decode(YAMLDocument.parse(yaml, file: file), file: file)
+    }
+
+    /// ``decode(yaml:file:)`` of a file's bytes as read (no `String` copy of them). Bytes that are not
+    /// UTF-8 are refused with their position, as libyaml's reader finds them.
+    public static func decode(yaml: [UInt8], file: String) throws(HAVPNError) -> Topology {
+        let document = try yaml.withUnsafeBufferPointer { bytes in
+            Result { () throws(HAVPNError) in try YAMLDocument.parse(bytes, file: file) }
+        }.get()
+        return try decode(document, file: file)
+    }
+
+    private static func decode(_ document: YAMLDocument?, file: String) throws(HAVPNError) -> Topology {
+        guard let document else {
             throw HAVPNError(
                 .missingKey,
                 "the document is empty; it needs at least \"apiVersion: \(Topology.apiVersion)\"",

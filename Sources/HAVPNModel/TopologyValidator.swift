@@ -107,7 +107,7 @@ struct TopologyValidator {
     }
 
     private func validateApiservers() throws(HAVPNError) {
-        var indexOwners: [Int: Int] = [:]
+        var indexOwners = [Int: Int](minimumCapacity: topology.apiservers.count)
         // Owners by position, not by key path: paths are spelled only for an error (10,000 pod IPs).
         var ipOwners = PodIPOwners(apiservers: topology.apiservers)
         for (i, apiserver) in topology.apiservers.enumerated() {

@@ -73,20 +73,23 @@ final class YAMLDocument {
     /// Parses `yaml`, which must hold at most one document. Returns nil for a stream with no document at
     /// all (only comments or nothing).
     static func parse(_ yaml: String, file: String) throws(HAVPNError) -> YAMLDocument? {
-        let byteCount = yaml.utf8.count
-        guard byteCount <= maximumBytes else {
+        var text = yaml
+        return try text.withUTF8 { bytes in Result { () throws(HAVPNError) in try parse(bytes, file: file) } }.get()
+    }
+
+    /// ``parse(_:file:)`` of the file's bytes as read, with no `String` made of them first: that would be
+    /// a second copy of the file, and it would turn invalid UTF-8 into U+FFFD silently, where libyaml's
+    /// reader rejects it with its position.
+    static func parse(_ yaml: UnsafeBufferPointer<UInt8>, file: String) throws(HAVPNError) -> YAMLDocument? {
+        guard yaml.count <= maximumBytes else {
             throw HAVPNError(
                 .yamlSyntax,
-                "the file is \(byteCount) bytes; a topology file is at most \(maximumBytes) bytes",
+                "the file is \(yaml.count) bytes; a topology file is at most \(maximumBytes) bytes",
                 location: SourceLocation(file: file, line: 1, column: 1)
             )
         }
-        var text = yaml
-        let result = text.withUTF8 { bytes in
-            var builder = YAMLTreeBuilder(yaml: bytes, file: file)
-            return Result { () throws(HAVPNError) in try builder.build() }
-        }
-        return try result.get()
+        var builder = YAMLTreeBuilder(yaml: yaml, file: file)
+        return try builder.build()
     }
 
     fileprivate init(nodes: [Node], children: [Int], bytes: [UInt8], root: Int) {
@@ -117,9 +120,8 @@ private struct YAMLTreeBuilder {
     private var nodes: [YAMLDocument.Node] = []
     private var children: [Int] = []
     private var bytes: [UInt8] = []
-    /// Nodes each node stands for once aliases are expanded, by node index.
-    private var expansion: [Int] = []
-    private var anchors: [String: Int] = [:]
+    /// Each anchor's node and the nodes it stands for once aliases are expanded (an alias adds that many).
+    private var anchors: [String: (node: Int, expansion: Int)] = [:]
     private var aliasExpansion = 0
     private var stack: [OpenCollection] = []
     /// The items of every open collection, innermost last: one array for all, not one per collection.
@@ -142,7 +144,6 @@ private struct YAMLTreeBuilder {
         // About one node per dozen bytes in a list of addresses; capped, so a file of comments reserves little.
         let expectedNodes = min(yaml.count / 12, 1 << 16)
         nodes.reserveCapacity(expectedNodes)
-        expansion.reserveCapacity(expectedNodes)
         children.reserveCapacity(expectedNodes)
         bytes.reserveCapacity(min(yaml.count, 1 << 20))
 
@@ -178,10 +179,10 @@ private struct YAMLTreeBuilder {
                 try add(node, expansion: 1, anchor: optionalString(scalar.anchor), mark)
             case YAML_ALIAS_EVENT:
                 let name = optionalString(event.data.alias.anchor) ?? ""
-                guard let target = anchors[name] else {
+                guard let (target, size) = anchors[name] else {
                     throw HAVPNError(.yamlSyntax, "found undefined alias \"*\(name)\"", location: at(mark))
                 }
-                aliasExpansion += expansion[target]
+                aliasExpansion += size
                 guard aliasExpansion <= YAMLDocument.maximumAliasExpansion else {
                     throw HAVPNError(
                         .yamlSyntax,
@@ -189,7 +190,7 @@ private struct YAMLTreeBuilder {
                         location: at(mark)
                     )
                 }
-                try attach(target, expansion: expansion[target], mark)
+                try attach(target, expansion: size, mark)
             case YAML_SEQUENCE_START_EVENT:
                 let start = event.data.sequence_start
                 _ = try checkedTag(start.tag, allowed: "tag:yaml.org,2002:seq", mark)
@@ -204,7 +205,6 @@ private struct YAMLTreeBuilder {
                 children.append(contentsOf: pending[collection.firstItem...])
                 pending.removeSubrange(collection.firstItem...)
                 nodes[collection.node].children = first..<children.count
-                expansion[collection.node] = collection.expansion
                 try finish(collection.node, expansion: collection.expansion, anchor: collection.anchor, mark)
             default:
                 break  // stream start, document end
@@ -236,7 +236,6 @@ private struct YAMLTreeBuilder {
                 children: 0..<0
             )
         )
-        expansion.append(1)
         stack.append(
             OpenCollection(node: nodes.count - 1, isMapping: kind == .mapping, anchor: anchor, firstItem: pending.count)
         )
@@ -249,7 +248,6 @@ private struct YAMLTreeBuilder {
         _ mark: yaml_mark_t
     ) throws(HAVPNError) {
         nodes.append(node)
-        expansion.append(size)
         try finish(nodes.count - 1, expansion: size, anchor: anchor, mark)
     }
 
@@ -258,7 +256,7 @@ private struct YAMLTreeBuilder {
     private mutating func finish(_ index: Int, expansion size: Int, anchor: String?, _ mark: yaml_mark_t)
         throws(HAVPNError)
     {
-        if let anchor { anchors[anchor] = index }
+        if let anchor { anchors[anchor] = (index, size) }
         try attach(index, expansion: size, mark)
     }
 

@@ -15,25 +15,36 @@ public enum FileContents {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw failure(errno, path: path, what: what, keyPath: keyPath) }
         defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
+        // Read into one buffer of the file's size (plus one byte, to see it end): a 136 KiB topology
+        // grown chunk by chunk was three buffers and copies, and each fresh page is a page fault.
+        // A file that grows meanwhile, or reports no size (/proc), makes the buffer double.
+        var status = stat()
+        let size = fstat(fd, &status) == 0 && status.st_mode & S_IFMT == S_IFREG ? Int(status.st_size) : 0
+        var bytes = [UInt8](repeating: 0, count: min(max(size + 1, 4096), limit + 1))
+        var filled = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n == 0 { return bytes }
+            if filled == bytes.count {
+                guard filled <= limit else {
+                    throw HAVPNError(
+                        .invalidValue,
+                        "the \(what) is larger than \(limit) bytes",
+                        keyPath: keyPath,
+                        object: path
+                    )
+                }
+                bytes += repeatElement(0, count: min(bytes.count, limit + 1 - bytes.count))
+            }
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            if n == 0 {
+                bytes.removeLast(bytes.count - filled)
+                return bytes
+            }
             if n < 0 {
                 let code = errno
                 if code == EINTR { continue }
                 throw failure(code, path: path, what: what, keyPath: keyPath)
             }
-            bytes += chunk[0..<n]
-            guard bytes.count <= limit else {
-                throw HAVPNError(
-                    .invalidValue,
-                    "the \(what) is larger than \(limit) bytes",
-                    keyPath: keyPath,
-                    object: path
-                )
-            }
+            filled += n
         }
     }
 

@@ -96,8 +96,7 @@ public struct SideCar {
     public func run() async throws {
         // A file that is invalid at start is fatal: there is no last good topology to keep.
         let snapshot = try ConfigWatcher.read(options.topologyPath).get()
-        let yaml = String(decoding: snapshot.content, as: UTF8.self)
-        let topology = try TopologyDecoder.decode(yaml: yaml, file: options.topologyPath)
+        let topology = try TopologyDecoder.decode(yaml: snapshot.content, file: options.topologyPath)
         let podIPs = try Identity.podIPs(options.podIPs)
         let identity = try Identity.resolve(
             role: options.role,

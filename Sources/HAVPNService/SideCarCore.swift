@@ -225,7 +225,8 @@ struct SideCarCore {
         return effects
     }
 
-    mutating func configChanged(yaml: String, file: String, at now: Instant) -> [SideCarEffect] {
+    /// The topology file's new bytes, as read (see ``TopologyDecoder/decode(yaml:file:)-([UInt8],_)``).
+    mutating func configChanged(yaml: [UInt8], file: String, at now: Instant) -> [SideCarEffect] {
         do {
             let new = try TopologyDecoder.decode(yaml: yaml, file: file)
             try Identity.validate(role: identity.role, index: identity.index, topology: new, source: "--index")

@@ -113,11 +113,7 @@ struct SideCarLoop: Service {
         }
         switch batch.config {
         case .snapshot(let snapshot)?:
-            effects += core.configChanged(
-                yaml: String(decoding: snapshot.content, as: UTF8.self),
-                file: snapshot.resolvedPath,
-                at: t
-            )
+            effects += core.configChanged(yaml: snapshot.content, file: snapshot.resolvedPath, at: t)
         case .unreadable(let message)?:
             core.configRejected(message)
         case nil:

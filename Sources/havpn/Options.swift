@@ -15,7 +15,7 @@ struct TopologyFileOptions: ParsableArguments {
 
     func load() throws(HAVPNError) -> Topology {
         let bytes = try FileContents.read(file, what: "topology file")
-        return try TopologyDecoder.decode(yaml: String(decoding: bytes, as: UTF8.self), file: file)
+        return try TopologyDecoder.decode(yaml: bytes, file: file)
     }
 
     /// ``load()`` for a command that exits when done and reads the kernel (plan, apply): the heap is prepared
@@ -23,7 +23,7 @@ struct TopologyFileOptions: ParsableArguments {
     func loadForOneShot() throws(HAVPNError) -> Topology {
         let bytes = try FileContents.read(file, what: "topology file")
         OneShotHeap.prepare(topologyBytes: bytes.count)
-        return try TopologyDecoder.decode(yaml: String(decoding: bytes, as: UTF8.self), file: file)
+        return try TopologyDecoder.decode(yaml: bytes, file: file)
     }
 }
 

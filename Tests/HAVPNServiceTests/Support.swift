@@ -242,3 +242,10 @@ extension SideCarObservation {
     var isAddressConflictCount: Bool { if case .addressConflicts = self { true } else { false } }
     var isApiserverPeersChange: Bool { if case .apiserverPeersChanged = self { true } else { false } }
 }
+
+extension SideCarCore {
+    /// The tests write topologies as strings; the loop hands over the file's bytes.
+    mutating func configChanged(yaml: String, file: String, at now: Instant) -> [SideCarEffect] {
+        configChanged(yaml: Array(yaml.utf8), file: file, at: now)
+    }
+}
