@@ -1,8 +1,56 @@
 import HAVPNControl
 import HAVPNModel
 
-/// The path supervisions' decisions, turned into planner inputs, effects and observations.
+/// The path supervisions: the packets that feed them (probe replies, beacons), and their decisions turned into
+/// planner inputs, effects and observations.
 extension SideCarCore {
+    mutating func probeReply(from address: IPv6Address, sequence: UInt16, at now: Instant) -> [SideCarEffect] {
+        guard var cp = clientPaths, let client = plan.shootClientIndex(ofBondAddress: address) else { return [] }
+        let actions = cp.probeReply(client: client, sequence: sequence, at: now)
+        clientPaths = cp
+        defer { recordProbeStatistics() }
+        return apply(actions, at: now)
+    }
+
+    /// A beacon frame heard on tap `server`, from the Ethernet address `source`.
+    mutating func beacon(_ bytes: [UInt8], server: Int, from source: [UInt8]? = nil, at now: Instant) -> [SideCarEffect]
+    {
+        guard let beacon = PathBeacon(bytes: bytes), beacon.server == server else { return [] }
+        switch beacon.kind {
+        case .request:
+            guard PathBeacon.answers(identity.role, requestFrom: beacon.role),
+                beacon.role != identity.role || beacon.index != identity.index
+            else { return [] }
+            // Unicast back to the requester: the openvpn server then forwards the reply to one
+            // client instead of flooding it to all of them.
+            return [
+                .sendBeacon(
+                    server: server,
+                    bytes: beacon.reply(role: identity.role, index: identity.index).bytes,
+                    to: source
+                )
+            ]
+        case .reply:
+            guard let r = beacon.requester, r.role == identity.role, r.index == identity.index,
+                var sp = serverPaths
+            else { return [] }
+            let hadPeers = sp.hasBeaconPeers(server)
+            var actions = sp.peerHeard(
+                server: server,
+                peer: Identity(role: beacon.role, index: beacon.index),
+                at: now
+            )
+            if PathBeacon.provesPath(for: identity.role, replyFrom: beacon.role) {
+                actions += sp.beaconReply(server: server, sequence: beacon.sequence, at: now)
+            }
+            serverPaths = sp
+            if !hadPeers && sp.hasBeaconPeers(server) {
+                record(.serverPathBeaconPeersFound(server: server, healthy: sp.controller.health(of: server).isHealthy))
+            }
+            return apply(actions, at: now)
+        }
+    }
+
     /// What the apiserver's path supervision decided, carried into the planner's inputs and observations.
     mutating func apply(_ actions: [ClientPathSupervisor.Action], at now: Instant) -> [SideCarEffect] {
         var effects: [SideCarEffect] = []

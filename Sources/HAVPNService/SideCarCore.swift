@@ -39,8 +39,9 @@ struct SideCarCore {
     private(set) var configError: String?
     private(set) var lastReconcileError: String?
     private(set) var converged = false
-    private(set) var clientPaths: ClientPathSupervisor?
-    private(set) var serverPaths: ServerPathSupervisor?
+    /// The path supervisions, fed by probe replies and beacons in SideCarCore+Paths.swift as well.
+    var clientPaths: ClientPathSupervisor?
+    var serverPaths: ServerPathSupervisor?
     private(set) var peers: ApiserverPeerSet?
     private var scheduler: AnnouncementScheduler?
     /// Internal for SideCarCore+Paths.swift, whose decisions trigger reconciles too.
@@ -282,53 +283,6 @@ struct SideCarCore {
         case .ruleset: trigger.trigger(.drift(.rule), at: now)
         }
         return startReconcileIfDue(at: now)
-    }
-
-    mutating func probeReply(from address: IPv6Address, sequence: UInt16, at now: Instant) -> [SideCarEffect] {
-        guard var cp = clientPaths, let client = plan.shootClientIndex(ofBondAddress: address) else { return [] }
-        let actions = cp.probeReply(client: client, sequence: sequence, at: now)
-        clientPaths = cp
-        defer { recordProbeStatistics() }
-        return apply(actions, at: now)
-    }
-
-    /// A beacon frame heard on tap `server`, from the Ethernet address `source`.
-    mutating func beacon(_ bytes: [UInt8], server: Int, from source: [UInt8]? = nil, at now: Instant) -> [SideCarEffect]
-    {
-        guard let beacon = PathBeacon(bytes: bytes), beacon.server == server else { return [] }
-        switch beacon.kind {
-        case .request:
-            guard PathBeacon.answers(identity.role, requestFrom: beacon.role),
-                beacon.role != identity.role || beacon.index != identity.index
-            else { return [] }
-            // Unicast back to the requester: the openvpn server then forwards the reply to one
-            // client instead of flooding it to all of them.
-            return [
-                .sendBeacon(
-                    server: server,
-                    bytes: beacon.reply(role: identity.role, index: identity.index).bytes,
-                    to: source
-                )
-            ]
-        case .reply:
-            guard let r = beacon.requester, r.role == identity.role, r.index == identity.index,
-                var sp = serverPaths
-            else { return [] }
-            let hadPeers = sp.hasBeaconPeers(server)
-            var actions = sp.peerHeard(
-                server: server,
-                peer: Identity(role: beacon.role, index: beacon.index),
-                at: now
-            )
-            if PathBeacon.provesPath(for: identity.role, replyFrom: beacon.role) {
-                actions += sp.beaconReply(server: server, sequence: beacon.sequence, at: now)
-            }
-            serverPaths = sp
-            if !hadPeers && sp.hasBeaconPeers(server) {
-                record(.serverPathBeaconPeersFound(server: server, healthy: sp.controller.health(of: server).isHealthy))
-            }
-            return apply(actions, at: now)
-        }
     }
 
     mutating func announcement(from source: IPv6Address, device: String, payload: [UInt8], at now: Instant)
