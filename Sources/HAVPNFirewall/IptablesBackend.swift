@@ -52,9 +52,17 @@ final class IptablesBackend {
     struct Snapshot: Equatable {
         /// Rule ids per owned chain that exists (jumped to or not).
         var chains: [RulesetChain: [String]] = [:]
-        /// The save lines (`-A BUILTIN …-j HAVPN-…`) of the jumps to each owned chain.
+        /// The save lines (`-A BUILTIN …-j HAVPN-…`, or `-g`) of the jumps to each owned chain from its
+        /// built-in chain: havpn's, however they look, so extra ones are removed.
         var jumps: [RulesetChain: [String]] = [:]
+        /// The chains of other rules that jump or go to an owned chain (a foreign chain, another built-in
+        /// chain). havpn does not change them, and while they exist the owned chain cannot be deleted.
+        var references: [RulesetChain: [String]] = [:]
     }
+
+    /// Whether a jump's save line is a goto (`-g`): it does not return to the built-in chain, so the
+    /// rules after it there would be skipped. Never havpn's jump, even when it is the only one.
+    static func isGoto(_ saveLine: String) -> Bool { saveLine.split(separator: " ").contains("-g") }
 
     static func tool(_ name: String) throws(HAVPNError) -> String {
         for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] where access("\(dir)/\(name)", X_OK) == 0 {
@@ -168,10 +176,31 @@ final class IptablesBackend {
         return ObservedRuleset(chains: chains)
     }
 
-    /// The rule ids of `chain` that count: none unless it is jumped to exactly once.
+    /// The rule ids of `chain` that count: none unless it is jumped to exactly once (not a goto).
     static func held(_ chain: RulesetChain, in s: Snapshot) -> [String] {
-        guard let ids = s.chains[chain], s.jumps[chain]?.count == 1 else { return [] }
+        guard let ids = s.chains[chain], let jumps = s.jumps[chain], jumps.count == 1, !isGoto(jumps[0]) else {
+            return []
+        }
         return ids
+    }
+
+    /// A chain that `ruleset` no longer has in `family` but that foreign rules still refer to: its
+    /// deletion would fail inside `*-restore` ("line N failed"), so it is refused here, naming them.
+    static func checkRemovable(_ ruleset: Ruleset, family: Family, in s: Snapshot) throws(HAVPNError) {
+        for chain in RulesetChain.allCases where s.chains[chain] != nil {
+            guard !ruleset.rules(in: chain).contains(where: { applies($0, to: family) }),
+                let callers = s.references[chain], !callers.isEmpty
+            else { continue }
+            let place = placement(chain)
+            let named = Array(Set(callers)).sorted().joined(separator: ", ")
+            let name = family == .ipv4 ? "IPv4" : "IPv6"
+            throw HAVPNError(
+                .conflict,
+                "cannot delete the \(name) chain \(place.chain) (table \(place.table)): rules in \(named) jump to it, "
+                    + "and havpn does not change rules it does not own; delete them, or keep havpn's rules in that chain",
+                object: "\(family.command) -t \(place.table) \(place.chain)"
+            )
+        }
     }
 
     /// Whether `family` already holds exactly `ruleset` (and nothing of havpn's chains beyond it).
@@ -188,6 +217,7 @@ final class IptablesBackend {
         for family in Family.allCases {
             let current = try snapshot(family, expecting: ruleset)
             if Self.holds(ruleset, family: family, in: current) { continue }
+            try Self.checkRemovable(ruleset, family: family, in: current)
             let document = Self.restoreDocument(ruleset, family: family, current: current)
             let result = try spawn(family.restore, ["-w", "--noflush"], input: document)
             guard result.status == 0 else {
@@ -250,7 +280,7 @@ final class IptablesBackend {
             let jumps = current.jumps[chain] ?? []
             guard !rules.isEmpty || exists || !jumps.isEmpty else { continue }
             if !rules.isEmpty || exists { emit(place.table, ":\(place.chain) - [0:0]") }
-            let keepJump = !rules.isEmpty && jumps.count == 1
+            let keepJump = !rules.isEmpty && jumps.count == 1 && !isGoto(jumps[0])
             if !keepJump {
                 for jump in jumps { emit(place.table, "-D" + jump.dropFirst(2)) }
             }
@@ -320,10 +350,14 @@ final class IptablesBackend {
                     id = "edited " + id
                 }
                 snapshot.chains[chain, default: []].append(id)
-            } else if let j = words.firstIndex(of: "-j"), j + 1 < words.count, let target = byName[words[j + 1]],
-                placement(target).table == table, placement(target).builtin == words[1]
+            } else if let j = words.firstIndex(where: { $0 == "-j" || $0 == "-g" }), j + 1 < words.count,
+                let target = byName[words[j + 1]], placement(target).table == table
             {
-                snapshot.jumps[target, default: []].append(line)
+                if placement(target).builtin == words[1] {
+                    snapshot.jumps[target, default: []].append(line)
+                } else {
+                    snapshot.references[target, default: []].append(words[1])
+                }
             }
         }
         return snapshot

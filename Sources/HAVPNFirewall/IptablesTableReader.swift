@@ -189,11 +189,14 @@ extension IptablesBackend {
                         id = "edited " + id
                     }
                     snapshot.chains[chain, default: []].append(id)
-                } else if !rule.isGoto, let target = byName[rule.target], placement(target).table == table,
-                    placement(target).builtin == rule.chain
-                {
-                    guard let line = jumpLine(rule) else { return nil }
-                    snapshot.jumps[target, default: []].append(line)
+                } else if let target = byName[rule.target], placement(target).table == table {
+                    if placement(target).builtin == rule.chain {
+                        // A goto is not havpn's form either: `*-save` spells it for its deletion.
+                        guard let line = jumpLine(rule) else { return nil }
+                        snapshot.jumps[target, default: []].append(line)
+                    } else {
+                        snapshot.references[target, default: []].append(rule.chain)
+                    }
                 }
             }
         }

@@ -60,7 +60,11 @@ extension IptablesBackendTests {
         try t("-t", place.table, "-A", place.chain, "-m", "comment", "--comment", rule.id, "-g", "FOREIGN")
         try t("-t", place.table, "-A", place.chain, "-m", "comment", "--comment", "havpn:odd id", "-j", "ACCEPT")
         try t("-t", place.table, "-A", place.builtin, "-m", "comment", "--comment", "havpn:jump", "-j", place.chain)
-        try t("-t", place.table, "-A", place.builtin, "-g", place.chain)  // a goto: no jump to count
+        // A foreign chain that refers to an owned one, by jump and by goto (a goto from the built-in chain is
+        // read through `*-save`: aGotoFromTheBuiltInChainIsAnExtraJump).
+        try t("-t", place.table, "-N", "REFERRER")
+        try t("-t", place.table, "-A", "REFERRER", "-j", place.chain)
+        try t("-t", place.table, "-A", "REFERRER", "-s", v4 ? "10.2.0.0/16" : "fd00:2::/64", "-g", place.chain)
         for chain in RulesetChain.allCases
         where desired.rules(in: chain).allSatisfy({ !IptablesBackend.applies($0, to: family) }) {
             let empty = IptablesBackend.placement(chain)
@@ -117,6 +121,7 @@ extension IptablesBackendTests {
             #expect(ids.filter { $0 == "unowned-rule" }.count == 2, "\(family): no comment, an odd comment")
             #expect(saved.jumps.values.contains { $0.count == 2 }, "\(family): a second jump")
             #expect(saved.chains.values.contains { $0.isEmpty }, "\(family): an empty owned chain")
+            #expect(saved.references.values.contains { $0 == ["REFERRER", "REFERRER"] }, "\(family): a referrer")
             for table in IptablesBackend.tables {
                 let walked = try #require(try inside(ns) { try? XtablesReader.read(family, table).get() })
                 let text = try run("ip", ["netns", "exec", ns.name, family.save, "-t", table])
@@ -159,6 +164,54 @@ extension IptablesBackendTests {
 }
 
 extension IptablesBackendTests {
+    /// `-g` from the built-in chain into an owned chain is a jump too: an extra one is removed (through its
+    /// `*-save` line), and one that is left alone is replaced, since a goto skips the built-in chain's later rules.
+    @Test func aGotoFromTheBuiltInChainIsAnExtraJump() throws {
+        let ns = try TestNamespace()
+        let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
+        let desired = Self.ruleset(.apiserver)
+        try firewall.apply(desired)
+        let havpnJump = "-A INPUT -m comment --comment \"havpn:jump\" -j HAVPN-INPUT"
+        try iptables(ns, "-A", "INPUT", "-s", "10.9.0.0/16", "-g", "HAVPN-INPUT")
+        #expect(try inside(ns) { IptablesBackend.readSnapshot(.ipv4, targets: [:]) } == nil, "needs the save")
+        #expect(try Self.plan(desired, firewall).count == 1, "two jumps: drift")
+        try firewall.apply(desired)
+        var save = try tables(ns)
+        #expect(!save.contains("-g HAVPN-INPUT") && save.components(separatedBy: havpnJump).count == 2)
+        #expect(try Self.plan(desired, firewall).isEmpty)
+
+        try iptables(ns, "-D", "INPUT", "-m", "comment", "--comment", "havpn:jump", "-j", "HAVPN-INPUT")
+        try iptables(ns, "-I", "INPUT", "1", "-g", "HAVPN-INPUT")
+        #expect(try Self.plan(desired, firewall).count == 1, "a goto as the only jump: drift")
+        try firewall.apply(desired)
+        save = try tables(ns)
+        #expect(!save.contains("-g HAVPN-INPUT") && save.components(separatedBy: havpnJump).count == 2)
+    }
+
+    /// A chain that havpn no longer wants but that a foreign chain still jumps to cannot be deleted: the
+    /// apply says so in one line, names the foreign chain and changes nothing; once that rule is gone it prunes.
+    @Test func aChainForeignRulesReferToIsKeptAndTheErrorNamesThem() throws {
+        let ns = try TestNamespace()
+        let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
+        try firewall.apply(Self.ruleset(.apiserver))
+        try iptables(ns, "-N", "FOREIGN")
+        try iptables(ns, "-A", "FOREIGN", "-j", "HAVPN-INPUT")
+        try iptables(ns, "-A", "OUTPUT", "-j", "FOREIGN")
+        // iptables-save's comment lines carry the time.
+        func rules() throws -> [Substring] { try tables(ns).split(separator: "\n").filter { !$0.hasPrefix("#") } }
+        let before = try rules()
+        let error = #expect(throws: HAVPNError.self) { try firewall.apply(Ruleset()) }
+        #expect(error?.code == .conflict)
+        #expect(error?.description.contains("chain HAVPN-INPUT (table filter): rules in FOREIGN jump to it") == true)
+        #expect(error?.description.contains("\n") == false)
+        #expect(try rules() == before, "nothing changed")
+        try iptables(ns, "-D", "FOREIGN", "-j", "HAVPN-INPUT")
+        try firewall.apply(Ruleset())
+        let after = try tables(ns)
+        #expect(!after.contains("HAVPN-"))
+        #expect(after.contains("-A OUTPUT -j FOREIGN"))
+    }
+
     /// The lab's nf_tables has no inet family: the raw precheck says so (EOPNOTSUPP) before
     /// libnftables is loaded, and `auto` takes iptables-legacy.
     @Test func nftablesPrecheckFindsNoInetFamily() throws {
