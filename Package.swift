@@ -176,7 +176,7 @@ let package = Package(
             ]
         ),
         // Runs the built `havpn` executable (exit codes, one-line errors); no kernel access.
-        .testTarget(name: "HAVPNCLITests", dependencies: ["havpn", "HAVPNTestSupport"]),
+        .testTarget(name: "HAVPNCLITests", dependencies: ["havpn", "HAVPNTestSupport", "COneShotHeap"]),
         // Host-only: parsing and message construction through libnl, no kernel needed.
         .testTarget(
             name: "HAVPNNetlinkTests",
