@@ -175,7 +175,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        // Runs the built `havpn` executable (exit codes, one-line errors); no kernel access.
+        // Runs the built `havpn` executable (exit codes, one-line errors), and tests the one-shot heap it
+        // prepares (each in a process of its own); no kernel access.
         .testTarget(name: "HAVPNCLITests", dependencies: ["havpn", "HAVPNTestSupport", "COneShotHeap"]),
         // Host-only: parsing and message construction through libnl, no kernel needed.
         .testTarget(

@@ -6,9 +6,10 @@ import HAVPNModel
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzTopology(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data, size > 0 else { return 0 }
-    let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
+    // The bytes as the CLI and the side-car read them: not UTF-8 is for libyaml's reader to refuse.
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     do {
-        let topology = try TopologyDecoder.decode(yaml: text, file: "fuzz.yaml")
+        let topology = try TopologyDecoder.decode(yaml: bytes, file: "fuzz.yaml")
         // What decodes must plan: the address plan is derived from every accepted topology.
         _ = AddressPlan(topology: topology)
     } catch {

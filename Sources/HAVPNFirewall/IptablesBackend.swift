@@ -62,7 +62,11 @@ final class IptablesBackend {
 
     /// Whether a jump's save line is a goto (`-g`): it does not return to the built-in chain, so the
     /// rules after it there would be skipped. Never havpn's jump, even when it is the only one.
-    static func isGoto(_ saveLine: String) -> Bool { saveLine.split(separator: " ").contains("-g") }
+    static func isGoto(_ saveLine: String) -> Bool {
+        // The target is the last `-j` or `-g`: iptables-save prints it after every match (a comment's words
+        // come before it).
+        saveLine.split(separator: " ").last { $0 == "-j" || $0 == "-g" } == "-g"
+    }
 
     static func tool(_ name: String) throws(HAVPNError) -> String {
         for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] where access("\(dir)/\(name)", X_OK) == 0 {
@@ -212,12 +216,17 @@ final class IptablesBackend {
         }
     }
 
-    /// One `*-restore --noflush` per family that does not hold `ruleset` already.
+    /// One `*-restore --noflush` per family that does not hold `ruleset` already. Both families are
+    /// read and checked before either is written, so a refused prune changes nothing.
     func apply(_ ruleset: Ruleset) throws(HAVPNError) {
+        var pending: [(Family, Snapshot)] = []
         for family in Family.allCases {
             let current = try snapshot(family, expecting: ruleset)
             if Self.holds(ruleset, family: family, in: current) { continue }
             try Self.checkRemovable(ruleset, family: family, in: current)
+            pending.append((family, current))
+        }
+        for (family, current) in pending {
             let document = Self.restoreDocument(ruleset, family: family, current: current)
             let result = try spawn(family.restore, ["-w", "--noflush"], input: document)
             guard result.status == 0 else {
@@ -269,6 +278,9 @@ final class IptablesBackend {
     static func restoreDocument(_ ruleset: Ruleset, family: Family, current: Snapshot) -> String {
         var byTable: [String: [String]] = [:]
         var tableOrder: [String] = []
+        // Deletions go last in their table: a chain can only go once nothing jumps to it, and a foreign
+        // rule in another owned chain that does is flushed with that chain, which may come later.
+        var deletions: [String: [String]] = [:]
         func emit(_ table: String, _ line: String) {
             if byTable[table] == nil { tableOrder.append(table) }
             byTable[table, default: []].append(line)
@@ -285,7 +297,7 @@ final class IptablesBackend {
                 for jump in jumps { emit(place.table, "-D" + jump.dropFirst(2)) }
             }
             if rules.isEmpty {
-                if exists { emit(place.table, "-X \(place.chain)") }
+                if exists { deletions[place.table, default: []].append("-X \(place.chain)") }
                 continue
             }
             for rule in rules { emit(place.table, "-A \(place.chain) " + render(rule)) }
@@ -297,6 +309,7 @@ final class IptablesBackend {
         for table in tableOrder {
             lines.append("*\(table)")
             lines += byTable[table]!
+            lines += deletions[table] ?? []
             lines.append("COMMIT")
         }
         return lines.joined(separator: "\n") + "\n"
@@ -345,12 +358,12 @@ final class IptablesBackend {
             guard words.count >= 2 else { continue }
             if let chain = byName[words[1]], placement(chain).table == table {
                 var id = comment(in: words) ?? "unowned-rule"
-                if let want = targets[id], let j = words.firstIndex(of: "-j"), j + 1 < words.count, words[j + 1] != want
+                if let want = targets[id], let j = words.lastIndex(of: "-j"), j + 1 < words.count, words[j + 1] != want
                 {
                     id = "edited " + id
                 }
                 snapshot.chains[chain, default: []].append(id)
-            } else if let j = words.firstIndex(where: { $0 == "-j" || $0 == "-g" }), j + 1 < words.count,
+            } else if let j = words.lastIndex(where: { $0 == "-j" || $0 == "-g" }), j + 1 < words.count,
                 let target = byName[words[j + 1]], placement(target).table == table
             {
                 if placement(target).builtin == words[1] {

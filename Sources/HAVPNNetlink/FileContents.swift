@@ -18,20 +18,18 @@ public enum FileContents {
         // Read into one buffer of the file's size (plus one byte, to see it end): a 136 KiB topology
         // grown chunk by chunk was three buffers and copies, and each fresh page is a page fault.
         // A file that grows meanwhile, or reports no size (/proc), makes the buffer double.
+        precondition(limit >= 0 && limit < Int.max)
+        func tooLarge() -> HAVPNError {
+            HAVPNError(.invalidValue, "the \(what) is larger than \(limit) bytes", keyPath: keyPath, object: path)
+        }
         var status = stat()
         let size = fstat(fd, &status) == 0 && status.st_mode & S_IFMT == S_IFREG ? Int(status.st_size) : 0
+        guard size <= limit else { throw tooLarge() }
         var bytes = [UInt8](repeating: 0, count: min(max(size + 1, 4096), limit + 1))
         var filled = 0
         while true {
             if filled == bytes.count {
-                guard filled <= limit else {
-                    throw HAVPNError(
-                        .invalidValue,
-                        "the \(what) is larger than \(limit) bytes",
-                        keyPath: keyPath,
-                        object: path
-                    )
-                }
+                guard filled <= limit else { throw tooLarge() }
                 bytes += repeatElement(0, count: min(bytes.count, limit + 1 - bytes.count))
             }
             let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, $0.count - filled) }

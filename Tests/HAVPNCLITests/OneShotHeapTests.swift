@@ -34,7 +34,9 @@ import Testing
         }
     }
 
-    /// Without the settings a block of 6 MiB is a fresh mmap: what the test above tells apart.
+    /// Without the settings a block of 6 MiB is a fresh mmap: what the test above tells apart. (glibc raises
+    /// its threshold after a large mapped block is freed, and MALLOC_MMAP_THRESHOLD_ or GLIBC_TUNABLES set
+    /// it: the exit test's fresh process has done neither before this block.)
     @Test func withoutItALargeBlockIsMapped() async {
         await #expect(processExitsWith: .success) {
             guard let block = malloc(6 << 20) else { exit(4) }

@@ -189,27 +189,57 @@ extension IptablesBackendTests {
     }
 
     /// A chain that havpn no longer wants but that a foreign chain still jumps to cannot be deleted: the
-    /// apply says so in one line, names the foreign chain and changes nothing; once that rule is gone it prunes.
-    @Test func aChainForeignRulesReferToIsKeptAndTheErrorNamesThem() throws {
+    /// apply says so in one line, names the foreign chain and changes neither family (the IPv4 chain too
+    /// stays when only IPv6 is blocked); once that rule is gone it prunes.
+    @Test(arguments: IptablesBackend.Family.allCases)
+    func aChainForeignRulesReferToIsKeptAndTheErrorNamesThem(family: IptablesBackend.Family) throws {
         let ns = try TestNamespace()
         let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
         try firewall.apply(Self.ruleset(.apiserver))
-        try iptables(ns, "-N", "FOREIGN")
-        try iptables(ns, "-A", "FOREIGN", "-j", "HAVPN-INPUT")
-        try iptables(ns, "-A", "OUTPUT", "-j", "FOREIGN")
+        func t(_ arguments: String...) throws {
+            try run("ip", ["netns", "exec", ns.name, family.command, "-w"] + arguments)
+        }
+        try t("-N", "FOREIGN")
+        try t("-A", "FOREIGN", "-j", "HAVPN-INPUT")
+        try t("-A", "OUTPUT", "-j", "FOREIGN")
         // iptables-save's comment lines carry the time.
-        func rules() throws -> [Substring] { try tables(ns).split(separator: "\n").filter { !$0.hasPrefix("#") } }
+        func rules() throws -> [Substring] {
+            let both = try tables(ns) + tables(ns, "ip6tables-legacy-save")
+            return both.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        }
         let before = try rules()
         let error = #expect(throws: HAVPNError.self) { try firewall.apply(Ruleset()) }
         #expect(error?.code == .conflict)
-        #expect(error?.description.contains("chain HAVPN-INPUT (table filter): rules in FOREIGN jump to it") == true)
+        let name = family == .ipv4 ? "IPv4" : "IPv6"
+        #expect(
+            error?.description.contains("the \(name) chain HAVPN-INPUT (table filter): rules in FOREIGN jump to it")
+                == true
+        )
         #expect(error?.description.contains("\n") == false)
-        #expect(try rules() == before, "nothing changed")
-        try iptables(ns, "-D", "FOREIGN", "-j", "HAVPN-INPUT")
+        #expect(try rules() == before, "nothing changed in either family")
+        try t("-D", "FOREIGN", "-j", "HAVPN-INPUT")
         try firewall.apply(Ruleset())
-        let after = try tables(ns)
-        #expect(!after.contains("HAVPN-"))
+        let after = try rules()
+        #expect(!after.contains { $0.contains("HAVPN-") })
         #expect(after.contains("-A OUTPUT -j FOREIGN"))
+    }
+
+    /// A foreign rule inside another owned chain that jumps to a chain being pruned is flushed with its
+    /// chain before the deletion (deletions go last in the restore document), so it does not block it.
+    @Test func aForeignJumpFromAnOwnedChainDoesNotBlockAPrune() throws {
+        let ns = try TestNamespace()
+        let firewall = try FirewallClient(netns: ns.name, backend: .iptables)
+        let desired = Self.ruleset(.shoot)  // HAVPN-FORWARD in filter, no HAVPN-INPUT
+        try firewall.apply(desired)
+        try iptables(ns, "-N", "HAVPN-INPUT")
+        try iptables(ns, "-A", "HAVPN-FORWARD", "-j", "HAVPN-INPUT")
+        // The plan shows HAVPN-FORWARD edited; HAVPN-INPUT, with no jump to it, observes as no rules (as if
+        // absent), and the apply prunes it.
+        #expect(try Self.plan(desired, firewall).count == 1)
+        try firewall.apply(desired)
+        let save = try tables(ns)
+        #expect(!save.contains("HAVPN-INPUT"))
+        #expect(try Self.plan(desired, firewall).isEmpty)
     }
 
     /// The lab's nf_tables has no inet family: the raw precheck says so (EOPNOTSUPP) before

@@ -11,6 +11,12 @@ import Testing
         #expect(fromBytes.bond.miimon == 50)
     }
 
+    /// An empty file (an empty array, whose storage libyaml must still be handed) is the empty document.
+    @Test func noBytesAreTheEmptyDocument() {
+        let error = #expect(throws: HAVPNError.self) { try TopologyDecoder.decode(yaml: [UInt8](), file: "t.yaml") }
+        #expect(error?.description.contains("the document is empty") == true)
+    }
+
     /// A `String` would have turned the stray bytes into U+FFFD and accepted the file; libyaml's reader
     /// refuses them and says where: at the byte it could not take (a byte offset, given as line and column).
     @Test(arguments: [

@@ -8,7 +8,7 @@ acts as soon as the route count is strictly between BASE and TARGET: a reconcile
 its routes in netlink batches of ~1,000). `kill` first stops PID (SIGSTOP), waits until every thread of it is
 stopped and counts again: a count read while havpn kept sending is stale by the batches sent since (reading
 /proc/net/route of 8,000 routes is slow in the guest), so only the count of a stopped havpn proves a kill
-mid-reconcile. Still between BASE and TARGET: SIGKILL; otherwise SIGCONT and exit 1, as if missed. `swap`
+mid-reconcile. Still between BASE and TARGET: SIGKILL; at TARGET: SIGCONT and exit 1, as missed. `swap`
 points CONFIGMAP_DIR/..data at VERSION_DIR with a symlink rename, as kubelet does. --ready touches FILE once polling has begun; --rename
 renames SRC to DST then (the change that starts the reconcile), so no reconcile is missed while this starts.
 Prints "SECONDS ROUTES TUNNELS" at the action. Exit 1 when the deadline passes or the routes reach TARGET
@@ -36,15 +36,20 @@ def tunnels():
 
 
 def stopped(pid):
-    """True when every thread of pid is stopped (state T or t), or the process is gone."""
+    """True when every thread of pid is stopped (T, t) or exiting (Z, X), or the process is gone."""
     try:
-        for task in os.listdir("/proc/%d/task" % pid):
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return True  # no /proc/PID: gone
+    for task in tasks:
+        try:
             with open("/proc/%d/task/%s/stat" % (pid, task), "rb") as f:
                 # The state follows the command name, which is in parentheses and may hold spaces.
-                if f.read().rsplit(b")", 1)[1].split()[0] not in (b"T", b"t"):
-                    return False
-    except FileNotFoundError:
-        pass
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue  # this thread just ended
+        if state not in (b"T", b"t", b"Z", b"X"):
+            return False
     return True
 
 
@@ -52,20 +57,33 @@ def act(seen):
     """Acts on the reconcile; returns the route count to report, or None when it was over after all."""
     if action == "kill":
         pid = int(args[4])
-        os.kill(pid, signal.SIGSTOP)
-        give_up = time.monotonic() + 10
-        while not stopped(pid):
-            if time.monotonic() > give_up:
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            print("havpn (pid %d) was gone before it could be stopped" % pid, file=sys.stderr)
+            sys.exit(1)
+        try:
+            give_up = time.monotonic() + 10
+            while not stopped(pid):
+                if time.monotonic() > give_up:
+                    raise RuntimeError("havpn did not stop within 10 s of SIGSTOP")
+                time.sleep(0.001)
+            r = routes()
+            if not base < r < target:
                 os.kill(pid, signal.SIGCONT)
-                print("havpn did not stop within 10 s of SIGSTOP", file=sys.stderr)
+                return None
+            os.kill(pid, signal.SIGKILL)
+            return r
+        except BaseException as failure:
+            # Never leave havpn stopped: the scenario would fail later for a reason it could not name.
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            if isinstance(failure, RuntimeError):
+                print(failure, file=sys.stderr)
                 sys.exit(1)
-            time.sleep(0.001)
-        r = routes()
-        if not base < r < target:
-            os.kill(pid, signal.SIGCONT)
-            return None
-        os.kill(pid, signal.SIGKILL)
-        return r
+            raise
     else:
         tmp = os.path.join(args[4], "..data_tmp")
         if os.path.lexists(tmp):
