@@ -160,16 +160,22 @@ final class IptablesBackend {
 
     /// Rule ids per chain, for the planner. A chain counts only when it is jumped to, and only
     /// when both families hold exactly the rules of `desired` that apply to them; otherwise what
-    /// the kernel holds is reported as it is (differing from desired, so it is drift).
+    /// the kernel holds is reported as it is (differing from desired, so it is drift). A chain
+    /// that a family should not have at all is drift however it is left: with rules, empty
+    /// ("empty chain"), jumped to or not, since `apply` prunes it (``holds(_:family:in:)``).
     func observe(expecting desired: Ruleset?) throws(HAVPNError) -> ObservedRuleset {
         let snapshots = (ipv4: try snapshot(.ipv4, expecting: desired), ipv6: try snapshot(.ipv6, expecting: desired))
         var chains: [RulesetChain: [String]] = [:]
         for chain in RulesetChain.allCases {
-            let have4 = Self.held(chain, in: snapshots.ipv4)
-            let have6 = Self.held(chain, in: snapshots.ipv6)
             let rules = desired?.rules(in: chain) ?? []
             let want4 = rules.filter { Self.applies($0, to: .ipv4) }.map(\.id)
             let want6 = rules.filter { Self.applies($0, to: .ipv6) }.map(\.id)
+            func have(_ s: Snapshot, wanting want: [String]) -> [String] {
+                guard want.isEmpty else { return Self.held(chain, in: s) }
+                return s.chains[chain].map { $0.isEmpty ? ["empty chain"] : $0 } ?? []
+            }
+            let have4 = have(snapshots.ipv4, wanting: want4)
+            let have6 = have(snapshots.ipv6, wanting: want6)
             if have4 == want4 && have6 == want6 {
                 chains[chain] = rules.map(\.id)
             } else {

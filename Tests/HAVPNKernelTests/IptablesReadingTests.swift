@@ -233,9 +233,10 @@ extension IptablesBackendTests {
         try firewall.apply(desired)
         try iptables(ns, "-N", "HAVPN-INPUT")
         try iptables(ns, "-A", "HAVPN-FORWARD", "-j", "HAVPN-INPUT")
-        // The plan shows HAVPN-FORWARD edited; HAVPN-INPUT, with no jump to it, observes as no rules (as if
-        // absent), and the apply prunes it.
-        #expect(try Self.plan(desired, firewall).count == 1)
+        // HAVPN-FORWARD edited, and HAVPN-INPUT (empty, no jump to it) to prune: `plan` shows what `apply` does.
+        let plan = try Self.plan(desired, firewall)
+        #expect(plan.count == 2)
+        #expect(plan.contains(.setRulesetChain(.input, from: ["ipv4 empty chain"], to: [])))
         try firewall.apply(desired)
         let save = try tables(ns)
         #expect(!save.contains("HAVPN-INPUT"))
