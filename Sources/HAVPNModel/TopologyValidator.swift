@@ -177,8 +177,10 @@ struct TopologyValidator {
 /// Pod IPs seen so far and where each was listed, for the duplicate check. Open addressing over a mix of the
 /// address bits: a `Dictionary` hashes each of 10,000 addresses with SipHash, which cost more than parsing them.
 /// The mix is seeded per process, so a crafted file cannot know which addresses collide. A slot holds only where
-/// an address is listed, (apiserver + 1) << 32 | podIP, and the address is read from there: 8 bytes an address,
-/// at most two thirds full. Every page a short-lived `validate` or `plan` touches costs a page fault.
+/// an address is listed, and the address is read from there: 8 bytes an address, at most two thirds full. The
+/// slot's top 16 bits are the hash's, so a probe that meets another address almost never reads it (at two thirds
+/// full a probe meets a few): fingerprint << 48 | (apiserver + 1) << 28 | podIP. The file's 16 MiB bound keeps
+/// both positions in their bits (65,535 apiservers at most; far fewer than 2^28 pod IPs). Every page a short-lived `validate` or `plan` touches costs a page fault.
 private struct PodIPOwners {
     private let apiservers: [Topology.ApiserverInstance]
     private var slots: [UInt64]
@@ -196,15 +198,23 @@ private struct PodIPOwners {
 
     /// Notes `address` as listed at `apiserver`, `podIP`, unless it was listed before: then returns where.
     mutating func insert(_ address: IPAddress, apiserver: Int, podIP: Int) -> (apiserver: Int, podIP: Int)? {
-        var slot = hash(address) & mask
+        precondition(apiserver + 1 < 1 << 20 && podIP < 1 << 28)
+        let hash = hash(address)
+        let fingerprint = UInt64(truncatingIfNeeded: hash) & Self.fingerprintBits
+        var slot = hash & mask
         while slots[slot] != 0 {
-            let owner = (apiserver: Int(slots[slot] >> 32) - 1, podIP: Int(slots[slot] & 0xFFFF_FFFF))
-            if apiservers[owner.apiserver].podIPs[owner.podIP] == address { return owner }
+            let entry = slots[slot]
+            if entry & Self.fingerprintBits == fingerprint {
+                let owner = (apiserver: Int(entry >> 28 & 0xF_FFFF) - 1, podIP: Int(entry & 0xFFF_FFFF))
+                if apiservers[owner.apiserver].podIPs[owner.podIP] == address { return owner }
+            }
             slot = (slot + 1) & mask
         }
-        slots[slot] = UInt64(apiserver + 1) << 32 | UInt64(podIP)
+        slots[slot] = fingerprint | UInt64(apiserver + 1) << 28 | UInt64(podIP)
         return nil
     }
+
+    private static let fingerprintBits: UInt64 = 0xFFFF << 48
 
     /// MurmurHash3's 64-bit finalizer over the seeded address bits.
     private func hash(_ address: IPAddress) -> Int {

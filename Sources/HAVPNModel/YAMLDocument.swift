@@ -108,12 +108,19 @@ private struct YAMLTreeBuilder {
 
     private struct OpenCollection {
         var node: Int
-        var isMapping: Bool
         var anchor: String?
-        /// Where the collection's items start in `pending`.
-        var firstItem: Int
         /// Key texts seen so far (mappings only), for the duplicate-key check.
         var keys: [String: Int] = [:]
+        /// The enclosing collection's ``Innermost`` while this one is open.
+        var outer: Innermost
+    }
+
+    /// What every item of the innermost open collection updates, kept out of `stack` (whose elements hold a
+    /// string and a dictionary): attaching one of 10,000 pod IPs touches only these three values.
+    private struct Innermost {
+        var isMapping = false
+        /// Where the collection's items start in `pending`.
+        var firstItem = 0
         var expansion = 1
     }
 
@@ -124,6 +131,8 @@ private struct YAMLTreeBuilder {
     private var anchors: [String: (node: Int, expansion: Int)] = [:]
     private var aliasExpansion = 0
     private var stack: [OpenCollection] = []
+    /// The innermost open collection's counters (meaningless while `stack` is empty).
+    private var innermost = Innermost()
     /// The items of every open collection, innermost last: one array for all, not one per collection.
     private var pending: [Int] = []
     private var root: Int?
@@ -201,11 +210,13 @@ private struct YAMLTreeBuilder {
                 try open(.mapping, anchor: optionalString(start.anchor), mark)
             case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
                 let collection = stack.removeLast()
+                let closed = innermost
+                innermost = collection.outer
                 let first = children.count
-                children.append(contentsOf: pending[collection.firstItem...])
-                pending.removeSubrange(collection.firstItem...)
+                children.append(contentsOf: pending[closed.firstItem...])
+                pending.removeSubrange(closed.firstItem...)
                 nodes[collection.node].children = first..<children.count
-                try finish(collection.node, expansion: collection.expansion, anchor: collection.anchor, mark)
+                try finish(collection.node, expansion: closed.expansion, anchor: collection.anchor, mark)
             default:
                 break  // stream start, document end
             }
@@ -236,9 +247,8 @@ private struct YAMLTreeBuilder {
                 children: 0..<0
             )
         )
-        stack.append(
-            OpenCollection(node: nodes.count - 1, isMapping: kind == .mapping, anchor: anchor, firstItem: pending.count)
-        )
+        stack.append(OpenCollection(node: nodes.count - 1, anchor: anchor, outer: innermost))
+        innermost = Innermost(isMapping: kind == .mapping, firstItem: pending.count)
     }
 
     private mutating func add(
@@ -265,10 +275,10 @@ private struct YAMLTreeBuilder {
             root = index
             return
         }
-        let top = stack.count - 1
-        stack[top].expansion += size
-        let isKey = stack[top].isMapping && (pending.count - stack[top].firstItem) % 2 == 0
+        innermost.expansion += size
+        let isKey = innermost.isMapping && (pending.count - innermost.firstItem) & 1 == 0
         if isKey, nodes[index].kind == .scalar {
+            let top = stack.count - 1
             let key = bytes.withUnsafeBufferPointer { String(decoding: $0[nodes[index].text], as: UTF8.self) }
             if let first = stack[top].keys[key] {
                 throw HAVPNError(
