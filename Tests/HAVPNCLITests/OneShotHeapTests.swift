@@ -20,6 +20,13 @@ import Testing
         block.load(fromByteOffset: -MemoryLayout<UInt>.size, as: UInt.self) & 2 != 0
     }
 
+    /// Allocates and frees a 6 MiB block; whether it was a fresh mmap.
+    static func sixMiBBlockIsMapped() -> Bool {
+        guard let block = malloc(6 << 20) else { exit(4) }
+        defer { free(block) }
+        return isMapped(block)
+    }
+
     /// The asked bytes are resident after the one call, and a block of several MiB then comes from the heap
     /// (not a fresh mmap), so freeing it keeps its pages for the next one.
     @Test func prefaultsInOneCallAndKeepsLargeBlocksOnTheHeap() async {
@@ -27,10 +34,7 @@ import Testing
             let before = OneShotHeapTests.residentBytes()
             guard havpn_prepare_one_shot_heap(8 << 20) == 0 else { exit(2) }
             guard OneShotHeapTests.residentBytes() - before >= 7 << 20 else { exit(3) }
-            guard let block = malloc(6 << 20) else { exit(4) }
-            let mapped = OneShotHeapTests.isMapped(block)
-            free(block)
-            exit(mapped ? 5 : 0)
+            exit(OneShotHeapTests.sixMiBBlockIsMapped() ? 5 : 0)
         }
     }
 
@@ -38,12 +42,7 @@ import Testing
     /// its threshold after a large mapped block is freed, and MALLOC_MMAP_THRESHOLD_ or GLIBC_TUNABLES set
     /// it: the exit test's fresh process has done neither before this block.)
     @Test func withoutItALargeBlockIsMapped() async {
-        await #expect(processExitsWith: .success) {
-            guard let block = malloc(6 << 20) else { exit(4) }
-            let mapped = OneShotHeapTests.isMapped(block)
-            free(block)
-            exit(mapped ? 0 : 5)
-        }
+        await #expect(processExitsWith: .success) { exit(OneShotHeapTests.sixMiBBlockIsMapped() ? 0 : 5) }
     }
 
     /// At most 16 MiB are pre-faulted, whatever the topology's size asks for.
