@@ -68,6 +68,9 @@ final class IptablesBackend {
         saveLine.split(separator: " ").last { $0 == "-j" || $0 == "-g" } == "-g"
     }
 
+    /// Whether `jumps` (from the built-in chain) are exactly havpn's one jump: a single one, not a goto.
+    static func isHavpnsJump(_ jumps: [String]) -> Bool { jumps.count == 1 && !isGoto(jumps[0]) }
+
     static func tool(_ name: String) throws(HAVPNError) -> String {
         for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] where access("\(dir)/\(name)", X_OK) == 0 {
             return "\(dir)/\(name)"
@@ -188,9 +191,7 @@ final class IptablesBackend {
 
     /// The rule ids of `chain` that count: none unless it is jumped to exactly once (not a goto).
     static func held(_ chain: RulesetChain, in s: Snapshot) -> [String] {
-        guard let ids = s.chains[chain], let jumps = s.jumps[chain], jumps.count == 1, !isGoto(jumps[0]) else {
-            return []
-        }
+        guard let ids = s.chains[chain], isHavpnsJump(s.jumps[chain] ?? []) else { return [] }
         return ids
     }
 
@@ -298,7 +299,7 @@ final class IptablesBackend {
             let jumps = current.jumps[chain] ?? []
             guard !rules.isEmpty || exists || !jumps.isEmpty else { continue }
             if !rules.isEmpty || exists { emit(place.table, ":\(place.chain) - [0:0]") }
-            let keepJump = !rules.isEmpty && jumps.count == 1 && !isGoto(jumps[0])
+            let keepJump = !rules.isEmpty && isHavpnsJump(jumps)
             if !keepJump {
                 for jump in jumps { emit(place.table, "-D" + jump.dropFirst(2)) }
             }

@@ -180,7 +180,8 @@ struct TopologyValidator {
 /// an address is listed, and the address is read from there: 8 bytes an address, at most two thirds full. The
 /// slot's top 16 bits are the hash's, so a probe that meets another address almost never reads it (at two thirds
 /// full a probe meets a few): fingerprint << 48 | (apiserver + 1) << 28 | podIP. The file's 16 MiB bound keeps
-/// both positions in their bits (65,535 apiservers at most; far fewer than 2^28 pod IPs). Every page a short-lived `validate` or `plan` touches costs a page fault.
+/// both positions in their bits (65,535 apiservers at most; far fewer than 2^28 pod IPs). Every page a
+/// short-lived `validate` or `plan` touches costs a page fault.
 private struct PodIPOwners {
     private let apiservers: [Topology.ApiserverInstance]
     private var slots: [UInt64]

@@ -153,41 +153,32 @@ struct YAMLCursor {
         var addresses: [IPAddress] = []
         addresses.reserveCapacity(items.count)
         // One pass over the node and text arrays as raw buffers: this loop runs once per pod IP.
-        var firstOther: Int?
-        document.nodes.withUnsafeBufferPointer { nodes in
+        let read = document.nodes.withUnsafeBufferPointer { nodes in
             document.bytes.withUnsafeBufferPointer { bytes in
-                for (position, element) in items.enumerated() {
-                    let node = nodes[element]
-                    // A dotted quad is never null, a boolean or a number (three dots), so a scalar that parses as
-                    // one is the address `address()` would read, plain or quoted.
-                    guard node.kind == .scalar,
-                        let v4 = IPv4Address.parse(UnsafeBufferPointer(rebasing: bytes[node.text]))
-                    else {
-                        firstOther = position
-                        return
+                Result { () throws(HAVPNError) in
+                    for (position, element) in items.enumerated() {
+                        let node = nodes[element]
+                        // A dotted quad is never null, a boolean or a number (three dots), so a scalar that parses
+                        // as one is the address `address()` would read, plain or quoted.
+                        if node.kind == .scalar,
+                            let v4 = IPv4Address.parse(UnsafeBufferPointer(rebasing: bytes[node.text]))
+                        {
+                            addresses.append(.v4(IPv4Address(v4)))
+                        } else {
+                            let item = YAMLCursor(
+                                document: document,
+                                index: element,
+                                file: file,
+                                parentPath: path,
+                                step: .item(position)
+                            )
+                            addresses.append(try item.address())
+                        }
                     }
-                    addresses.append(.v4(IPv4Address(v4)))
                 }
             }
         }
-        // From the first item that is not a dotted quad on (an IPv6 address, or a mistake), items that are
-        // not dotted quads are read through their own cursor.
-        guard let firstOther else { return addresses }
-        let path = path
-        for (position, element) in items.enumerated().dropFirst(firstOther) {
-            if document.nodes[element].kind == .scalar, let v4 = document.withText(element, IPv4Address.parse) {
-                addresses.append(.v4(IPv4Address(v4)))
-            } else {
-                let item = YAMLCursor(
-                    document: document,
-                    index: element,
-                    file: file,
-                    parentPath: path,
-                    step: .item(position)
-                )
-                addresses.append(try item.address())
-            }
-        }
+        try read.get()
         return addresses
     }
 
