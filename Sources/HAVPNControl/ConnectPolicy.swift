@@ -31,9 +31,20 @@ public enum ConnectHeadScan: Hashable, Sendable {
     case tooLarge
 }
 
+/// What the bytes received so far make of a request head: ``ConnectPolicy/scan(_:)`` and
+/// ``ConnectPolicy/judge(head:)`` in one step, as both relays (swift-nio and splice) ask it.
+public enum ConnectHeadVerdict: Hashable, Sendable {
+    /// No complete head yet, and still within the limit: read more.
+    case incomplete
+    case refuse(ConnectRefusal)
+    /// Relay to `target`. The head is the first `headLength` bytes; what follows is the client's first
+    /// tunnel bytes.
+    case relay(ConnectTarget, headLength: Int)
+}
+
 /// The CONNECT proxy's policy: which requests become tunnels. A pure machine, values in and decisions
 /// out, so every rule is tested without a socket; the I/O layer (HAVPNService's `ConnectProxyService`)
-/// reads the head, asks ``judge(head:)``, and connects only on ``ConnectDecision/relay(_:)``.
+/// reads the head, asks ``examine(_:)``, and connects only on ``ConnectHeadVerdict/relay(_:headLength:)``.
 ///
 /// The rule is an allow-list: a tunnel goes only to an IP literal inside the shoot networks, never to
 /// one of the proxy's own addresses, never to the unspecified address or to multicast. Everything else is
@@ -98,6 +109,19 @@ public struct ConnectPolicy: Hashable, Sendable {
             previous = byte
         }
         return .incomplete
+    }
+
+    /// Scans the bytes received so far and, once the head is complete, judges it.
+    public func examine(_ received: some Collection<UInt8>) -> ConnectHeadVerdict {
+        switch scan(received) {
+        case .incomplete: return .incomplete
+        case .tooLarge: return .refuse(.headTooLarge)
+        case .complete(let length):
+            switch judge(head: received.prefix(length)) {
+            case .refuse(let reason): return .refuse(reason)
+            case .relay(let target): return .relay(target, headLength: length)
+            }
+        }
     }
 
     /// Judges one complete head (as delimited by ``scan(_:)``).

@@ -103,6 +103,18 @@ private func relay(_ address: String, _ port: Int) -> ConnectDecision {
         #expect(policy.scan([]) == .incomplete)
     }
 
+    @Test func examineScansThenJudges() {
+        let text = head("CONNECT 100.96.0.1:80 HTTP/1.1\r\nHost: x\r\n\r\nTLS")
+        let target = ConnectTarget(address: IPAddress("100.96.0.1")!, port: 80)
+        #expect(policy.examine(text) == .relay(target, headLength: text.count - 3))
+        #expect(policy.examine(text.prefix(10)) == .incomplete)
+        #expect(policy.examine(head("CONNECT 10.96.0.5:443 HTTP/1.1\r\n\r\n")) == .refuse(.seedAddress))
+        #expect(policy.examine(head("GET / HTTP/1.1\r\n\r\n")) == .refuse(.notConnect))
+        let small = ConnectPolicy(shootNetworks: [IPNetwork("100.96.0.0/11")!], headLimit: 16)
+        #expect(small.examine(head(String(repeating: "a", count: 17))) == .refuse(.headTooLarge))
+        #expect(small.examine(head(String(repeating: "a", count: 16))) == .incomplete)
+    }
+
     @Test func headsOverTheCapAreRefused() {
         let small = ConnectPolicy(shootNetworks: [IPNetwork("100.96.0.0/11")!], headLimit: 64)
         let long = head("CONNECT 100.96.0.1:80 HTTP/1.1\r\nX: " + String(repeating: "a", count: 64) + "\r\n\r\n")

@@ -25,7 +25,10 @@ new_apiserver_steps() {
   poll 5 wl_ok api2 || { fail new-apiserver "api2 cannot reach the workload"; return; }
   # withdraw: graceful stop
   T=$(now); stop_pid "$WORK/havpn-api2.pid" TERM
-  poll 4 a2_absent || { fail new-apiserver "withdraw did not remove $A2_TNL within ${POLL_S}s"; return; }
+  # 6 s: far below the lifetime (10 s from the last announcement), which is what tells a withdraw from
+  # expiry; CI's slower host took 2.0 s where this machine takes 0.6 s, and one stall of a loaded guest
+  # held the withdraw past 4.4 s (the side-car's own figure is in scripts/bench).
+  poll 6 a2_absent || { fail new-apiserver "withdraw did not remove $A2_TNL within ${POLL_S}s"; return; }
   res newapi_withdraw_s "$POLL_S"
   # silent vanish: learn again, then SIGKILL the side-car and the pod's clients
   havpn_run_start api2

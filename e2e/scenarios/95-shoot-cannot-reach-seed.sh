@@ -24,7 +24,7 @@ scenario_shoot_cannot_reach_seed() {
   # a failure at once; 3 attempts without a drop in api0 are a failure too.
   transport_up() { ping1 shoot0 fd8f:6d53:b97a:1::a:1; }
   refused() { # what socat-address ip
-    local b a n
+    local b a n route
     for n in 1 2 3; do
       poll 20 transport_up || { fail shoot-cannot-reach-seed "shoot0 cannot ping api0's bond address (before $1, attempt $n)"; return 1; }
       b=$(seed_drops api0)
@@ -35,9 +35,10 @@ scenario_shoot_cannot_reach_seed() {
       if [ "$a" -gt "$b" ]; then
         DROPS+=" $1:$((a - b))"; [ "$n" = 1 ] || DROPS+=" (attempt $n)"; return 0
       fi
-      echo "shoot-cannot-reach-seed: attempt $n to api0's $1 failed without a drop in api0 ($b → $a); route in shoot0: $(nsx shoot0 ip route get "$3" 2>&1 | head -1)"
+      route=$(nsx shoot0 ip route get "$3" 2>&1 | head -1)
+      echo "shoot-cannot-reach-seed: attempt $n to api0's $1 failed without a drop in api0 ($b → $a); shoot0: $route"
     done
-    fail shoot-cannot-reach-seed "shoot0 -> api0's $1 failed 3 times, but no drop counted in api0"; return 1
+    fail shoot-cannot-reach-seed "shoot0 -> api0's $1 failed 3 times, but no drop counted in api0 (shoot0: $route)"; return 1
   }
   DROPS=""
   # (with NETMAP the vpn-shoot pod routes api0's pod IP as its stand-in 241.250.0.10)

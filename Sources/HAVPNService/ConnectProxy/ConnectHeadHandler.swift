@@ -71,19 +71,15 @@ final class ConnectHeadHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .readingHead(var head):
             state = .done  // avoids a copy-on-write of `head` while it grows
             head.writeBuffer(&bytes)
-            switch policy.scan(head.readableBytesView) {
+            switch policy.examine(head.readableBytesView) {
             case .incomplete: state = .readingHead(head)
-            case .tooLarge: refuse(.headTooLarge, context: context)
-            case .complete(let length):
+            case .refuse(let reason): refuse(reason, context: context)
+            case .relay(let target, let headLength):
                 headTimer?.cancel()
-                let request = head.readSlice(length: length)!
-                switch policy.judge(head: request.readableBytesView) {
-                case .refuse(let reason): refuse(reason, context: context)
-                case .relay(let target):
-                    guard connections.acquireTunnel() else { return refuse(.tunnelLimit, context: context) }
-                    state = .connecting(leftover: head, inputClosed: false)
-                    connect(to: target, context: context)
-                }
+                head.moveReaderIndex(forwardBy: headLength)  // what is left is the client's first tunnel bytes
+                guard connections.acquireTunnel() else { return refuse(.tunnelLimit, context: context) }
+                state = .connecting(leftover: head, inputClosed: false)
+                connect(to: target, context: context)
             }
         case .connecting(var leftover, let inputClosed):
             leftover.writeBuffer(&bytes)

@@ -46,19 +46,14 @@ extension SpliceLoop {
         // The client stopped sending before its head was complete.
         guard received > 0 else { return refuse(.malformedHead, connection) }
         connection.head += scratch[0..<received]
-        switch settings.policy.scan(connection.head) {
+        switch settings.policy.examine(connection.head) {
         case .incomplete: return
-        case .tooLarge: refuse(.headTooLarge, connection)
-        case .complete(let length):
-            let decision = settings.policy.judge(head: connection.head[0..<length])
-            connection.head.removeFirst(length)  // what is left is the client's first tunnel bytes
-            switch decision {
-            case .refuse(let reason): refuse(reason, connection)
-            case .relay(let target):
-                guard settings.connections.acquireTunnel() else { return refuse(.tunnelLimit, connection) }
-                connection.holdsTunnel = true
-                dial(connection, target: target)
-            }
+        case .refuse(let reason): refuse(reason, connection)
+        case .relay(let target, let headLength):
+            connection.head.removeFirst(headLength)  // what is left is the client's first tunnel bytes
+            guard settings.connections.acquireTunnel() else { return refuse(.tunnelLimit, connection) }
+            connection.holdsTunnel = true
+            dial(connection, target: target)
         }
     }
 
