@@ -20,7 +20,7 @@ int havpn_prepare_one_shot_heap(size_t prefault_bytes) {
        pre-faulted block to a fresh mmap that free unmaps again, so the rest is skipped then. */
     if (mallopt(M_MMAP_THRESHOLD, 32 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, 64 << 20) != 1) return -EINVAL;
     if (prefault_bytes == 0) return 0;
-    if (prefault_bytes > 16 << 20) prefault_bytes = 16 << 20; /* well below the threshold */
+    if (prefault_bytes > HAVPN_ONE_SHOT_HEAP_PREFAULT_MAX) prefault_bytes = HAVPN_ONE_SHOT_HEAP_PREFAULT_MAX;
     /* One block from the top of the heap, faulted in by a single call, then returned to the top
        chunk (kept: below the trim threshold), where the command's allocations find it. */
     char *block = malloc(prefault_bytes);

@@ -10,10 +10,10 @@ import COneShotHeap
 /// The long-lived side-car does none of this: its resident memory is what counts there.
 enum OneShotHeap {
     /// Bytes faulted in up front for a topology file of `topologyBytes` bytes: 40 times the file
-    /// (decoding the 10,000-IP file, 136 KiB, peaks at 5.5 MiB and its plan at 7.6 MiB), at least 2 MiB, at most 16 MiB
-    /// (half the largest mmap threshold malloc takes, so the block comes from the heap).
+    /// (decoding the 10,000-IP file, 136 KiB, peaks at 5.5 MiB and its plan at 7.6 MiB), at least 2 MiB,
+    /// at most the C side's cap (`HAVPN_ONE_SHOT_HEAP_PREFAULT_MAX`, 16 MiB).
     static func prefaultBytes(topologyBytes: Int) -> Int {
-        min(max(topologyBytes * 40, 2 << 20), 16 << 20)
+        min(max(topologyBytes * 40, 2 << 20), Int(HAVPN_ONE_SHOT_HEAP_PREFAULT_MAX))
     }
 
     static func prepare(topologyBytes: Int) {
