@@ -29,26 +29,32 @@ nap() { read -rt "$1" -u "$NAP_FD" _ 2>/dev/null; return 0; }
 # spawns `ip` costs ~60 ms in UML, and back-to-back checks would take half the guest's one CPU from
 # the fabric whose reaction they time (seen: detection twice as slow as configured while polling).
 poll() {
-  local to=$1; shift; local t0=$EPOCHREALTIME; local end=$(( ${t0/./} + ${to%.*} * 1000000 )) c0 took
+  local to=$1; shift; local t0=$EPOCHREALTIME; local end=$(( ${t0/./} + ${to%.*} * 1000000 )) c0
   while :; do
     c0=${EPOCHREALTIME/./}
     if "$@" >/dev/null 2>&1; then POLL_S=$(dt "$t0" "$EPOCHREALTIME"); return 0; fi
     (( ${EPOCHREALTIME/./} > end )) && { POLL_S=$(dt "$t0" "$EPOCHREALTIME"); return 1; }
-    took=$(( ${EPOCHREALTIME/./} - c0 ))
-    (( took > 50000 )) && nap "$(printf '0.%06d' $(( took < 999999 ? took : 999999 )))" || nap 0.05
+    pace 50000 "$c0"
   done
+}
+# pace MIN_US C0: nap MIN_US microseconds, or as long as the check that started at C0 (EPOCHREALTIME without
+# its dot) took, whichever is longer (at most 1 s); shared by poll and holds
+pace() {
+  local took=$(( ${EPOCHREALTIME/./} - $2 )) s
+  (( took > $1 )) || took=$1
+  printf -v s '0.%06d' $(( took < 999999 ? took : 999999 ))
+  nap "$s"
 }
 # holds DURATION CMD...: CMD must stay true for DURATION s; 1 at the first violation. Between two checks it
 # naps 100 ms or as long as the check took, whichever is longer (as poll does): a check that forks `ip` for
 # every pod takes ~0.6 s in UML, and back-to-back checks take the CPU that openvpn needs (in CI, api0's path
 # stalled right after spoofed-announcements' 3 s hold and failed the next scenario).
 holds() {
-  local end=$(( ${EPOCHREALTIME/./} + ${1%.*} * 1000000 )) c0 took; shift
+  local end=$(( ${EPOCHREALTIME/./} + ${1%.*} * 1000000 )) c0; shift
   while (( ${EPOCHREALTIME/./} < end )); do
     c0=${EPOCHREALTIME/./}
     "$@" >/dev/null 2>&1 || return 1
-    took=$(( ${EPOCHREALTIME/./} - c0 ))
-    (( took > 100000 )) && nap "$(printf '0.%06d' $(( took < 999999 ? took : 999999 )))" || nap 0.1
+    pace 100000 "$c0"
   done
 }
 not() { ! "$@"; }
